@@ -1,0 +1,21 @@
+// Catalog process entry: read the environment, open the store, listen, stop gracefully.
+
+import { createLifecycle, createTelemetry, loadConfigOrExit, serve } from '@shopstack/lib/server'
+import { createSimulation } from '@shopstack/lib/simulation'
+import { createApp } from './app.ts'
+import { createProductStore } from './products/store.ts'
+
+const config = loadConfigOrExit('catalog')
+const telemetry = createTelemetry(config)
+const lifecycle = createLifecycle()
+const store = createProductStore({ path: config.databasePath })
+const app = createApp({
+  store,
+  ...telemetry,
+  simulation: createSimulation({ ...config.simulation, faults: telemetry.metrics.simulatedFaults }),
+  version: config.version,
+  isDraining: lifecycle.isDraining,
+  maxBodyBytes: config.maxBodyBytes,
+})
+
+serve(app, { config, telemetry, lifecycle, close: () => store.close() })

@@ -1,0 +1,54 @@
+// Product schemas: the single source of the Product type, of request validation and of the
+// OpenAPI document. The gateway imports these too, so the public API validates the same way.
+
+import { t } from 'elysia'
+
+export const CATEGORIES = [
+  'books',
+  'clothing',
+  'electronics',
+  'garden',
+  'grocery',
+  'home',
+  'kitchen',
+  'sports',
+  'toys',
+  'beauty',
+] as const
+
+export const MAX_PAGE_SIZE = 100
+
+export const Product = t.Object({
+  id: t.Integer({ minimum: 1 }),
+  sku: t.String(),
+  name: t.String(),
+  description: t.String(),
+  category: t.String(),
+  price_cents: t.Integer({ minimum: 0, description: 'Price in the smallest currency unit' }),
+  currency: t.String({ minLength: 3, maxLength: 3 }),
+})
+export type Product = typeof Product.static
+
+/** Product ids are positive integers; anything else is a 422 before any lookup. */
+export const ProductId = t.Integer({ minimum: 1, maximum: 2_147_483_647 })
+
+export const ProductParams = t.Object({ id: t.Numeric({ ...ProductId, description: 'Product id' }) })
+
+export const ProductListQuery = t.Object({
+  page: t.Optional(
+    t.Numeric({ minimum: 1, maximum: 100_000, default: 1, description: '1-based page number' }),
+  ),
+  page_size: t.Optional(
+    t.Numeric({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 20, description: `At most ${MAX_PAGE_SIZE}` }),
+  ),
+  category: t.Optional(t.UnionEnum([...CATEGORIES], { description: 'Only products of this category' })),
+})
+export type ProductListQuery = typeof ProductListQuery.static
+
+export const ProductPage = t.Object({
+  items: t.Array(Product),
+  page: t.Integer(),
+  page_size: t.Integer(),
+  total: t.Integer({ description: 'Products matching the filter, across all pages' }),
+})
+export type ProductPage = typeof ProductPage.static

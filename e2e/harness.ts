@@ -1,0 +1,167 @@
+// Test harness: start the real service processes on free ports (PORT=0; the port is read from
+// the service's "listening" log line), collect their log lines, and stop them. Used by every test
+// that needs real processes; nothing here is mocked.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+
+export const ROOT = join(import.meta.dir, '..')
+
+export type ServiceName = 'catalog' | 'cart' | 'gateway'
+
+export interface RunningService {
+  readonly name: ServiceName
+  readonly url: string
+  readonly port: number
+  readonly process: Subprocess<'ignore', 'pipe', 'pipe'>
+  /** Every stdout line so far, parsed when it is JSON. */
+  readonly lines: Array<Record<string, unknown>>
+  /** stderr, as text. */
+  readonly stderr: string[]
+  /** Send a signal and wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>
+  /** How long to wait for the listening line. */
+  timeoutMs?: number
+}
+
+export async function startService(name: ServiceName, options: StartOptions = {}): Promise<RunningService> {
+  const { env = {}, timeoutMs = 10_000 } = options
+  const proc = Bun.spawn(['bun', 'src/index.ts'], {
+    cwd: join(ROOT, name),
+    env: { ...Bun.env, SIMULATION: 'off', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const lines: Array<Record<string, unknown>> = []
+  const stderr: string[] = []
+  let resolvePort: (port: number) => void = () => {}
+  const portPromise = new Promise<number>((resolve) => {
+    resolvePort = resolve
+  })
+
+  void readLines(proc.stdout, (line) => {
+    let parsed: Record<string, unknown>
+    try {
+      parsed = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      parsed = { raw: line }
+    }
+    lines.push(parsed)
+    if (typeof parsed.port === 'number' && String(parsed.msg).includes('listening')) resolvePort(parsed.port)
+  })
+  void readLines(proc.stderr, (line) => stderr.push(line))
+
+  const port = await Promise.race([
+    portPromise,
+    proc.exited.then((code) => {
+      throw new Error(`${name} exited with ${code} before listening: ${stderr.join('\n')}`)
+    }),
+    Bun.sleep(timeoutMs).then(() => {
+      proc.kill('SIGKILL')
+      throw new Error(`${name} did not listen within ${timeoutMs} ms: ${stderr.join('\n')}`)
+    }),
+  ])
+
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    process: proc,
+    lines,
+    stderr,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
+      const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => 'timeout' as const)])
+      if (code === 'timeout') {
+        proc.kill('SIGKILL')
+        return proc.exited
+      }
+      return code
+    },
+  }
+}
+
+export interface Stack {
+  catalog: RunningService
+  cart: RunningService
+  gateway: RunningService
+  dataDir: string
+  stop(): Promise<void>
+}
+
+/** Catalog, cart and gateway wired together, each with its own database in a fresh temp folder. */
+export async function startStack(options: StartOptions = {}): Promise<Stack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shopstack-e2e-'))
+  const env = options.env ?? {}
+  const started: RunningService[] = []
+  try {
+    const catalog = await startService('catalog', {
+      ...options,
+      env: { DATABASE_PATH: join(dataDir, 'catalog.sqlite'), ...env },
+    })
+    started.push(catalog)
+    const cart = await startService('cart', {
+      ...options,
+      env: { DATABASE_PATH: join(dataDir, 'cart.sqlite'), CATALOG_SERVICE_URL: catalog.url, ...env },
+    })
+    started.push(cart)
+    const gateway = await startService('gateway', {
+      ...options,
+      env: { CATALOG_SERVICE_URL: catalog.url, CART_SERVICE_URL: cart.url, ...env },
+    })
+    started.push(gateway)
+    return {
+      catalog,
+      cart,
+      gateway,
+      dataDir,
+      async stop() {
+        await Promise.all(started.map((service) => service.stop()))
+        rmSync(dataDir, { recursive: true, force: true })
+      },
+    }
+  } catch (error) {
+    await Promise.all(started.map((service) => service.stop('SIGKILL')))
+    rmSync(dataDir, { recursive: true, force: true })
+    throw error
+  }
+}
+
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder()
+  let buffered = ''
+  for await (const chunk of stream) {
+    buffered += decoder.decode(chunk, { stream: true })
+    let newline = buffered.indexOf('\n')
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline)
+      buffered = buffered.slice(newline + 1)
+      if (line.trim()) onLine(line)
+      newline = buffered.indexOf('\n')
+    }
+  }
+  if (buffered.trim()) onLine(buffered)
+}
+
+/** Poll until `check` returns a truthy value or the time is up. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value) return value
+    } catch (error) {
+      last = error
+    }
+    await Bun.sleep(intervalMs)
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`)
+}

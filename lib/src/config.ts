@@ -1,0 +1,144 @@
+// Configuration from the environment, in one typed place.
+// `loadConfig` is pure: it reads only the `env` it is given and either returns a frozen object or
+// throws a ConfigError whose message names the offending variable, so a process stops at start with
+// one clear line instead of misbehaving later.
+
+export type ServiceName = 'gateway' | 'catalog' | 'cart'
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export type Range = readonly [min: number, max: number]
+
+export interface SimulationConfig {
+  /** Simulated latency range in milliseconds, [0, 0] when off. */
+  readonly latencyMs: Range
+  /** Probability (0..1) that a simulated write fails. */
+  readonly failureRate: number
+}
+
+export interface Config {
+  readonly service: ServiceName
+  readonly version: string
+  readonly environment: string
+  readonly host: string
+  readonly port: number
+  readonly catalogUrl: string
+  readonly cartUrl: string
+  readonly simulation: SimulationConfig
+  /** OTLP/HTTP base URL (for example http://localhost:4318); undefined turns tracing off. */
+  readonly otlpEndpoint: string | undefined
+  readonly logLevel: string
+  /** SQLite database file, or ':memory:'. */
+  readonly databasePath: string
+  /** Per-call timeout for upstream requests, in milliseconds. */
+  readonly upstreamTimeoutMs: number
+  /** Largest request body accepted, in bytes. */
+  readonly maxBodyBytes: number
+  /** Longest time in-flight requests get to finish after SIGTERM, in milliseconds. */
+  readonly drainTimeoutMs: number
+}
+
+type Env = Record<string, string | undefined>
+
+export const DEFAULT_PORTS: Record<ServiceName, number> = { gateway: 8000, catalog: 8001, cart: 8002 }
+
+/** The original ShopStack's simulated database behaviour, per service. */
+export const DEFAULT_SIMULATION: Record<ServiceName, SimulationConfig> = {
+  gateway: { latencyMs: [0, 0], failureRate: 0 },
+  catalog: { latencyMs: [20, 60], failureRate: 0 },
+  cart: { latencyMs: [30, 90], failureRate: 0.01 },
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim()
+    return value === '' ? undefined : value
+  }
+
+  const simulationOn = parseSwitch('SIMULATION', read('SIMULATION') ?? 'on')
+  const defaults = DEFAULT_SIMULATION[service]
+  const simulation: SimulationConfig = simulationOn
+    ? {
+        latencyMs: parseRange('SIM_LATENCY_MS', read('SIM_LATENCY_MS')) ?? defaults.latencyMs,
+        failureRate: parseFraction('SIM_FAILURE_RATE', read('SIM_FAILURE_RATE')) ?? defaults.failureRate,
+      }
+    : { latencyMs: [0, 0], failureRate: 0 }
+
+  const logLevel = read('LOG_LEVEL') ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
+  }
+
+  const otlp = read('OTLP_ENDPOINT') ?? read('OTEL_EXPORTER_OTLP_ENDPOINT')
+  const otlpName = read('OTLP_ENDPOINT') ? 'OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
+
+  return Object.freeze({
+    service,
+    version: read('SERVICE_VERSION') ?? '0.1.0',
+    environment: read('DEPLOYMENT_ENVIRONMENT') ?? 'development',
+    host: read('HOST') ?? '0.0.0.0',
+    port: parseInteger('PORT', read('PORT'), 0, 65535) ?? DEFAULT_PORTS[service],
+    catalogUrl: parseUrl('CATALOG_SERVICE_URL', read('CATALOG_SERVICE_URL') ?? 'http://localhost:8001'),
+    cartUrl: parseUrl('CART_SERVICE_URL', read('CART_SERVICE_URL') ?? 'http://localhost:8002'),
+    simulation: Object.freeze(simulation),
+    otlpEndpoint: otlp === undefined ? undefined : parseUrl(otlpName, otlp),
+    logLevel,
+    databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
+    upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,
+    maxBodyBytes: parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? 16_384,
+    drainTimeoutMs: parseInteger('DRAIN_TIMEOUT_MS', read('DRAIN_TIMEOUT_MS'), 0, 600_000) ?? 10_000,
+  })
+}
+
+function parseSwitch(name: string, value: string): boolean {
+  if (['on', 'true', '1', 'yes'].includes(value)) return true
+  if (['off', 'false', '0', 'no'].includes(value)) return false
+  throw new ConfigError(`${name} must be "on" or "off", got "${value}"`)
+}
+
+function parseInteger(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${value}"`)
+  }
+  return n
+}
+
+function parseFraction(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    throw new ConfigError(`${name} must be a number from 0 to 1, got "${value}"`)
+  }
+  return n
+}
+
+/** "20-60" (milliseconds) or a single "25". */
+function parseRange(name: string, value: string | undefined): Range | undefined {
+  if (value === undefined) return undefined
+  const match = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(value)
+  const min = Number(match?.[1])
+  const max = Number(match?.[2] ?? match?.[1])
+  if (!match || min > max || max > 600_000) {
+    throw new ConfigError(`${name} must be a range in milliseconds like "20-60", got "${value}"`)
+  }
+  return [min, max]
+}
+
+function parseUrl(name: string, value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`)
+  }
+  return value.replace(/\/+$/, '')
+}

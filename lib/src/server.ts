@@ -1,0 +1,111 @@
+// Process wiring shared by the three services' entry points (index.ts): build telemetry from the
+// config, listen, and shut down gracefully on SIGTERM/SIGINT — readiness fails at once, the
+// listener stops, in-flight requests finish (bounded by DRAIN_TIMEOUT_MS), the store closes,
+// spans and logs are flushed, and the process exits 0.
+
+import { type Config, ConfigError, loadConfig, type ServiceName } from './config.ts'
+import { createLogger, flushLogger, type Logger } from './logger.ts'
+import { createMetrics, type Metrics } from './metrics.ts'
+import { createTracing, type Tracing } from './tracing.ts'
+
+export interface Telemetry {
+  logger: Logger
+  metrics: Metrics
+  tracing: Tracing
+}
+
+/** loadConfig, but an invalid value ends the process with one line naming the variable. */
+export function loadConfigOrExit(service: ServiceName, env = Bun.env): Config {
+  try {
+    return loadConfig(service, env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`${service}: invalid configuration: ${error.message}\n`)
+    process.exit(2)
+  }
+}
+
+export function createTelemetry(config: Config): Telemetry {
+  const name = `shopstack-${config.service}`
+  return {
+    logger: createLogger({ service: config.service, version: config.version, level: config.logLevel }),
+    metrics: createMetrics({ service: config.service }),
+    tracing: createTracing({
+      service: name,
+      version: config.version,
+      environment: config.environment,
+      endpoint: config.otlpEndpoint,
+    }),
+  }
+}
+
+export interface Lifecycle {
+  /** True once shutdown has begun; wire it into the readiness check. */
+  readonly isDraining: () => boolean
+}
+
+export function createLifecycle(): Lifecycle & { drain(): void } {
+  let draining = false
+  return {
+    isDraining: () => draining,
+    drain: () => {
+      draining = true
+    },
+  }
+}
+
+export interface ServeOptions {
+  config: Config
+  telemetry: Telemetry
+  lifecycle: ReturnType<typeof createLifecycle>
+  /** Release what the service holds (database handles). */
+  close?: () => void | Promise<void>
+}
+
+/** What serve() needs of an Elysia app (its generic parameters differ per app). */
+interface Listenable {
+  listen(options: { hostname: string; port: number; maxRequestBodySize: number }): unknown
+  readonly server: { readonly port?: number; stop(closeActiveConnections?: boolean): Promise<void> } | null
+}
+
+export function serve(app: Listenable, options: ServeOptions): void {
+  const { config, telemetry, lifecycle, close } = options
+  const { logger, tracing, metrics } = telemetry
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes })
+  const server = app.server
+  logger.info(
+    { port: server?.port, host: config.host, tracing: tracing.enabled, simulation: config.simulation },
+    `${config.service} listening on http://${config.host}:${server?.port}`,
+  )
+  flushLogger(logger)
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    lifecycle.drain()
+    logger.info({ signal }, 'shutting down: draining in-flight requests')
+    const drained = server?.stop(false) ?? Promise.resolve()
+    const timedOut = await Promise.race([
+      Promise.resolve(drained).then(() => false),
+      Bun.sleep(config.drainTimeoutMs).then(() => true),
+    ])
+    if (timedOut) {
+      logger.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'drain timed out; closing open connections')
+      await server?.stop(true)
+    }
+    try {
+      await close?.()
+      await tracing.shutdown()
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown')
+    }
+    metrics.stop()
+    logger.info('stopped')
+    flushLogger(logger)
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('exit', () => flushLogger(logger))
+}

@@ -1,0 +1,204 @@
+// The plugin every ShopStack service mounts first. One place for what each request gets:
+// - a request id (`x-request-id`, forwarded or created) and a SERVER span that continues the
+//   caller's W3C trace context, with the trace id returned in `traceresponse`;
+// - limits on what a request may send (413 for large bodies, 415 for non-JSON bodies);
+// - RFC 9457 problem+json for every error, and 5xx details kept out of responses;
+// - RED metrics labelled by route template, one JSON log line, and the span ended with
+//   semantic-convention attributes — all in one afterResponse hook;
+// - GET /metrics.
+//
+// Elysia keeps `set.status` at 200 when a handler returns a Response (the gateway does), so the
+// status is read from the returned Response when there is one.
+
+import { Elysia, StatusMap } from 'elysia'
+import { HttpError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts'
+import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
+import { type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
+
+export interface ServicePluginOptions {
+  service: string
+  logger: Logger
+  metrics: Metrics
+  tracing: Tracing
+  maxBodyBytes?: number
+  /** Clock in milliseconds (performance.now by default). */
+  now?: () => number
+}
+
+/** What a handler can read about the request it serves. */
+export interface RequestTelemetry {
+  readonly requestId: string
+  /** The SERVER span, when tracing is on: the parent of spans the handler starts. */
+  readonly span: Span | undefined
+}
+
+interface RequestState extends RequestTelemetry {
+  readonly start: number
+  error?: unknown
+}
+
+// The request's state rides on the Request object under a private symbol: no registry to leak,
+// and handlers in any plugin reach it through telemetryOf(request) without Elysia's derive.
+const STATE = Symbol('shopstack.request')
+type TaggedRequest = Request & { [STATE]?: RequestState }
+
+/** The request id and SERVER span of a request that went through the service plugin. */
+export function telemetryOf(request: Request): RequestTelemetry {
+  return (request as TaggedRequest)[STATE] ?? { requestId: '', span: undefined }
+}
+
+/** Route label for requests that matched no route: one series, however many paths are tried. */
+export const UNMATCHED_ROUTE = 'unmatched'
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+const REQUEST_ID = /^[\w.:-]{1,128}$/
+
+export function createServicePlugin(options: ServicePluginOptions) {
+  const { service, logger, metrics, tracing, maxBodyBytes = 16_384, now = () => performance.now() } = options
+  function beginRequest(request: Request): RequestState {
+    const incomingId = request.headers.get('x-request-id')
+    const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID()
+    let span: Span | undefined
+    if (tracing.enabled) {
+      const parent = tracing.extract(request.headers)
+      span = tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
+    }
+    const state: RequestState = { start: now(), requestId, span }
+    ;(request as TaggedRequest)[STATE] = state
+    return state
+  }
+
+  function stateOf(request: Request): RequestState {
+    return (request as TaggedRequest)[STATE] ?? beginRequest(request)
+  }
+
+  return new Elysia({ name: '@shopstack/service-plugin', seed: service })
+    .onRequest(function startRequest({ request, set }) {
+      const state = beginRequest(request)
+      set.headers['x-request-id'] = state.requestId
+      if (state.span) {
+        const { traceId, spanId } = state.span.spanContext()
+        set.headers.traceresponse = `00-${traceId}-${spanId}-01`
+      }
+      // Refuse what no route here accepts before the body is read. (An onParse hook would see
+      // only routes with bodies, but Elysia wraps anything it throws into a 400 ParseError.)
+      if (!BODY_METHODS.has(request.method)) return
+      const length = Number(request.headers.get('content-length') ?? 0)
+      if (length > maxBodyBytes) {
+        throw new HttpError(413, `Request body is ${length} bytes; the limit is ${maxBodyBytes}`)
+      }
+      const type = request.headers.get('content-type') ?? ''
+      if (!JSON_TYPE.test(type)) {
+        throw new HttpError(415, `Content-Type must be application/json, got ${type ? `"${type}"` : 'none'}`)
+      }
+    })
+    .onError({ as: 'global' }, function renderProblem({ code, error, request, set, path }) {
+      const state = stateOf(request)
+      let body: ReturnType<typeof problem>
+      if (error instanceof HttpError) {
+        body = problem(error.status, error.detail, error.extensions)
+        if (error.status >= 500) state.error = error
+      } else if (code === 'VALIDATION') {
+        body = problem(422, 'The request does not match the schema', { errors: validationErrors(error) })
+      } else if (code === 'PARSE') {
+        body = problem(400, 'The request body is not valid JSON')
+      } else if (code === 'NOT_FOUND') {
+        body = problem(404, `No route for ${request.method} ${path}`)
+      } else {
+        state.error = error
+        body = problem(500, 'The server could not handle this request; it has been logged')
+      }
+      set.status = body.status
+      set.headers['content-type'] = PROBLEM_CONTENT_TYPE
+      return JSON.stringify(body)
+    })
+    .onAfterResponse({ as: 'global' }, function observe(ctx) {
+      const { request, set, route } = ctx
+      const state = (request as TaggedRequest)[STATE]
+      if (!state) return
+      const response = (ctx as { responseValue?: unknown }).responseValue
+      const status = response instanceof Response ? response.status : statusCode(set.status)
+      const endpoint = route || UNMATCHED_ROUTE
+      const seconds = (now() - state.start) / 1000
+      const labels = { method: request.method, endpoint, status: String(status) }
+      metrics.httpRequests.inc(labels)
+
+      const span = state.span
+      if (span) {
+        const { traceId, spanId } = span.spanContext()
+        // prom-client types exemplar labels as the metric's own label names; they are free-form.
+        const exemplarLabels = { trace_id: traceId } as Record<string, string>
+        metrics.httpDuration.observe({ labels, value: seconds, exemplarLabels })
+        span.updateName(`${request.method} ${endpoint}`)
+        span.setAttribute('http.request.method', request.method)
+        span.setAttribute('http.route', endpoint)
+        span.setAttribute('url.path', new URL(request.url).pathname)
+        span.setAttribute('http.response.status_code', status)
+        span.setAttribute('shopstack.request_id', state.requestId)
+        if (status >= 500) {
+          if (state.error instanceof Error) span.recordException(state.error)
+          span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) })
+        }
+        span.end()
+        log(status, endpoint, seconds, state, request, traceId, spanId)
+      } else {
+        metrics.httpDuration.observe({ labels, value: seconds })
+        log(status, endpoint, seconds, state, request)
+      }
+    })
+    .get('/metrics', ({ request }) => metrics.scrape(request.headers.get('accept')), {
+      detail: {
+        summary: 'Prometheus metrics (OpenMetrics with exemplars when asked)',
+        tags: ['operations'],
+      },
+    })
+
+  function log(
+    status: number,
+    route: string,
+    seconds: number,
+    state: RequestState,
+    request: Request,
+    traceId?: string,
+    spanId?: string,
+  ) {
+    const line = {
+      method: request.method,
+      route,
+      status,
+      duration_ms: Math.round(seconds * 1e6) / 1000,
+      request_id: state.requestId,
+      trace_id: traceId,
+      span_id: spanId,
+      ...(state.error ? { err: state.error } : {}),
+    }
+    if (status >= 500) logger.error(line, 'request failed')
+    else logger.info(line, 'request')
+  }
+}
+
+function statusCode(status: number | string | undefined): number {
+  if (typeof status === 'number') return status
+  if (status === undefined) return 200
+  return (StatusMap as Record<string, number>)[status] ?? 500
+}
+
+/** Elysia's validation error as a list of { path, message } a client can act on. */
+function validationErrors(error: unknown): Array<{ in?: string; path: string; message: string }> {
+  const e = error as { type?: string; all?: Array<{ path?: string; message?: string; summary?: string }> }
+  const all = Array.isArray(e.all) ? e.all : []
+  const seen = new Set<string>()
+  const out: Array<{ in?: string; path: string; message: string }> = []
+  for (const item of all) {
+    const path = item.path || '/'
+    const message = item.summary ?? item.message ?? 'invalid'
+    const key = `${path}\u0000${message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push({ ...(e.type ? { in: e.type } : {}), path, message })
+    if (out.length >= 20) break
+  }
+  return out
+}

@@ -1,0 +1,48 @@
+// Simulated database behaviour, as the original ShopStack had it: a latency drawn from a range
+// and, for writes, a failure rate. Randomness and sleeping are injected so tests are exact.
+// A simulated failure is thrown before the caller writes anything, so it can never corrupt data.
+
+import type { Counter } from 'prom-client'
+import type { Range, SimulationConfig } from './config.ts'
+import { SimulatedFailureError } from './errors.ts'
+import type { Span } from './tracing.ts'
+
+export interface SimulationOptions extends Partial<SimulationConfig> {
+  random?: () => number
+  sleep?: (ms: number) => Promise<unknown>
+  /** `simulated_faults_total{kind}`; each injected latency or failure is counted. */
+  faults?: Counter<'kind'>
+}
+
+export interface Simulation {
+  readonly latencyMs: Range
+  readonly failureRate: number
+  /**
+   * Wait the simulated latency, then maybe fail with a 503. `operation` names what is simulated
+   * (for example "cart write"); the span, when given, gets the latency and the failure as events.
+   */
+  apply(operation: string, options?: { span?: Span; mayFail?: boolean }): Promise<void>
+}
+
+export function createSimulation(options: SimulationOptions = {}): Simulation {
+  const { latencyMs = [0, 0], failureRate = 0, random = Math.random, sleep = Bun.sleep, faults } = options
+  const [min, max] = latencyMs
+  return {
+    latencyMs,
+    failureRate,
+    async apply(operation, { span, mayFail = true } = {}) {
+      if (max > 0) {
+        const delay = Math.round(min + random() * (max - min))
+        faults?.inc({ kind: 'latency' })
+        span?.setAttribute('shopstack.simulated.latency_ms', delay)
+        await sleep(delay)
+      }
+      if (mayFail && failureRate > 0 && random() < failureRate) {
+        faults?.inc({ kind: 'failure' })
+        span?.addEvent('shopstack.simulated_failure', { 'shopstack.operation': operation })
+        span?.setAttribute('shopstack.simulated.failure', true)
+        throw new SimulatedFailureError(operation)
+      }
+    },
+  }
+}

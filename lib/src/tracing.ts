@@ -1,0 +1,180 @@
+// A lean OpenTelemetry tracer: the OpenTelemetry API and SDK (sdk-trace-base) with the OTLP/HTTP
+// exporter behind a batch processor, and W3C trace context (https://www.w3.org/TR/trace-context/)
+// propagation done explicitly. Nothing is registered globally, so every app and test owns its
+// tracer; and parents are passed explicitly instead of through an async context manager, which
+// keeps the hot path free of AsyncLocalStorage.
+//
+// Why not @elysiajs/opentelemetry by default: it makes a span per lifecycle hook (about four per
+// service per request) and always loads @opentelemetry/sdk-node; the measured cost is in the README.
+
+import {
+  type Attributes,
+  type Context,
+  context as contextApi,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api'
+import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base'
+
+export { type Context, type Span, SpanKind, SpanStatusCode }
+
+export interface TracingOptions {
+  service: string
+  version?: string
+  environment?: string
+  /** OTLP/HTTP base URL, e.g. http://localhost:4318 (traces go to `${endpoint}/v1/traces`). */
+  endpoint?: string
+  /** Overrides the OTLP exporter (tests). */
+  exporter?: SpanExporter
+  /** Batch processor sizes; the defaults keep up with ~20k spans/s without dropping. */
+  maxQueueSize?: number
+  maxExportBatchSize?: number
+  scheduledDelayMillis?: number
+}
+
+export interface Tracing {
+  /** False when no endpoint is configured: callers skip every span, so tracing off costs nothing. */
+  readonly enabled: boolean
+  readonly tracer: Tracer
+  /** Context carrying the caller's span, from a `traceparent` header (or the root context). */
+  extract(headers: Headers): Context
+  /** Write `traceparent` (and `tracestate`) naming `span` as the parent into `headers`. */
+  inject(span: Span, headers: Headers): void
+  /** Start a span as a child of `parent` (a Context or a Span). */
+  startSpan(name: string, kind: SpanKind, parent: Context | Span | undefined, attributes?: Attributes): Span
+  /** Spans dropped because the export queue was full. */
+  droppedSpans(): number
+  forceFlush(): Promise<void>
+  shutdown(): Promise<void>
+}
+
+const propagator = new W3CTraceContextPropagator()
+const headerGetter = {
+  get: (carrier: Headers, key: string) => carrier.get(key) ?? undefined,
+  keys: (carrier: Headers) => Array.from(carrier, ([key]) => key),
+}
+const headerSetter = { set: (carrier: Headers, key: string, value: string) => carrier.set(key, value) }
+
+/** Counts what the batch processor throws away when its queue is full (the SDK only logs it). */
+class CountingBatchSpanProcessor extends BatchSpanProcessor {
+  dropped = 0
+  readonly #maxQueueSize: number
+  constructor(exporter: SpanExporter, config: ConstructorParameters<typeof BatchSpanProcessor>[1] & {}) {
+    super(exporter, config)
+    this.#maxQueueSize = config.maxQueueSize ?? 2048
+  }
+  override onEnd(span: ReadableSpan): void {
+    // `_finishedSpans` is the SDK's queue (sdk-trace-base 2.0, pinned); reading its length is the
+    // only way to know a span is about to be dropped.
+    const queued = (this as unknown as { _finishedSpans: unknown[] })._finishedSpans.length
+    if (queued >= this.#maxQueueSize) this.dropped++
+    super.onEnd(span)
+  }
+}
+
+export function createTracing(options: TracingOptions): Tracing {
+  const {
+    service,
+    version = '0.0.0',
+    environment = 'development',
+    endpoint,
+    maxQueueSize = 8192,
+    maxExportBatchSize = 1024,
+    scheduledDelayMillis = 500,
+  } = options
+  const exporter =
+    options.exporter ?? (endpoint ? new OTLPTraceExporter({ url: `${endpoint}/v1/traces` }) : undefined)
+
+  if (!exporter) {
+    const tracer = trace.getTracer(service)
+    return {
+      enabled: false,
+      tracer,
+      extract: () => contextApi.active(),
+      inject: () => {},
+      startSpan: (name) => tracer.startSpan(name),
+      droppedSpans: () => 0,
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    }
+  }
+
+  const processor = new CountingBatchSpanProcessor(exporter, {
+    maxQueueSize,
+    maxExportBatchSize,
+    scheduledDelayMillis,
+  })
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': service,
+      'service.version': version,
+      'deployment.environment': environment,
+      'deployment.environment.name': environment,
+    }),
+    spanProcessors: [processor],
+  })
+  const tracer = provider.getTracer('shopstack', version)
+  const root = contextApi.active()
+
+  return {
+    enabled: true,
+    tracer,
+    extract: (headers) => propagator.extract(root, headers, headerGetter),
+    inject: (span, headers) => propagator.inject(trace.setSpan(root, span), headers, headerSetter),
+    startSpan(name, kind, parent, attributes) {
+      const ctx = parent === undefined ? root : isSpan(parent) ? trace.setSpan(root, parent) : parent
+      return tracer.startSpan(name, { kind, attributes }, ctx)
+    },
+    droppedSpans: () => processor.dropped,
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  }
+}
+
+function isSpan(value: Context | Span): value is Span {
+  return typeof (value as Span).spanContext === 'function'
+}
+
+/** Mark a span failed: record the exception and set ERROR status (OTel semantic conventions). */
+export function recordFailure(span: Span, error: unknown, message?: string): void {
+  if (error instanceof Error) span.recordException(error)
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: message ?? (error instanceof Error ? error.message : undefined),
+  })
+}
+
+/**
+ * Run `work` inside a child span of `parent` (INTERNAL by default), ending it and recording a
+ * failure when `work` throws. With tracing off or no parent, `work` runs with no span at all.
+ */
+export async function inSpan<T>(
+  tracing: Tracing,
+  name: string,
+  parent: Span | undefined,
+  attributes: Attributes,
+  work: (span: Span | undefined) => T | Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
+  if (!tracing.enabled || !parent) return work(undefined)
+  const span = tracing.startSpan(name, kind, parent, attributes)
+  try {
+    return await work(span)
+  } catch (error) {
+    recordFailure(span, error)
+    throw error
+  } finally {
+    span.end()
+  }
+}

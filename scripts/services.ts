@@ -1,0 +1,25 @@
+// What the scripts know about the services: names, folders, default ports, colours.
+
+export interface ServiceInfo {
+  name: 'catalog' | 'cart' | 'gateway'
+  port: number
+  colour: string
+}
+
+/** Start order: the catalog first, the gateway last, so readiness comes up cleanly. */
+export const SERVICES: readonly ServiceInfo[] = [
+  { name: 'catalog', port: 8001, colour: '\x1b[36m' },
+  { name: 'cart', port: 8002, colour: '\x1b[35m' },
+  { name: 'gateway', port: 8000, colour: '\x1b[33m' },
+]
+
+export const RUN_DIR = '.run'
+export const PID_FILE = `${RUN_DIR}/pids.json`
+export const LOG_DIR = 'logs'
+
+/** The base URL of a service from the same environment variables the services read. */
+export function serviceUrl(service: ServiceInfo, env = Bun.env): string {
+  if (service.name === 'gateway') return env.GATEWAY_URL ?? `http://localhost:${service.port}`
+  const variable = service.name === 'catalog' ? 'CATALOG_SERVICE_URL' : 'CART_SERVICE_URL'
+  return (env[variable]?.split(',')[0] ?? `http://localhost:${service.port}`).replace(/\/+$/, '')
+}
