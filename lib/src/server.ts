@@ -71,7 +71,9 @@ interface Listenable {
 export function serve(app: Listenable, options: ServeOptions): void {
   const { config, telemetry, lifecycle, close } = options
   const { logger, tracing, metrics } = telemetry
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes })
+  // The service plugin answers an oversized Content-Length with a 413 problem; Bun's own limit is
+  // the backstop for bodies sent without one (chunked), which it cuts off at the socket.
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes * 4 })
   const server = app.server
   logger.info(
     { port: server?.port, host: config.host, tracing: tracing.enabled, simulation: config.simulation },

@@ -90,7 +90,8 @@ export function createServicePlugin(options: ServicePluginOptions) {
         throw new HttpError(413, `Request body is ${length} bytes; the limit is ${maxBodyBytes}`)
       }
       const type = request.headers.get('content-type') ?? ''
-      const hasBody = length > 0 || request.headers.has('transfer-encoding')
+      const declared = request.headers.get('content-length')
+      const hasBody = declared === null ? request.body !== null : length > 0
       if (hasBody && !JSON_TYPE.test(type)) {
         throw new HttpError(415, `Content-Type must be application/json, got ${type ? `"${type}"` : 'none'}`)
       }

@@ -41,7 +41,14 @@ export const ProductListQuery = t.Object({
   page_size: t.Optional(
     t.Numeric({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 20, description: `At most ${MAX_PAGE_SIZE}` }),
   ),
-  category: t.Optional(t.UnionEnum([...CATEGORIES], { description: 'Only products of this category' })),
+  // A union of literals, not t.UnionEnum: UnionEnum defaults to its first member, which would
+  // silently filter every unfiltered list to one category.
+  category: t.Optional(
+    t.Union(
+      CATEGORIES.map((c) => t.Literal(c)),
+      { description: 'Only this category' },
+    ),
+  ),
 })
 export type ProductListQuery = typeof ProductListQuery.static
 

@@ -1,0 +1,235 @@
+// Gateway tests against real upstream sockets: stub upstreams on Bun.serve({ port: 0 }) where the
+// point is what crosses the wire, and the real catalog and cart apps where it is the behaviour.
+
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createApp as createCartApp } from '@shopstack/cart/app'
+import { createCartStore } from '@shopstack/cart/store'
+import { createApp as createCatalogApp } from '@shopstack/catalog/app'
+import { createProductStore } from '@shopstack/catalog/store'
+import { createTestTelemetry, sampleValue } from '@shopstack/lib/testing'
+import type { Server } from 'bun'
+import { createApp } from './app.ts'
+
+type Recorded = { method: string; url: string; headers: Headers; body: string }
+
+/** An upstream that records what it receives and answers what the test says. */
+function stubUpstream(answer: (request: Request) => Response | Promise<Response>) {
+  const received: Recorded[] = []
+  const server = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    async fetch(request) {
+      received.push({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: await request.text(),
+      })
+      return answer(request)
+    },
+  })
+  return { server, url: `http://127.0.0.1:${server.port}`, received }
+}
+
+function gateway(
+  catalogUrl: string,
+  cartUrl: string,
+  options: { upstreamTimeoutMs?: number; tracing?: boolean } = {},
+) {
+  const telemetry = createTestTelemetry({ service: 'gateway', tracing: options.tracing })
+  const app = createApp({ catalogUrl, cartUrl, ...telemetry, upstreamTimeoutMs: options.upstreamTimeoutMs })
+  const call = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init))
+  return { app, call, telemetry }
+}
+
+describe('gateway proxying to real services', () => {
+  let catalog: Server<unknown>
+  let cart: Server<unknown>
+  let call: ReturnType<typeof gateway>['call']
+
+  beforeAll(() => {
+    const catalogApp = createCatalogApp({ store: createProductStore(), ...createTestTelemetry() }).listen({
+      port: 0,
+      hostname: '127.0.0.1',
+    })
+    catalog = catalogApp.server as Server<unknown>
+    const catalogUrl = `http://127.0.0.1:${catalog.port}`
+    const cartApp = createCartApp({ store: createCartStore(), catalogUrl, ...createTestTelemetry() }).listen({
+      port: 0,
+      hostname: '127.0.0.1',
+    })
+    cart = cartApp.server as Server<unknown>
+    call = gateway(catalogUrl, `http://127.0.0.1:${cart.port}`).call
+  })
+  afterAll(() => {
+    catalog.stop(true)
+    cart.stop(true)
+  })
+
+  test('GET / names the service, its version and upstreams', async () => {
+    const info = (await (await call('/')).json()) as { name: string; upstreams: Record<string, string> }
+    expect(info.name).toBe('shopstack-gateway')
+    expect(Object.keys(info.upstreams)).toEqual(['catalog', 'cart'])
+  })
+
+  test('catalog reads pass through with status, body and content type', async () => {
+    const ok = await call('/catalog/123')
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('content-type')).toContain('application/json')
+    expect(((await ok.json()) as { id: number }).id).toBe(123)
+    const missing = await call('/catalog/4000')
+    expect(missing.status).toBe(404)
+    expect(missing.headers.get('content-type')).toBe('application/problem+json')
+    const page = (await (await call('/catalog?page=3&page_size=7&category=toys')).json()) as {
+      items: unknown[]
+      page: number
+    }
+    expect(page.items).toHaveLength(7)
+    expect(page.page).toBe(3)
+  })
+
+  test('cart writes go through to the cart (and from it to the catalog)', async () => {
+    const added = await call('/cart/add', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cart_id: 'gw', product_id: 10, quantity: 3 }),
+    })
+    expect(added.status).toBe(200)
+    expect(((await (await call('/cart/gw')).json()) as { item_count: number }).item_count).toBe(3)
+    expect((await call('/cart/gw/items/10', { method: 'DELETE' })).status).toBe(200)
+    expect((await call('/cart/gw', { method: 'DELETE' })).status).toBe(200)
+  })
+})
+
+describe('gateway as an HTTP intermediary', () => {
+  test('drops hop-by-hop headers both ways and forwards the rest (RFC 9110 §7.6.1)', async () => {
+    const upstream = stubUpstream(
+      () =>
+        new Response('{"id":1}', {
+          headers: {
+            'content-type': 'application/json',
+            connection: 'x-upstream-secret',
+            'x-upstream-secret': '1',
+            'keep-alive': 'timeout=5',
+            'x-custom': 'kept',
+          },
+        }),
+    )
+    try {
+      const { call } = gateway(upstream.url, upstream.url)
+      const response = await call('/catalog/1', {
+        headers: { connection: 'x-hop', 'x-hop': 'drop me', te: 'trailers', 'x-end-to-end': 'keep me' },
+      })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('x-custom')).toBe('kept')
+      expect(response.headers.get('x-upstream-secret')).toBeNull()
+      expect(response.headers.get('keep-alive')).toBeNull()
+      const sent = upstream.received[0]?.headers
+      expect(sent?.get('x-end-to-end')).toBe('keep me')
+      expect(sent?.get('x-hop')).toBeNull()
+      expect(sent?.get('te')).toBeNull()
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
+
+  test('creates an x-request-id, forwards it and returns it; keeps a valid one from the client', async () => {
+    const upstream = stubUpstream(() => Response.json({ id: 1 }))
+    try {
+      const { call } = gateway(upstream.url, upstream.url)
+      const created = await call('/catalog/1')
+      const id = created.headers.get('x-request-id')
+      expect(id).toMatch(/^[0-9a-f-]{36}$/)
+      expect(upstream.received[0]?.headers.get('x-request-id')).toBe(id as string)
+      const kept = await call('/catalog/1', { headers: { 'x-request-id': 'client-id-1' } })
+      expect(kept.headers.get('x-request-id')).toBe('client-id-1')
+      expect(upstream.received[1]?.headers.get('x-request-id')).toBe('client-id-1')
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
+
+  test('an upstream 404 is counted as 404, not as the 200 Elysia would report', async () => {
+    const upstream = stubUpstream(() => Response.json({ status: 404 }, { status: 404 }))
+    try {
+      const { call } = gateway(upstream.url, upstream.url)
+      expect((await call('/catalog/77')).status).toBe(404)
+      await Bun.sleep(5)
+      const text = await (await call('/metrics')).text()
+      expect(sampleValue(text, 'http_requests_total', { endpoint: '/catalog/:id', status: '404' })).toBe(1)
+      expect(
+        sampleValue(text, 'http_requests_total', { endpoint: '/catalog/:id', status: '200' }),
+      ).toBeUndefined()
+      expect(sampleValue(text, 'upstream_requests_total', { upstream: 'catalog', status: '404' })).toBe(1)
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
+
+  test('an upstream that hangs gives a 504 problem naming it, after the timeout', async () => {
+    const upstream = stubUpstream(() => Bun.sleep(5000).then(() => new Response('late')))
+    try {
+      const { call } = gateway(upstream.url, upstream.url, { upstreamTimeoutMs: 200 })
+      const response = await call('/cart/abc')
+      expect(response.status).toBe(504)
+      expect(response.headers.get('content-type')).toBe('application/problem+json')
+      expect(await response.json()).toMatchObject({ status: 504, upstream: 'cart' })
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
+
+  test('an upstream that refuses connections gives a 502 problem naming it', async () => {
+    const upstream = stubUpstream(() => new Response('never'))
+    const url = upstream.url
+    upstream.server.stop(true)
+    const { call } = gateway(url, url)
+    const response = await call('/catalog/1')
+    expect(response.status).toBe(502)
+    expect(await response.json()).toMatchObject({ status: 502, upstream: 'catalog' })
+  })
+
+  test('bad input is refused at the edge, before any upstream call', async () => {
+    const upstream = stubUpstream(() => Response.json({}))
+    try {
+      const { call } = gateway(upstream.url, upstream.url)
+      const cases: Array<[string, RequestInit | undefined, number]> = [
+        ['/catalog/abc', undefined, 422],
+        ['/catalog?page_size=1000', undefined, 422],
+        ['/cart/bad%20id', undefined, 422],
+        ['/cart/add', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }, 400],
+        ['/cart/add', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 422],
+        ['/cart/add', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }, 415],
+        ['/admin', undefined, 404],
+      ]
+      for (const [path, init, status] of cases) {
+        const response = await call(path, init)
+        expect(response.status, path).toBe(status)
+        expect(response.headers.get('content-type')).toBe('application/problem+json')
+      }
+      expect(upstream.received).toHaveLength(0)
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
+
+  test('with tracing on, the upstream gets a traceparent naming the gateway CLIENT span', async () => {
+    const upstream = stubUpstream(() => Response.json({ id: 1 }))
+    try {
+      const { call, telemetry } = gateway(upstream.url, upstream.url, { tracing: true })
+      const response = await call('/catalog/1')
+      const traceId = response.headers.get('traceresponse')?.split('-')[1]
+      await Bun.sleep(10)
+      const spans = await telemetry.spans()
+      const client = spans.find((s) => s.kind === 2)
+      const server = spans.find((s) => s.kind === 1)
+      expect(client?.spanContext().traceId).toBe(traceId as string)
+      expect(client?.parentSpanContext?.spanId).toBe(server?.spanContext().spanId)
+      expect(upstream.received[0]?.headers.get('traceparent')).toBe(
+        `00-${traceId}-${client?.spanContext().spanId}-01`,
+      )
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
+})

@@ -1,0 +1,53 @@
+import { describe, expect, test } from 'bun:test'
+import { ConfigError, loadConfig } from './config.ts'
+
+describe('loadConfig', () => {
+  test('gives each service its port and the original simulated behaviour by default', () => {
+    expect(loadConfig('gateway', {}).port).toBe(8000)
+    expect(loadConfig('catalog', {}).simulation).toEqual({ latencyMs: [20, 60], failureRate: 0 })
+    const cart = loadConfig('cart', {})
+    expect(cart.port).toBe(8002)
+    expect(cart.simulation).toEqual({ latencyMs: [30, 90], failureRate: 0.01 })
+    expect(cart.catalogUrl).toBe('http://localhost:8001')
+    expect(cart.otlpEndpoint).toBeUndefined()
+  })
+
+  test('SIMULATION=off turns every simulated latency and failure off', () => {
+    expect(loadConfig('cart', { SIMULATION: 'off' }).simulation).toEqual({
+      latencyMs: [0, 0],
+      failureRate: 0,
+    })
+  })
+
+  test('ranges and rates can be set', () => {
+    const config = loadConfig('cart', { SIM_LATENCY_MS: '5-10', SIM_FAILURE_RATE: '0.5' })
+    expect(config.simulation).toEqual({ latencyMs: [5, 10], failureRate: 0.5 })
+  })
+
+  test('either spelling of the OTLP endpoint turns tracing on', () => {
+    expect(loadConfig('gateway', { OTLP_ENDPOINT: 'http://collector:4318/' }).otlpEndpoint).toBe(
+      'http://collector:4318',
+    )
+    expect(loadConfig('gateway', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).otlpEndpoint).toBe(
+      'http://c:4318',
+    )
+  })
+
+  test('the result is frozen', () => {
+    expect(Object.isFrozen(loadConfig('catalog', {}))).toBe(true)
+  })
+
+  test.each([
+    ['PORT', 'eighty', /PORT must be a whole number/],
+    ['PORT', '70000', /PORT must be a whole number/],
+    ['SIMULATION', 'maybe', /SIMULATION must be "on" or "off"/],
+    ['SIM_LATENCY_MS', '60-20', /SIM_LATENCY_MS must be a range/],
+    ['SIM_FAILURE_RATE', '1.5', /SIM_FAILURE_RATE must be a number from 0 to 1/],
+    ['CATALOG_SERVICE_URL', 'localhost:8001', /CATALOG_SERVICE_URL must be an http\(s\) URL/],
+    ['OTLP_ENDPOINT', 'grpc://x:4317', /OTLP_ENDPOINT must be an http\(s\) URL/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
+  ])('an invalid %s (%s) is refused with a message naming it', (name, value, message) => {
+    expect(() => loadConfig('cart', { [name]: value })).toThrow(ConfigError)
+    expect(() => loadConfig('cart', { [name]: value })).toThrow(message)
+  })
+})

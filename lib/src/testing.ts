@@ -1,0 +1,52 @@
+// Test doubles that are real objects: a logger writing to an array, metrics with a fresh registry,
+// and a tracer exporting to memory. Every test builds its own, so nothing leaks between tests.
+
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { createLogger } from './logger.ts'
+import { createMetrics } from './metrics.ts'
+import { createTracing } from './tracing.ts'
+
+export interface TestTelemetryOptions {
+  service?: string
+  /** Record spans in memory (tracing on). */
+  tracing?: boolean
+}
+
+export function createTestTelemetry(options: TestTelemetryOptions = {}) {
+  const { service = 'test', tracing: traced = false } = options
+  const lines: Array<Record<string, unknown>> = []
+  const logger = createLogger({
+    service,
+    level: 'debug',
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  })
+  const exporter = new InMemorySpanExporter()
+  const tracing = createTracing({ service, exporter: traced ? exporter : undefined, scheduledDelayMillis: 1 })
+  return {
+    logger,
+    metrics: createMetrics({ service, runtime: false }),
+    tracing,
+    /** Log lines written so far, parsed. */
+    lines,
+    /** Finished spans, after flushing the batch processor. */
+    async spans(): Promise<ReadableSpan[]> {
+      await tracing.forceFlush()
+      return exporter.getFinishedSpans()
+    },
+  }
+}
+
+/** A metric sample's value from Prometheus text, or undefined when the series is absent. */
+export function sampleValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1))
+    }
+  }
+  return undefined
+}
