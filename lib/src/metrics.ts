@@ -78,8 +78,13 @@ export function createMetrics(options: MetricsOptions) {
     httpDuration,
     simulatedFaults,
     /** Build a Counter registered in both renderings. */
-    counter<L extends string>(name: string, help: string, labelNames: readonly L[]) {
-      return register(new Counter<L>({ name, help, labelNames, registers }))
+    counter<L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      collect?: (this: Counter<L>) => void,
+    ) {
+      return register(new Counter<L>({ name, help, labelNames, registers, collect }))
     },
     /** Build a Histogram (seconds, DURATION_BUCKETS) registered in both renderings. */
     histogram<L extends string>(name: string, help: string, labelNames: readonly L[]) {

@@ -26,17 +26,35 @@ export function loadConfigOrExit(service: ServiceName, env = Bun.env): Config {
 }
 
 export function createTelemetry(config: Config): Telemetry {
-  const name = `shopstack-${config.service}`
+  const metrics = createMetrics({ service: config.service })
+  const tracing = createTracing({
+    service: `shopstack-${config.service}`,
+    version: config.version,
+    environment: config.environment,
+    endpoint: config.otlpEndpoint,
+  })
+  if (tracing.enabled) countDroppedSpans(metrics, tracing)
   return {
     logger: createLogger({ service: config.service, version: config.version, level: config.logLevel }),
-    metrics: createMetrics({ service: config.service }),
-    tracing: createTracing({
-      service: name,
-      version: config.version,
-      environment: config.environment,
-      endpoint: config.otlpEndpoint,
-    }),
+    metrics,
+    tracing,
   }
+}
+
+/** The batch processor drops spans when its queue is full; make that visible, not silent. */
+export function countDroppedSpans(metrics: Metrics, tracing: Tracing): void {
+  let reported = 0
+  metrics.counter(
+    'otel_spans_dropped_total',
+    'Spans dropped because the export queue was full.',
+    [],
+    function () {
+      // Counters only go up: add the growth since the previous scrape.
+      const dropped = tracing.droppedSpans()
+      this.inc(dropped - reported)
+      reported = dropped
+    },
+  )
 }
 
 export interface Lifecycle {

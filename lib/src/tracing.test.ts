@@ -1,0 +1,50 @@
+import { describe, expect, test } from 'bun:test'
+import type { ExportResult } from '@opentelemetry/core'
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
+import { createMetrics } from './metrics.ts'
+import { countDroppedSpans } from './server.ts'
+import { sampleValue } from './testing.ts'
+import { createTracing, SpanKind } from './tracing.ts'
+
+/** An exporter that never answers, so the queue fills up. */
+function stuckExporter(): SpanExporter {
+  return {
+    export: (_spans: ReadableSpan[], _done: (result: ExportResult) => void) => {},
+    shutdown: async () => {},
+  }
+}
+
+describe('createTracing', () => {
+  test('without an endpoint tracing is off and starts nothing', () => {
+    const tracing = createTracing({ service: 's' })
+    expect(tracing.enabled).toBe(false)
+    expect(tracing.droppedSpans()).toBe(0)
+  })
+
+  test('spans dropped by a full export queue are counted and exposed as a metric', async () => {
+    const tracing = createTracing({
+      service: 's',
+      exporter: stuckExporter(),
+      maxQueueSize: 4,
+      maxExportBatchSize: 4,
+      scheduledDelayMillis: 60_000,
+    })
+    const metrics = createMetrics({ service: 's', runtime: false })
+    countDroppedSpans(metrics, tracing)
+    for (let i = 0; i < 10; i++) tracing.startSpan(`span ${i}`, SpanKind.INTERNAL, undefined).end()
+    expect(tracing.droppedSpans()).toBeGreaterThanOrEqual(2)
+    const text = await (await metrics.scrape(null)).text()
+    expect(sampleValue(text, 'otel_spans_dropped_total')).toBe(tracing.droppedSpans())
+  })
+
+  test('inject writes a W3C traceparent for the span, and extract reads it back', () => {
+    const tracing = createTracing({ service: 's', exporter: stuckExporter() })
+    const span = tracing.startSpan('parent', SpanKind.SERVER, undefined)
+    const headers = new Headers()
+    tracing.inject(span, headers)
+    const { traceId, spanId } = span.spanContext()
+    expect(headers.get('traceparent')).toBe(`00-${traceId}-${spanId}-01`)
+    const child = tracing.startSpan('child', SpanKind.CLIENT, tracing.extract(headers))
+    expect(child.spanContext().traceId).toBe(traceId)
+  })
+})
