@@ -33,6 +33,12 @@ describe('loadConfig', () => {
     )
   })
 
+  test('several instances of an upstream are given comma-separated', () => {
+    const config = loadConfig('gateway', { CART_SERVICE_URL: 'http://cart-1:8002, http://cart-2:8002/' })
+    expect(config.cartUrls).toEqual(['http://cart-1:8002', 'http://cart-2:8002'])
+    expect(config.cartUrl).toBe('http://cart-1:8002')
+  })
+
   test('the result is frozen', () => {
     expect(Object.isFrozen(loadConfig('catalog', {}))).toBe(true)
   })
@@ -46,6 +52,9 @@ describe('loadConfig', () => {
     ['CATALOG_SERVICE_URL', 'localhost:8001', /CATALOG_SERVICE_URL must be an http\(s\) URL/],
     ['OTLP_ENDPOINT', 'grpc://x:4317', /OTLP_ENDPOINT must be an http\(s\) URL/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
+    ['TRACING_MODE', 'heavy', /TRACING_MODE must be "lean" or "plugin"/],
+    ['CART_STORE_URL', 'mysql://db', /CART_STORE_URL must be a redis:\/\/ URL/],
+    ['CART_SERVICE_URL', 'http://a:1,,http://b:2', /CART_SERVICE_URL has an empty entry/],
   ])('an invalid %s (%s) is refused with a message naming it', (name, value, message) => {
     expect(() => loadConfig('cart', { [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig('cart', { [name]: value })).toThrow(message)

@@ -24,11 +24,19 @@ export interface Config {
   readonly environment: string
   readonly host: string
   readonly port: number
+  /** The first catalog instance; `catalogUrls` lists all of them (comma-separated variable). */
   readonly catalogUrl: string
+  readonly catalogUrls: readonly string[]
+  /** The first cart instance; `cartUrls` lists all of them (comma-separated variable). */
   readonly cartUrl: string
+  readonly cartUrls: readonly string[]
+  /** Where carts live: undefined for the embedded SQLite store, or a redis:// URL. */
+  readonly cartStoreUrl: string | undefined
   readonly simulation: SimulationConfig
   /** OTLP/HTTP base URL (for example http://localhost:4318); undefined turns tracing off. */
   readonly otlpEndpoint: string | undefined
+  /** 'lean' (our tracer, the default) or 'plugin' (@elysiajs/opentelemetry). */
+  readonly tracingMode: TracingMode
   readonly logLevel: string
   /** SQLite database file, or ':memory:'. */
   readonly databasePath: string
@@ -41,6 +49,8 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>
+
+export type TracingMode = 'lean' | 'plugin'
 
 export const DEFAULT_PORTS: Record<ServiceName, number> = { gateway: 8000, catalog: 8001, cart: 8002 }
 
@@ -76,16 +86,36 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   const otlp = read('OTLP_ENDPOINT') ?? read('OTEL_EXPORTER_OTLP_ENDPOINT')
   const otlpName = read('OTLP_ENDPOINT') ? 'OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
 
+  const catalogUrls = parseUrlList(
+    'CATALOG_SERVICE_URL',
+    read('CATALOG_SERVICE_URL') ?? 'http://localhost:8001',
+  )
+  const cartUrls = parseUrlList('CART_SERVICE_URL', read('CART_SERVICE_URL') ?? 'http://localhost:8002')
+  const tracingMode = read('TRACING_MODE') ?? 'lean'
+  if (tracingMode !== 'lean' && tracingMode !== 'plugin') {
+    throw new ConfigError(`TRACING_MODE must be "lean" or "plugin", got "${tracingMode}"`)
+  }
+  const cartStoreUrl = read('CART_STORE_URL')
+  if (cartStoreUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(cartStoreUrl)) {
+    throw new ConfigError(
+      `CART_STORE_URL must be a redis:// URL (or unset for SQLite), got "${cartStoreUrl}"`,
+    )
+  }
+
   return Object.freeze({
     service,
     version: read('SERVICE_VERSION') ?? '0.1.0',
     environment: read('DEPLOYMENT_ENVIRONMENT') ?? 'development',
     host: read('HOST') ?? '0.0.0.0',
     port: parseInteger('PORT', read('PORT'), 0, 65535) ?? DEFAULT_PORTS[service],
-    catalogUrl: parseUrl('CATALOG_SERVICE_URL', read('CATALOG_SERVICE_URL') ?? 'http://localhost:8001'),
-    cartUrl: parseUrl('CART_SERVICE_URL', read('CART_SERVICE_URL') ?? 'http://localhost:8002'),
+    catalogUrl: catalogUrls[0] as string,
+    catalogUrls: Object.freeze(catalogUrls),
+    cartUrl: cartUrls[0] as string,
+    cartUrls: Object.freeze(cartUrls),
+    cartStoreUrl,
     simulation: Object.freeze(simulation),
     otlpEndpoint: otlp === undefined ? undefined : parseUrl(otlpName, otlp),
+    tracingMode,
     logLevel,
     databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
     upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,
@@ -128,6 +158,13 @@ function parseRange(name: string, value: string | undefined): Range | undefined 
     throw new ConfigError(`${name} must be a range in milliseconds like "20-60", got "${value}"`)
   }
   return [min, max]
+}
+
+/** One URL, or several separated by commas (instances of one service). */
+function parseUrlList(name: string, value: string): string[] {
+  const urls = value.split(',').map((part) => part.trim())
+  if (urls.some((url) => url === '')) throw new ConfigError(`${name} has an empty entry in "${value}"`)
+  return urls.map((url) => parseUrl(name, url))
 }
 
 function parseUrl(name: string, value: string): string {

@@ -32,6 +32,7 @@ export function createTelemetry(config: Config): Telemetry {
     version: config.version,
     environment: config.environment,
     endpoint: config.otlpEndpoint,
+    mode: config.tracingMode,
   })
   if (tracing.enabled) countDroppedSpans(metrics, tracing)
   return {

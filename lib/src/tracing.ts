@@ -31,6 +31,8 @@ export { type Context, type Span, SpanKind, SpanStatusCode }
 
 export interface TracingOptions {
   service: string
+  /** 'lean' (this tracer's spans) or 'plugin' (@elysiajs/opentelemetry makes the server spans). */
+  mode?: 'lean' | 'plugin'
   version?: string
   environment?: string
   /** OTLP/HTTP base URL, e.g. http://localhost:4318 (traces go to `${endpoint}/v1/traces`). */
@@ -46,6 +48,7 @@ export interface TracingOptions {
 export interface Tracing {
   /** False when no endpoint is configured: callers skip every span, so tracing off costs nothing. */
   readonly enabled: boolean
+  readonly mode: 'lean' | 'plugin'
   readonly tracer: Tracer
   /** Context carrying the caller's span, from a `traceparent` header (or the root context). */
   extract(headers: Headers): Context
@@ -86,6 +89,7 @@ class CountingBatchSpanProcessor extends BatchSpanProcessor {
 export function createTracing(options: TracingOptions): Tracing {
   const {
     service,
+    mode = 'lean',
     version = '0.0.0',
     environment = 'development',
     endpoint,
@@ -100,6 +104,7 @@ export function createTracing(options: TracingOptions): Tracing {
     const tracer = trace.getTracer(service)
     return {
       enabled: false,
+      mode,
       tracer,
       extract: () => contextApi.active(),
       inject: () => {},
@@ -129,6 +134,7 @@ export function createTracing(options: TracingOptions): Tracing {
 
   return {
     enabled: true,
+    mode,
     tracer,
     extract: (headers) => propagator.extract(root, headers, headerGetter),
     inject: (span, headers) => propagator.inject(trace.setSpan(root, span), headers, headerSetter),
