@@ -3,7 +3,7 @@
 // for `tail -f`. Ctrl-C stops them all and leaves no orphan. `--no-watch` runs without reloading.
 
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { LOG_DIR, PID_FILE, RUN_DIR, SERVICES } from './services.ts'
 
 const root = join(import.meta.dir, '..')
@@ -11,11 +11,11 @@ const watch = !process.argv.includes('--no-watch')
 const pretty = process.stdout.isTTY === true
 const reset = '\x1b[0m'
 
-mkdirSync(join(root, LOG_DIR), { recursive: true })
-mkdirSync(join(root, RUN_DIR), { recursive: true })
+mkdirSync(resolve(root, LOG_DIR), { recursive: true })
+mkdirSync(resolve(root, RUN_DIR), { recursive: true })
 
 const children = SERVICES.map((service) => {
-  const logFile = join(root, LOG_DIR, `${service.name}.log`)
+  const logFile = resolve(root, LOG_DIR, `${service.name}.log`)
   writeFileSync(logFile, '')
   const child = Bun.spawn(['bun', ...(watch ? ['--watch'] : []), 'src/index.ts'], {
     cwd: join(root, service.name),
@@ -43,12 +43,17 @@ const children = SERVICES.map((service) => {
 })
 
 writeFileSync(
-  join(root, PID_FILE),
-  JSON.stringify(children.map(({ service, child }) => ({ name: service.name, pid: child.pid }))),
+  resolve(root, PID_FILE),
+  // The runner first: `bun run stop` asks it to stop its children the same way Ctrl-C does.
+  JSON.stringify([
+    { name: 'dev runner', pid: process.pid },
+    ...children.map(({ service, child }) => ({ name: service.name, pid: child.pid })),
+  ]),
 )
-console.log(
-  `ShopStack: gateway http://localhost:8000 · catalog :8001 · cart :8002 · logs in ${LOG_DIR}/ · Ctrl-C stops all`,
+const ports = children.map(
+  ({ service }) => `${service.name} :${Bun.env[`${service.name.toUpperCase()}_PORT`] ?? service.port}`,
 )
+console.log(`ShopStack: ${ports.join(' · ')} · logs in ${LOG_DIR}/ · Ctrl-C stops all`)
 
 let stopping = false
 async function stopAll(code: number) {
@@ -60,7 +65,7 @@ async function stopAll(code: number) {
   if ((await Promise.race([exited, timeout])) === 'timeout') {
     for (const { child } of children) child.kill('SIGKILL')
   }
-  rmSync(join(root, PID_FILE), { force: true })
+  rmSync(resolve(root, PID_FILE), { force: true })
   process.exit(code)
 }
 process.on('SIGINT', () => void stopAll(0))

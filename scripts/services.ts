@@ -13,9 +13,10 @@ export const SERVICES: readonly ServiceInfo[] = [
   { name: 'gateway', port: 8000, colour: '\x1b[33m' },
 ]
 
-export const RUN_DIR = '.run'
+/** Where `bun run dev` keeps its pid file and per-service logs (tests point these elsewhere). */
+export const RUN_DIR = Bun.env.SHOPSTACK_RUN_DIR ?? '.run'
 export const PID_FILE = `${RUN_DIR}/pids.json`
-export const LOG_DIR = 'logs'
+export const LOG_DIR = Bun.env.SHOPSTACK_LOG_DIR ?? 'logs'
 
 /** The base URL of a service from the same environment variables the services read. */
 export function serviceUrl(service: ServiceInfo, env = Bun.env): string {

@@ -1,0 +1,103 @@
+// The developer scripts as a new user runs them: `bun run dev` starts everything with prefixed
+// output and per-service log files, `status` and `endpoints` pass against it, and Ctrl-C (SIGINT)
+// leaves no process behind. Ports are free ones, not 8000-8002.
+
+import { afterAll, describe, expect, test } from 'bun:test'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ROOT, waitFor } from '../e2e/harness.ts'
+
+function freePort(): number {
+  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const { port } = listener
+  listener.stop(true)
+  return port
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'shopstack-dev-'))
+const [gatewayPort, catalogPort, cartPort] = [freePort(), freePort(), freePort()]
+const env = {
+  ...Bun.env,
+  GATEWAY_PORT: String(gatewayPort),
+  CATALOG_PORT: String(catalogPort),
+  CART_PORT: String(cartPort),
+  CATALOG_SERVICE_URL: `http://127.0.0.1:${catalogPort}`,
+  CART_SERVICE_URL: `http://127.0.0.1:${cartPort}`,
+  GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
+  HOST: '127.0.0.1',
+  DATABASE_PATH: ':memory:',
+  SHOPSTACK_RUN_DIR: join(dir, 'run'),
+  SHOPSTACK_LOG_DIR: join(dir, 'logs'),
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('developer scripts', () => {
+  test('dev starts all three, status and endpoints pass, SIGINT stops everything', async () => {
+    const dev = Bun.spawn(['bun', 'scripts/dev.ts', '--no-watch'], {
+      cwd: ROOT,
+      env,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    let output = ''
+    void (async () => {
+      for await (const chunk of dev.stdout) output += new TextDecoder().decode(chunk)
+    })()
+    try {
+      const status = await waitFor(
+        async () => {
+          const run = Bun.spawnSync(['bun', 'scripts/status.ts'], { cwd: ROOT, env })
+          return run.exitCode === 0 ? run.stdout.toString() : false
+        },
+        15_000,
+        200,
+      )
+      expect(status).toContain('gateway')
+
+      const endpoints = Bun.spawnSync(['bun', 'scripts/endpoints.ts'], { cwd: ROOT, env })
+      expect(endpoints.stdout.toString()).toMatch(/\d+ passed, 0 failed/)
+      expect(endpoints.exitCode).toBe(0)
+
+      await waitFor(() => output.includes('gateway') && output.includes('/catalog/:id'))
+      for (const name of ['catalog', 'cart', 'gateway']) {
+        expect(output).toContain(`${name.padEnd(7)}`)
+        const log = readFileSync(join(dir, 'logs', `${name}.log`), 'utf8')
+        expect(JSON.parse(log.split('\n')[0] as string).service).toBe(name)
+      }
+
+      const pids = JSON.parse(readFileSync(join(dir, 'run', 'pids.json'), 'utf8')) as Array<{ pid: number }>
+      expect(pids).toHaveLength(4)
+      dev.kill('SIGINT')
+      expect(await dev.exited).toBe(0)
+      await waitFor(() => pids.every(({ pid }) => !alive(pid)), 5000)
+      expect(existsSync(join(dir, 'run', 'pids.json'))).toBe(false)
+    } finally {
+      if (dev.exitCode === null) dev.kill('SIGKILL')
+    }
+  }, 60_000)
+
+  test('status reports services that are down and exits non-zero', () => {
+    const run = Bun.spawnSync(['bun', 'scripts/status.ts'], {
+      cwd: ROOT,
+      env: {
+        ...env,
+        GATEWAY_URL: 'http://127.0.0.1:9',
+        CATALOG_SERVICE_URL: 'http://127.0.0.1:9',
+        CART_SERVICE_URL: 'http://127.0.0.1:9',
+      },
+    })
+    expect(run.exitCode).toBe(1)
+    expect(run.stdout.toString()).toContain('not running')
+  })
+})
