@@ -1,6 +1,7 @@
 // Cart schemas: the single source of the Cart types, request validation and the OpenAPI document.
 // The gateway imports these too, so bad input is refused at the edge with the same message.
 
+import { DecimalParam, StrictInteger } from '@shopstack/lib/schemas'
 import { t } from 'elysia'
 
 export const MAX_QUANTITY = 99
@@ -12,20 +13,23 @@ export const CartId = t.String({
   examples: ['abc'],
 })
 
-const ProductId = t.Integer({ minimum: 1, maximum: 2_147_483_647 })
+const MAX_ID = 2_147_483_647
 
 export const AddToCart = t.Object(
   {
     cart_id: CartId,
-    product_id: ProductId,
-    quantity: t.Integer({ minimum: 1, maximum: MAX_QUANTITY, description: `1 to ${MAX_QUANTITY}` }),
+    product_id: StrictInteger({ minimum: 1, maximum: MAX_ID }),
+    quantity: StrictInteger({ minimum: 1, maximum: MAX_QUANTITY, description: `1 to ${MAX_QUANTITY}` }),
   },
   { additionalProperties: false },
 )
 export type AddToCart = typeof AddToCart.static
 
 export const CartParams = t.Object({ id: CartId })
-export const CartLineParams = t.Object({ id: CartId, product_id: t.Numeric(ProductId) })
+export const CartLineParams = t.Object({
+  id: CartId,
+  product_id: DecimalParam({ maximum: MAX_ID, description: 'Product id' }),
+})
 
 export const CartLine = t.Object({
   product_id: t.Integer(),

@@ -1,6 +1,7 @@
 // Product schemas: the single source of the Product type, of request validation and of the
 // OpenAPI document. The gateway imports these too, so the public API validates the same way.
 
+import { DecimalParam } from '@shopstack/lib/schemas'
 import { t } from 'elysia'
 
 export const CATEGORIES = [
@@ -29,17 +30,14 @@ export const Product = t.Object({
 })
 export type Product = typeof Product.static
 
-/** Product ids are positive integers; anything else is a 422 before any lookup. */
-export const ProductId = t.Integer({ minimum: 1, maximum: 2_147_483_647 })
-
-export const ProductParams = t.Object({ id: t.Numeric({ ...ProductId, description: 'Product id' }) })
+export const ProductParams = t.Object({
+  id: DecimalParam({ maximum: 2_147_483_647, description: 'Product id' }),
+})
 
 export const ProductListQuery = t.Object({
-  page: t.Optional(
-    t.Numeric({ minimum: 1, maximum: 100_000, default: 1, description: '1-based page number' }),
-  ),
+  page: t.Optional(DecimalParam({ maximum: 100_000, description: '1-based page number' })),
   page_size: t.Optional(
-    t.Numeric({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 20, description: `At most ${MAX_PAGE_SIZE}` }),
+    DecimalParam({ maximum: MAX_PAGE_SIZE, description: 'Products per page, default 20' }),
   ),
   // A union of literals, not t.UnionEnum: UnionEnum defaults to its first member, which would
   // silently filter every unfiltered list to one category.
