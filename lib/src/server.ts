@@ -90,9 +90,11 @@ interface Listenable {
 export function serve(app: Listenable, options: ServeOptions): void {
   const { config, telemetry, lifecycle, close } = options
   const { logger, tracing, metrics } = telemetry
-  // The service plugin answers an oversized Content-Length with a 413 problem; Bun's own limit is
-  // the backstop for bodies sent without one (chunked), which it cuts off at the socket.
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes * 4 })
+  // The service plugin answers an oversized Content-Length with a 413 problem+json; Bun's own
+  // limit (a bare 413) is only the backstop for bodies sent without one (chunked), so it sits
+  // well above the plugin's.
+  const maxRequestBodySize = Math.max(1_048_576, config.maxBodyBytes * 4)
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize })
   const server = app.server
   logger.info(
     { port: server?.port, host: config.host, tracing: tracing.enabled, simulation: config.simulation },
