@@ -92,6 +92,9 @@ describe('the public API through the gateway', () => {
     const response = await fetch(`${stack.gateway.url}/cart/some-cart/internal`, { method: 'PUT' })
     expect(response.status).toBe(404)
     expect(response.headers.get('content-type')).toBe('application/problem+json')
+    // The fault control API lives on each service's own port only.
+    expect((await fetch(`${stack.gateway.url}/admin/faults`)).status).toBe(404)
+    expect((await fetch(`${stack.catalog.url}/admin/faults`)).status).toBe(200)
   })
 })
 

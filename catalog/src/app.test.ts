@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { createSimulation } from '@shopstack/lib/simulation'
+import { createFaults } from '@shopstack/lib/faults'
 import { createTestTelemetry, sampleValue } from '@shopstack/lib/testing'
 import { createApp } from './app.ts'
 import { createProductStore } from './products/store.ts'
@@ -7,12 +7,14 @@ import { createProductStore } from './products/store.ts'
 function setup(options: { tracing?: boolean; latencyMs?: [number, number] } = {}) {
   const telemetry = createTestTelemetry({ service: 'catalog', tracing: options.tracing })
   const slept: number[] = []
-  const simulation = createSimulation({
-    latencyMs: options.latencyMs ?? [0, 0],
+  const faults = createFaults({
+    service: 'catalog',
+    database: { latencyMs: options.latencyMs ?? [0, 0], failureRate: 0 },
+    ...telemetry,
     random: () => 0.5,
     sleep: async (ms) => void slept.push(ms),
   })
-  const app = createApp({ store: createProductStore(), ...telemetry, simulation })
+  const app = createApp({ store: createProductStore(), ...telemetry, faults })
   const get = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init))
   return { app, get, telemetry, slept }
 }

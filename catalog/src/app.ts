@@ -1,9 +1,10 @@
 // The catalog app: products over HTTP. Never listens; index.ts does.
 
+import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
-import { createSimulation, type Simulation } from '@shopstack/lib/simulation'
 import type { Tracing } from '@shopstack/lib/tracing'
 import { createProductRoutes } from './products/routes.ts'
 import type { ProductStore } from './products/store.ts'
@@ -13,19 +14,27 @@ export interface CatalogAppOptions {
   logger: Logger
   metrics: Metrics
   tracing: Tracing
-  simulation?: Simulation
+  /** Simulated database behaviour and injected faults; none by default. */
+  faults?: Faults
+  /** Bearer token for /admin/faults. */
+  adminToken?: string
   version?: string
   isDraining?: () => boolean
   maxBodyBytes?: number
 }
 
 export function createApp(options: CatalogAppOptions) {
-  const { store, simulation = createSimulation(), version = '0.1.0', ...rest } = options
+  const { store, version = '0.1.0', adminToken, ...rest } = options
+  const faults =
+    options.faults ?? createFaults({ service: 'catalog', metrics: rest.metrics, logger: rest.logger })
   return createServiceBase({
     service: 'catalog',
     version,
     description: 'Products: list, filter and read.',
-    checks: { database: () => store.check() },
+    checks: { database: () => store.check(), faults: faults.readiness },
     ...rest,
-  }).use(createProductRoutes({ store, simulation, tracing: rest.tracing }))
+  })
+    .use(faults.plugin())
+    .use(createAdminRoutes({ faults, token: adminToken }))
+    .use(createProductRoutes({ store, simulation: faults.simulation, tracing: rest.tracing }))
 }

@@ -1,7 +1,7 @@
 // Catalog process entry: read the environment, open the store, listen, stop gracefully.
 
+import { createFaults } from '@shopstack/lib/faults'
 import { createLifecycle, createTelemetry, loadConfigOrExit, serve } from '@shopstack/lib/server'
-import { createSimulation } from '@shopstack/lib/simulation'
 import { createApp } from './app.ts'
 import { createProductStore } from './products/store.ts'
 
@@ -12,7 +12,8 @@ const store = createProductStore({ path: config.databasePath })
 const app = createApp({
   store,
   ...telemetry,
-  simulation: createSimulation({ ...config.simulation, faults: telemetry.metrics.simulatedFaults }),
+  faults: createFaults({ service: 'catalog', database: config.simulation, ...telemetry }),
+  adminToken: config.adminToken,
   version: config.version,
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,

@@ -46,6 +46,8 @@ export interface Config {
   readonly maxBodyBytes: number
   /** Longest time in-flight requests get to finish after SIGTERM, in milliseconds. */
   readonly drainTimeoutMs: number
+  /** Bearer token for /admin; undefined leaves the admin API open. */
+  readonly adminToken: string | undefined
 }
 
 type Env = Record<string, string | undefined>
@@ -95,6 +97,10 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   if (tracingMode !== 'lean' && tracingMode !== 'plugin') {
     throw new ConfigError(`TRACING_MODE must be "lean" or "plugin", got "${tracingMode}"`)
   }
+  const adminToken = read('ADMIN_TOKEN')
+  if (adminToken !== undefined && !/^[\x21-\x7e]{8,256}$/.test(adminToken)) {
+    throw new ConfigError('ADMIN_TOKEN must be 8 to 256 visible ASCII characters')
+  }
   const cartStoreUrl = read('CART_STORE_URL')
   if (cartStoreUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(cartStoreUrl)) {
     throw new ConfigError(
@@ -121,6 +127,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,
     maxBodyBytes: parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? 16_384,
     drainTimeoutMs: parseInteger('DRAIN_TIMEOUT_MS', read('DRAIN_TIMEOUT_MS'), 0, 600_000) ?? 10_000,
+    adminToken,
   })
 }
 

@@ -8,6 +8,8 @@ import { SimulatedFailureError } from './errors.ts'
 import type { Span } from './tracing.ts'
 
 export interface SimulationOptions extends Partial<SimulationConfig> {
+  /** Read the settings on every call instead (faults changed at run time); wins over the fixed ones. */
+  current?: () => SimulationConfig
   random?: () => number
   sleep?: (ms: number) => Promise<unknown>
   /** `simulated_faults_total{kind}`; each injected latency or failure is counted. */
@@ -26,18 +28,26 @@ export interface Simulation {
 
 export function createSimulation(options: SimulationOptions = {}): Simulation {
   const { latencyMs = [0, 0], failureRate = 0, random = Math.random, sleep = Bun.sleep, faults } = options
-  const [min, max] = latencyMs
+  const current = options.current ?? (() => ({ latencyMs, failureRate }))
   return {
-    latencyMs,
-    failureRate,
+    get latencyMs() {
+      return current().latencyMs
+    },
+    get failureRate() {
+      return current().failureRate
+    },
     async apply(operation, { span, mayFail = true } = {}) {
+      const {
+        latencyMs: [min, max],
+        failureRate: rate,
+      } = current()
       if (max > 0) {
         const delay = Math.round(min + random() * (max - min))
         faults?.inc({ kind: 'latency' })
         span?.setAttribute('shopstack.simulated.latency_ms', delay)
         await sleep(delay)
       }
-      if (mayFail && failureRate > 0 && random() < failureRate) {
+      if (mayFail && rate > 0 && random() < rate) {
         faults?.inc({ kind: 'failure' })
         span?.addEvent('shopstack.simulated_failure', { 'shopstack.operation': operation })
         span?.setAttribute('shopstack.simulated.failure', true)

@@ -1,0 +1,166 @@
+// Faults steered at run time through /admin/faults, on the real catalog app: each kind happens at
+// the set rate or strength, is counted, and stops when turned off.
+
+import { describe, expect, test } from 'bun:test'
+import { createFaults } from '@shopstack/lib/faults'
+import { createTestTelemetry, sampleValue } from '@shopstack/lib/testing'
+import { createApp } from './app.ts'
+import { createProductStore } from './products/store.ts'
+
+function setup(options: { token?: string; random?: () => number } = {}) {
+  const telemetry = createTestTelemetry({ service: 'catalog', tracing: true })
+  const slept: number[] = []
+  let clock = 0
+  const faults = createFaults({
+    service: 'catalog',
+    database: { latencyMs: [20, 60], failureRate: 0 },
+    ...telemetry,
+    random: options.random ?? (() => 0.5),
+    sleep: async (ms) => {
+      slept.push(ms)
+      clock += ms
+    },
+    // The CPU-burn loop reads this clock; each read moves it on, so the loop ends.
+    now: () => (clock += 1),
+    leakTickMs: 5,
+  })
+  const app = createApp({ store: createProductStore(), ...telemetry, faults, adminToken: options.token })
+  const auth: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {}
+  const call = (method: string, path: string, body?: unknown) =>
+    app.handle(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    )
+  return { app, call, slept, faults, telemetry }
+}
+
+describe('fault control', () => {
+  test('GET shows the faults initialised from the environment', async () => {
+    const { call } = setup()
+    const state = (await (await call('GET', '/admin/faults')).json()) as Record<string, unknown>
+    expect(state).toMatchObject({
+      service: 'catalog',
+      faults: { database: { latency_min_ms: 20, latency_max_ms: 60, failure_rate: 0 } },
+    })
+  })
+
+  test('an error fault answers its status at its rate, only on its route, and stops when cleared', async () => {
+    let n = 0
+    const { call } = setup({ random: () => (n++ % 4) / 4 }) // 0, .25, .5, .75, ...
+    const put = await call('PUT', '/admin/faults', {
+      error: { rate: 0.5, status: 503, route: '/catalog/:id' },
+    })
+    expect(put.status).toBe(200)
+    const statuses: number[] = []
+    for (let i = 0; i < 8; i++) statuses.push((await call('GET', '/catalog/1')).status)
+    expect(statuses.filter((s) => s === 503)).toHaveLength(4)
+    expect((await call('GET', '/catalog')).status).toBe(200)
+    const failed = await call('GET', '/catalog/1')
+    if (failed.status === 503) expect(await failed.json()).toMatchObject({ simulated: true })
+
+    expect((await call('DELETE', '/admin/faults')).status).toBe(200)
+    for (let i = 0; i < 8; i++) expect((await call('GET', '/catalog/1')).status).toBe(200)
+    const metrics = await (await call('GET', '/metrics')).text()
+    expect(sampleValue(metrics, 'simulated_faults_total', { kind: 'error' })).toBeGreaterThanOrEqual(4)
+    expect(sampleValue(metrics, 'shopstack_fault_active', { kind: 'error' })).toBe(0)
+  })
+
+  test('added latency, database latency and CPU burn each take effect and show on the span', async () => {
+    const { call, slept, telemetry } = setup()
+    await call('PUT', '/admin/faults', {
+      database: { latency_min_ms: 100, latency_max_ms: 100, failure_rate: 0 },
+      latency: { min_ms: 500, max_ms: 500 },
+      cpu_burn: { ms: 10 },
+    })
+    const metrics = await (await call('GET', '/metrics')).text()
+    expect(sampleValue(metrics, 'shopstack_fault_active', { kind: 'latency' })).toBe(500)
+    slept.length = 0
+    expect((await call('GET', '/catalog/3')).status).toBe(200)
+    expect(slept).toEqual([500, 100])
+    await Bun.sleep(5)
+    const span = (await telemetry.spans()).find((s) => s.name === 'GET /catalog/:id')
+    expect(span?.attributes['shopstack.fault.latency_ms']).toBe(500)
+    expect(span?.attributes['shopstack.fault.cpu_burn_ms']).toBe(10)
+  })
+
+  test('a hang holds the request, then answers 504', async () => {
+    const { call, slept } = setup({ random: () => 0 })
+    await call('PUT', '/admin/faults', { hang: { rate: 1, ms: 2500 } })
+    const response = await call('GET', '/catalog/1')
+    expect(response.status).toBe(504)
+    expect(slept).toContain(2500)
+  })
+
+  test('the readiness fault fails /healthz but not /livez', async () => {
+    const { call } = setup()
+    await call('PUT', '/admin/faults', { readiness: { fail: true } })
+    expect((await call('GET', '/healthz')).status).toBe(503)
+    expect((await call('GET', '/livez')).status).toBe(200)
+    await call('DELETE', '/admin/faults')
+    expect((await call('GET', '/healthz')).status).toBe(200)
+  })
+
+  test('the memory leak grows to its bound and is released when turned off', async () => {
+    const { call, faults } = setup()
+    try {
+      await call('PUT', '/admin/faults', { memory_leak: { mb_per_minute: 512, max_mb: 1 } })
+      await Bun.sleep(200)
+      const state = (await (await call('GET', '/admin/faults')).json()) as { leaked_bytes: number }
+      expect(state.leaked_bytes).toBe(1_048_576)
+      await call('PUT', '/admin/faults', {})
+      expect(
+        ((await (await call('GET', '/admin/faults')).json()) as { leaked_bytes: number }).leaked_bytes,
+      ).toBe(0)
+    } finally {
+      faults.stop()
+    }
+  })
+
+  test.each([
+    [{ error: { rate: 2 } }, 422],
+    [{ error: { rate: 0.1, status: 200 } }, 422],
+    [{ latency: { min_ms: 50, max_ms: 10 } }, 422],
+    [{ latency: { min_ms: -1, max_ms: 10 } }, 422],
+    [{ memory_leak: { mb_per_minute: 10, max_mb: 100_000 } }, 422],
+    [{ upstream_unreachable: { upstream: 'cart' } }, 422],
+    [{ teleport: true }, 422],
+    [{ hang: { rate: 0.5, route: 'no-slash' } }, 422],
+  ])('bad fault values %j are a %d problem and change nothing', async (body, status) => {
+    const { call } = setup()
+    const before = await (await call('GET', '/admin/faults')).text()
+    const response = await call('PUT', '/admin/faults', body)
+    expect(response.status).toBe(status)
+    expect(response.headers.get('content-type')).toBe('application/problem+json')
+    expect(await (await call('GET', '/admin/faults')).text()).toBe(before)
+  })
+
+  test('with ADMIN_TOKEN set, the admin API refuses requests without it', async () => {
+    const { app } = setup({ token: 'sekrit-token' })
+    const anonymous = await app.handle(new Request('http://localhost/admin/faults'))
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.headers.get('www-authenticate')).toContain('Bearer')
+    const wrong = await app.handle(
+      new Request('http://localhost/admin/faults', {
+        method: 'DELETE',
+        headers: { authorization: 'Bearer nope-nope' },
+      }),
+    )
+    expect(wrong.status).toBe(401)
+    const right = await app.handle(
+      new Request('http://localhost/admin/faults', { headers: { authorization: 'Bearer sekrit-token' } }),
+    )
+    expect(right.status).toBe(200)
+  })
+
+  test('every change is logged', async () => {
+    const { call, telemetry } = setup()
+    await call('PUT', '/admin/faults', { error: { rate: 0.2 } })
+    expect(telemetry.lines.find((l) => l.msg === 'faults changed')).toMatchObject({
+      level: 'warn',
+      faults: { error: { rate: 0.2 } },
+    })
+  })
+})

@@ -1,0 +1,87 @@
+// The admin API each service serves on its own port (the gateway never routes it):
+// GET /admin/faults reads the current faults, PUT replaces them, DELETE turns every fault off.
+// When ADMIN_TOKEN is set, every admin request needs `Authorization: Bearer <token>`.
+
+import { timingSafeEqual } from 'node:crypto'
+import { Elysia } from 'elysia'
+import { HttpError } from './errors.ts'
+import { FaultSettings, FaultState, type Faults } from './faults.ts'
+
+const RAW = Symbol('shopstack.rawBody')
+type RawRequest = Request & { [RAW]?: unknown }
+
+interface ObjectSchema {
+  properties?: Record<string, ObjectSchema>
+  anyOf?: ObjectSchema[]
+}
+
+/** JSON-pointer paths of properties in `value` that `schema` does not declare. */
+function unknownKeys(schema: ObjectSchema, value: unknown, path: string): string[] {
+  if (!schema.properties || typeof value !== 'object' || value === null || Array.isArray(value)) return []
+  return Object.entries(value).flatMap(([key, child]) => {
+    const declared = schema.properties?.[key]
+    if (!declared) return [`${path}/${key}`]
+    return unknownKeys(declared.anyOf?.find((s) => s.properties) ?? declared, child, `${path}/${key}`)
+  })
+}
+
+export interface AdminOptions {
+  faults: Faults
+  /** Bearer token; undefined leaves the admin API open (local demos). */
+  token?: string
+}
+
+export function createAdminRoutes(options: AdminOptions) {
+  const { faults, token } = options
+  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`)
+
+  return new Elysia({ name: '@shopstack/admin', seed: faults.service, prefix: '/admin' })
+    .onBeforeHandle(function requireToken({ request, set }) {
+      if (!expected) return
+      const given = Buffer.from(request.headers.get('authorization') ?? '')
+      // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        set.headers['www-authenticate'] = 'Bearer realm="shopstack-admin"'
+        throw new HttpError(401, 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>')
+      }
+    })
+    .get('/faults', () => faults.get(), {
+      response: FaultState,
+      detail: { summary: 'Current faults', tags: ['admin'] },
+    })
+    .put(
+      '/faults',
+      ({ body }) => {
+        faults.set(body)
+        return faults.get()
+      },
+      {
+        // Elysia drops unknown properties before validating; here a typo ("lantency") would
+        // silently turn every fault off, so the raw body is kept and unknown keys are refused.
+        async parse({ request }) {
+          const raw: unknown = JSON.parse(await request.text())
+          ;(request as RawRequest)[RAW] = raw
+          return raw
+        },
+        beforeHandle({ request }) {
+          const unknown = unknownKeys(FaultSettings as ObjectSchema, (request as RawRequest)[RAW], '')
+          if (unknown.length) {
+            throw new HttpError(422, `Unknown fault settings: ${unknown.join(', ')}`, {
+              errors: unknown.map((path) => ({ in: 'body', path, message: 'unknown property' })),
+            })
+          }
+        },
+        body: FaultSettings,
+        response: FaultState,
+        detail: { summary: 'Replace the faults', tags: ['admin'] },
+      },
+    )
+    .delete(
+      '/faults',
+      () => {
+        faults.clear()
+        return faults.get()
+      },
+      { response: FaultState, detail: { summary: 'Turn every fault off', tags: ['admin'] } },
+    )
+}

@@ -1,0 +1,306 @@
+// Faults you can steer while the service runs. Each service holds its current fault settings,
+// initialised from the environment (the original ShopStack's simulated database behaviour), and
+// read and changed at run time through /admin/faults (admin.ts).
+//
+// Kinds, each optionally limited to one route template:
+// - database: the simulated store latency and write failure rate (the original's simulation);
+// - latency: added to each matching request;
+// - error: answer a chosen 5xx status at a rate;
+// - hang: hold a matching request without answering (bounded), as a stuck dependency would;
+// - cpu_burn: spin the CPU for a while on each matching request;
+// - memory_leak: retain memory at a steady pace up to a bound, released when turned off;
+// - readiness: fail the readiness check;
+// - upstream_unreachable (gateway): treat an upstream as down.
+//
+// Every change is logged and exported as `shopstack_fault_active{kind}` (its strength, 0 when
+// off); every injection is counted in `simulated_faults_total{kind}` and marked on the span.
+
+import { Elysia, t } from 'elysia'
+import type { SimulationConfig } from './config.ts'
+import { HttpError } from './errors.ts'
+import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
+import { telemetryOf } from './service-plugin.ts'
+import { createSimulation, type Simulation } from './simulation.ts'
+
+const Rate = t.Number({ minimum: 0, maximum: 1, description: 'Probability from 0 to 1' })
+const Route = t.Optional(
+  t.String({
+    pattern: '^/[A-Za-z0-9_:/.-]{0,128}$',
+    description: 'Only this route template, e.g. /catalog/:id',
+  }),
+)
+const Millis = (maximum: number, description: string) =>
+  t.Number({ minimum: 0, maximum, multipleOf: 1, description })
+
+export const FaultSettings = t.Object(
+  {
+    database: t.Optional(
+      t.Object(
+        {
+          latency_min_ms: Millis(60_000, 'Simulated store latency, lower bound'),
+          latency_max_ms: Millis(60_000, 'Simulated store latency, upper bound'),
+          failure_rate: Rate,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    latency: t.Optional(
+      t.Object(
+        {
+          min_ms: Millis(60_000, 'Added latency, lower bound'),
+          max_ms: Millis(60_000, 'upper bound'),
+          route: Route,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    error: t.Optional(
+      t.Object(
+        {
+          rate: Rate,
+          status: t.Optional(t.Number({ minimum: 500, maximum: 599, multipleOf: 1, default: 500 })),
+          route: Route,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    hang: t.Optional(
+      t.Object(
+        {
+          rate: Rate,
+          ms: t.Optional(Millis(120_000, 'How long a request hangs before it is answered 504')),
+          route: Route,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    cpu_burn: t.Optional(
+      t.Object(
+        { ms: Millis(2000, 'CPU time spent per matching request'), route: Route },
+        { additionalProperties: false },
+      ),
+    ),
+    memory_leak: t.Optional(
+      t.Object(
+        {
+          mb_per_minute: t.Number({ minimum: 0, maximum: 512, description: 'Pace of the leak' }),
+          max_mb: t.Number({ minimum: 0, maximum: 512, description: 'The leak stops growing here' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    readiness: t.Optional(t.Object({ fail: t.Boolean() }, { additionalProperties: false })),
+    upstream_unreachable: t.Optional(
+      t.Object(
+        { upstream: t.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type FaultSettings = typeof FaultSettings.static
+
+export const FaultState = t.Object({
+  service: t.String(),
+  faults: FaultSettings,
+  /** Memory the leak holds now. */
+  leaked_bytes: t.Number(),
+})
+export type FaultState = typeof FaultState.static
+
+type FaultKind = Exclude<keyof FaultSettings, 'database'> | 'database_latency' | 'database_failure'
+
+export interface FaultsOptions {
+  service: string
+  /** The database simulation at start (from SIM_LATENCY_MS / SIM_FAILURE_RATE). */
+  database?: SimulationConfig
+  metrics: Metrics
+  logger: Logger
+  /** Upstream names this service calls; `upstream_unreachable` must name one. */
+  upstreams?: readonly string[]
+  random?: () => number
+  sleep?: (ms: number) => Promise<unknown>
+  now?: () => number
+  /** How often the memory leak grows, in milliseconds. */
+  leakTickMs?: number
+}
+
+export type Faults = ReturnType<typeof createFaults>
+
+export function createFaults(options: FaultsOptions) {
+  const {
+    service,
+    database = { latencyMs: [0, 0], failureRate: 0 },
+    metrics,
+    logger,
+    upstreams = [],
+    random = Math.random,
+    sleep = Bun.sleep,
+    now = () => performance.now(),
+    leakTickMs = 1000,
+  } = options
+
+  let settings: FaultSettings = fromSimulation(database)
+  const active = metrics.gauge(
+    'shopstack_fault_active',
+    'Active faults by kind, as their strength (0 = off).',
+    ['kind'],
+  )
+  const leaked: Uint8Array[] = []
+  let leakedBytes = 0
+  let leakTimer: ReturnType<typeof setInterval> | undefined
+  const leakedGauge = metrics.gauge(
+    'shopstack_fault_leaked_bytes',
+    'Memory held by the memory-leak fault.',
+    [],
+  )
+  leakedGauge.set(0)
+
+  const simulation: Simulation = createSimulation({
+    random,
+    sleep,
+    faults: metrics.simulatedFaults,
+    current: () => ({
+      latencyMs: [settings.database?.latency_min_ms ?? 0, settings.database?.latency_max_ms ?? 0],
+      failureRate: settings.database?.failure_rate ?? 0,
+    }),
+  })
+
+  function publish() {
+    const strengths: Record<FaultKind, number> = {
+      database_latency: settings.database?.latency_max_ms ?? 0,
+      database_failure: settings.database?.failure_rate ?? 0,
+      latency: settings.latency?.max_ms ?? 0,
+      error: settings.error?.rate ?? 0,
+      hang: settings.hang?.rate ?? 0,
+      cpu_burn: settings.cpu_burn?.ms ?? 0,
+      memory_leak: settings.memory_leak?.mb_per_minute ?? 0,
+      readiness: settings.readiness?.fail ? 1 : 0,
+      upstream_unreachable: settings.upstream_unreachable ? 1 : 0,
+    }
+    for (const [kind, strength] of Object.entries(strengths)) active.set({ kind }, strength)
+  }
+
+  function restartLeak() {
+    clearInterval(leakTimer)
+    leakTimer = undefined
+    const leak = settings.memory_leak
+    if (!leak || leak.mb_per_minute === 0) {
+      // Turning the leak off releases what it held.
+      leaked.length = 0
+      leakedBytes = 0
+      leakedGauge.set(0)
+      return
+    }
+    const bytesPerTick = Math.round((leak.mb_per_minute * 1_048_576 * leakTickMs) / 60_000)
+    const limit = leak.max_mb * 1_048_576
+    leakTimer = setInterval(() => {
+      const grow = Math.min(bytesPerTick, limit - leakedBytes)
+      if (grow <= 0) return
+      // Filled, so the pages are really resident, not just reserved.
+      leaked.push(new Uint8Array(grow).fill(1))
+      leakedBytes += grow
+      leakedGauge.set(leakedBytes)
+    }, leakTickMs)
+    leakTimer.unref()
+  }
+
+  function set(next: FaultSettings, reason = 'admin') {
+    const problems: string[] = []
+    if (next.database && next.database.latency_min_ms > next.database.latency_max_ms) {
+      problems.push('database.latency_min_ms must not exceed database.latency_max_ms')
+    }
+    if (next.latency && next.latency.min_ms > next.latency.max_ms)
+      problems.push('latency.min_ms must not exceed latency.max_ms')
+    if (next.upstream_unreachable && !upstreams.includes(next.upstream_unreachable.upstream)) {
+      problems.push(
+        upstreams.length
+          ? `upstream_unreachable.upstream must be one of ${upstreams.join(', ')}`
+          : `${service} calls no upstream`,
+      )
+    }
+    if (problems.length) throw new HttpError(422, problems.join('; '), { errors: problems })
+    const previous = settings
+    settings = structuredClone(next)
+    publish()
+    if (JSON.stringify(previous.memory_leak) !== JSON.stringify(settings.memory_leak)) restartLeak()
+    logger.warn({ faults: settings, previous, reason }, 'faults changed')
+  }
+
+  const matches = (route: string, fault: { route?: string } | undefined): boolean =>
+    fault !== undefined && (fault.route === undefined || fault.route === route)
+
+  /** Applied before each matched handler; requests refused by validation never get here. */
+  async function inject(request: Request, route: string): Promise<void> {
+    const span = telemetryOf(request).span
+    const { latency, error, hang, cpu_burn: burn } = settings
+    if (matches(route, latency) && latency) {
+      const ms = Math.round(latency.min_ms + random() * (latency.max_ms - latency.min_ms))
+      metrics.simulatedFaults.inc({ kind: 'latency' })
+      span?.setAttribute('shopstack.fault.latency_ms', ms)
+      await sleep(ms)
+    }
+    if (matches(route, burn) && burn && burn.ms > 0) {
+      metrics.simulatedFaults.inc({ kind: 'cpu_burn' })
+      span?.setAttribute('shopstack.fault.cpu_burn_ms', burn.ms)
+      const until = now() + burn.ms
+      while (now() < until) {
+        // Busy on purpose: this fault is about CPU, not time.
+      }
+    }
+    if (matches(route, hang) && hang && random() < hang.rate) {
+      const ms = hang.ms ?? 30_000
+      metrics.simulatedFaults.inc({ kind: 'hang' })
+      span?.addEvent('shopstack.fault.hang', { 'shopstack.fault.hang_ms': ms })
+      await sleep(ms)
+      throw new HttpError(504, `Simulated hang: no answer for ${ms} ms`, { simulated: true })
+    }
+    if (matches(route, error) && error && random() < error.rate) {
+      const status = error.status ?? 500
+      metrics.simulatedFaults.inc({ kind: 'error' })
+      span?.addEvent('shopstack.fault.error', { 'http.response.status_code': status })
+      throw new HttpError(status, `Simulated ${status} error`, { simulated: true })
+    }
+  }
+
+  publish()
+
+  return {
+    service,
+    simulation,
+    get: (): FaultState => ({ service, faults: structuredClone(settings), leaked_bytes: leakedBytes }),
+    set,
+    /** Everything off, the database simulation included. */
+    clear: () => set({}, 'cleared'),
+    /** Readiness check: fails while the readiness fault is on. */
+    readiness: () => {
+      if (settings.readiness?.fail) throw new Error('readiness fault injected')
+    },
+    /** True while `upstream_unreachable` names this upstream (the gateway refuses to call it). */
+    isUnreachable: (upstream: string): boolean => settings.upstream_unreachable?.upstream === upstream,
+    /** The Elysia plugin that injects request faults; mount it in the app. */
+    plugin: () =>
+      new Elysia({ name: '@shopstack/faults', seed: service }).onBeforeHandle(
+        { as: 'global' },
+        async function injectFaults({ request, route }) {
+          // Fast path: nothing to do for most requests in most runs.
+          if (!settings.latency && !settings.error && !settings.hang && !settings.cpu_burn) return
+          if (route.startsWith('/admin/')) return
+          await inject(request, route)
+        },
+      ),
+    stop: () => {
+      clearInterval(leakTimer)
+      leaked.length = 0
+      leakedBytes = 0
+    },
+  }
+}
+
+function fromSimulation(database: SimulationConfig): FaultSettings {
+  const [min, max] = database.latencyMs
+  if (max === 0 && database.failureRate === 0) return {}
+  return { database: { latency_min_ms: min, latency_max_ms: max, failure_rate: database.failureRate } }
+}
