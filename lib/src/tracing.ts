@@ -25,6 +25,7 @@ import {
   BatchSpanProcessor,
   type ReadableSpan,
   type SpanExporter,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
 
 export { type Context, type Span, SpanKind, SpanStatusCode }
@@ -120,6 +121,15 @@ export function createTracing(options: TracingOptions): Tracing {
     maxExportBatchSize,
     scheduledDelayMillis,
   })
+  // Spans still open at shutdown (a SERVER span ends after its response is written) must end
+  // before the exporter is shut down, or the last requests' spans are lost.
+  let open = 0
+  const openSpans: SpanProcessor = {
+    onStart: () => void open++,
+    onEnd: () => void open--,
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  }
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       'service.name': service,
@@ -127,7 +137,7 @@ export function createTracing(options: TracingOptions): Tracing {
       'deployment.environment': environment,
       'deployment.environment.name': environment,
     }),
-    spanProcessors: [processor],
+    spanProcessors: [openSpans, processor],
   })
   const tracer = provider.getTracer('shopstack', version)
   const root = contextApi.active()
@@ -144,7 +154,11 @@ export function createTracing(options: TracingOptions): Tracing {
     },
     droppedSpans: () => processor.dropped,
     forceFlush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    async shutdown() {
+      const deadline = performance.now() + 2000
+      while (open > 0 && performance.now() < deadline) await Bun.sleep(5)
+      await provider.shutdown()
+    },
   }
 }
 
