@@ -52,6 +52,8 @@ describe('loadConfig', () => {
     ['CATALOG_SERVICE_URL', 'localhost:8001', /CATALOG_SERVICE_URL must be an http\(s\) URL/],
     ['OTLP_ENDPOINT', 'grpc://x:4317', /OTLP_ENDPOINT must be an http\(s\) URL/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
+    ['CORS_ORIGINS', 'https://a.example/path', /CORS_ORIGINS must be \* or origins/],
+    ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN must be 8 to 256/],
     ['TRACING_MODE', 'heavy', /TRACING_MODE must be "lean" or "plugin"/],
     ['CART_STORE_URL', 'mysql://db', /CART_STORE_URL must be a redis:\/\/ URL/],
     ['CART_SERVICE_URL', 'http://a:1,,http://b:2', /CART_SERVICE_URL has an empty entry/],

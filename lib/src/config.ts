@@ -48,6 +48,8 @@ export interface Config {
   readonly drainTimeoutMs: number
   /** Bearer token for /admin; undefined leaves the admin API open. */
   readonly adminToken: string | undefined
+  /** Origins allowed to call the gateway from a browser; ['*'] for any. */
+  readonly corsOrigins: readonly string[]
 }
 
 type Env = Record<string, string | undefined>
@@ -128,6 +130,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     maxBodyBytes: parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? 16_384,
     drainTimeoutMs: parseInteger('DRAIN_TIMEOUT_MS', read('DRAIN_TIMEOUT_MS'), 0, 600_000) ?? 10_000,
     adminToken,
+    corsOrigins: Object.freeze(parseOrigins(read('CORS_ORIGINS') ?? '*')),
   })
 }
 
@@ -165,6 +168,18 @@ function parseRange(name: string, value: string | undefined): Range | undefined 
     throw new ConfigError(`${name} must be a range in milliseconds like "20-60", got "${value}"`)
   }
   return [min, max]
+}
+
+/** `*`, or a comma-separated list of origins (scheme://host[:port], no path). */
+function parseOrigins(value: string): string[] {
+  if (value === '*') return ['*']
+  return value.split(',').map((origin) => {
+    const trimmed = origin.trim()
+    if (!/^https?:\/\/[^/\s]+$/.test(trimmed)) {
+      throw new ConfigError(`CORS_ORIGINS must be * or origins like https://shop.example, got "${trimmed}"`)
+    }
+    return trimmed
+  })
 }
 
 /** One URL, or several separated by commas (instances of one service). */
