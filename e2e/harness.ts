@@ -58,16 +58,25 @@ export async function startService(name: ServiceName, options: StartOptions = {}
   })
   void readLines(proc.stderr, (line) => stderr.push(line))
 
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let listening = false
   const port = await Promise.race([
     portPromise,
     proc.exited.then((code) => {
+      if (listening) return 0
       throw new Error(`${name} exited with ${code} before listening: ${stderr.join('\n')}`)
     }),
-    Bun.sleep(timeoutMs).then(() => {
-      proc.kill('SIGKILL')
-      throw new Error(`${name} did not listen within ${timeoutMs} ms: ${stderr.join('\n')}`)
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        proc.kill('SIGKILL')
+        reject(new Error(`${name} did not listen within ${timeoutMs} ms: ${stderr.join('\n')}`))
+      }, timeoutMs)
     }),
-  ])
+  ]).finally(() => {
+    // Only the start-up is timed: a service that listens runs until the test stops it.
+    listening = true
+    clearTimeout(timer)
+  })
 
   return {
     name,

@@ -1,0 +1,311 @@
+// Test harness for a real Prometheus: start the binary on a free loopback port with a generated
+// config that scrapes the given targets (OpenMetrics, so exemplars are kept), optional rule files,
+// exemplar storage on and a throw-away TSDB; query it over the HTTP API; stop it and remove its
+// files. Tests that need it skip when the binary is absent (CI installs it, so there they run).
+
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import { waitFor } from './harness.ts'
+
+export const PROMETHEUS_BIN = Bun.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus'
+export const PROMTOOL_BIN = Bun.env.PROMTOOL_BIN ?? '/usr/bin/promtool'
+export const hasPrometheus = existsSync(PROMETHEUS_BIN)
+export const hasPromtool = existsSync(PROMTOOL_BIN)
+
+export interface ScrapeTarget {
+  /** Base URL of the service; /metrics is scraped. */
+  url: string
+  /** Target labels, added to `up` and to every scraped series that lacks them. */
+  labels?: Record<string, string>
+}
+
+export interface PrometheusOptions {
+  targets: ScrapeTarget[]
+  /** Scrape job name; the Compose config calls the services' job "shopstack". */
+  job?: string
+  /** Absolute paths of rule files to load. */
+  ruleFiles?: string[]
+  /** Scrape and rule evaluation interval in seconds. */
+  intervalSeconds?: number
+  /**
+   * Keep the scraped `service` label over the target's (Prometheus renames a clash to
+   * `exported_service` otherwise). The Compose config does the same.
+   */
+  honorLabels?: boolean
+  /** How long to wait for Prometheus to be ready. */
+  timeoutMs?: number
+}
+
+/** One sample of an instant vector. */
+export interface VectorSample {
+  metric: Record<string, string>
+  value: [number, string]
+}
+
+export interface ExemplarSeries {
+  seriesLabels: Record<string, string>
+  exemplars: Array<{ labels: Record<string, string>; value: string; timestamp: number }>
+}
+
+export interface RuleGroupStatus {
+  name: string
+  file: string
+  rules: Array<{
+    name: string
+    type: 'alerting' | 'recording'
+    health: string
+    lastError?: string
+    query: string
+  }>
+}
+
+export interface RunningPrometheus {
+  readonly url: string
+  readonly port: number
+  readonly process: Subprocess<'ignore', 'pipe', 'pipe'>
+  /** The generated prometheus.yml, for failure messages. */
+  readonly config: string
+  /** Instant query; throws with Prometheus's message when the expression is invalid. */
+  query(expr: string): Promise<{ resultType: string; result: unknown }>
+  /** Instant query that must return a vector. */
+  vector(expr: string): Promise<VectorSample[]>
+  exemplars(expr: string, sinceSeconds?: number): Promise<ExemplarSeries[]>
+  rules(): Promise<RuleGroupStatus[]>
+  /** Wait until every target has been scraped at least `count` more times. */
+  waitForScrapes(count?: number, timeoutMs?: number): Promise<void>
+  stop(): Promise<void>
+}
+
+/** A free loopback TCP port: bind port 0, read the port, close. */
+export function freePort(): number {
+  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const { port } = listener
+  listener.stop(true)
+  return port
+}
+
+/** The prometheus.yml for these options (exported so tests can show it on failure). */
+export function prometheusConfig(options: PrometheusOptions, ruleFiles: string[] = []): string {
+  const { targets, job = 'shopstack', intervalSeconds = 1, honorLabels = true } = options
+  // JSON is YAML, so the config needs no YAML writer.
+  return JSON.stringify(
+    {
+      global: { scrape_interval: `${intervalSeconds}s`, evaluation_interval: `${intervalSeconds}s` },
+      rule_files: ruleFiles,
+      scrape_configs: [
+        {
+          job_name: job,
+          honor_labels: honorLabels,
+          scrape_timeout: `${intervalSeconds}s`,
+          static_configs: targets.map((target) => {
+            const url = new URL(target.url)
+            return { targets: [url.host], labels: target.labels ?? {} }
+          }),
+        },
+      ],
+    },
+    null,
+    2,
+  )
+}
+
+export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
+  const { ruleFiles = [], timeoutMs = 15_000 } = options
+  const dir = mkdtempSync(join(tmpdir(), 'shopstack-prometheus-'))
+  const config = prometheusConfig(options, ruleFiles)
+  const configPath = join(dir, 'prometheus.yml')
+  await Bun.write(configPath, config)
+
+  // The port is free when picked but may be taken before Prometheus binds it; try a few.
+  let lastError: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = freePort()
+    try {
+      return await launch(dir, configPath, config, port, options, timeoutMs)
+    } catch (error) {
+      lastError = error
+      if (!String(error).includes('address already in use')) break
+    }
+  }
+  rmSync(dir, { recursive: true, force: true })
+  throw lastError
+}
+
+async function launch(
+  dir: string,
+  configPath: string,
+  config: string,
+  port: number,
+  options: PrometheusOptions,
+  timeoutMs: number,
+): Promise<RunningPrometheus> {
+  const proc = Bun.spawn(
+    [
+      PROMETHEUS_BIN,
+      `--config.file=${configPath}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--enable-feature=exemplar-storage',
+      '--log.level=warn',
+    ],
+    { cwd: dir, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
+  )
+  const stderr: string[] = []
+  void collect(proc.stderr, stderr)
+  void collect(proc.stdout, stderr)
+  const url = `http://127.0.0.1:${port}`
+
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)])
+    if (!exited) {
+      proc.kill('SIGKILL')
+      await proc.exited
+    }
+  }
+
+  const ready = await Promise.race([
+    waitFor(async () => (await fetch(`${url}/-/ready`)).ok, timeoutMs, 100).then(() => true),
+    proc.exited.then(() => false),
+  ]).catch(() => false)
+  if (!ready) {
+    await stop()
+    throw new Error(`prometheus did not become ready on port ${port}: ${stderr.join('')}`)
+  }
+
+  // Queries go as POST forms (no URL length limit); endpoints without parameters only take GET.
+  async function api<T>(path: string, params: Record<string, string> = {}): Promise<T> {
+    const form = new URLSearchParams(params)
+    const response = form.size
+      ? await fetch(`${url}/api/v1/${path}`, { method: 'POST', body: form })
+      : await fetch(`${url}/api/v1/${path}`)
+    const body = (await response.json()) as { status: string; data: T; error?: string; errorType?: string }
+    if (body.status !== 'success') {
+      throw new Error(
+        `prometheus ${path} failed for ${JSON.stringify(params)}: ${body.errorType}: ${body.error}`,
+      )
+    }
+    return body.data
+  }
+
+  /** Samples of `up` per target over the last hour: one per scrape. */
+  async function scrapeCounts(): Promise<number[]> {
+    const job = options.job ?? 'shopstack'
+    const data = await api<{ result: VectorSample[] }>('query', {
+      query: `count_over_time(up{job="${job}"}[1h])`,
+    })
+    return data.result.map((sample) => Number(sample.value[1]))
+  }
+
+  return {
+    url,
+    port,
+    process: proc,
+    config,
+    query: (expr) => api('query', { query: expr }),
+    async vector(expr) {
+      const data = await api<{ resultType: string; result: VectorSample[] }>('query', { query: expr })
+      if (data.resultType !== 'vector') throw new Error(`${expr} returned a ${data.resultType}, not a vector`)
+      return data.result
+    },
+    exemplars(expr, sinceSeconds = 3600) {
+      const end = Date.now() / 1000
+      return api('query_exemplars', { query: expr, start: String(end - sinceSeconds), end: String(end + 60) })
+    },
+    async rules() {
+      return (await api<{ groups: RuleGroupStatus[] }>('rules')).groups
+    },
+    async waitForScrapes(count = 1, waitMs = 15_000) {
+      const targets = options.targets.length
+      const before = await scrapeCounts()
+      const floor = before.length === targets ? Math.min(...before) : 0
+      await waitFor(
+        async () => {
+          const now = await scrapeCounts()
+          return now.length === targets && Math.min(...now) >= floor + count
+        },
+        waitMs,
+        200,
+      )
+    },
+    async stop() {
+      await stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+  const decoder = new TextDecoder()
+  for await (const chunk of stream) into.push(decoder.decode(chunk, { stream: true }))
+}
+
+export interface OtlpSink {
+  readonly url: string
+  /** POST /v1/traces requests received. */
+  readonly received: () => number
+  stop(): void
+}
+
+/**
+ * The smallest OTLP/HTTP endpoint: 200 to POST /v1/traces, so services run with tracing on (and
+ * record exemplars) without a collector.
+ */
+export function startOtlpSink(): OtlpSink {
+  let received = 0
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request) {
+      const { pathname } = new URL(request.url)
+      if (request.method !== 'POST' || pathname !== '/v1/traces') return new Response(null, { status: 404 })
+      await request.arrayBuffer()
+      received++
+      return new Response('{}', { headers: { 'content-type': 'application/json' } })
+    },
+  })
+  return { url: `http://127.0.0.1:${server.port}`, received: () => received, stop: () => server.stop(true) }
+}
+
+/**
+ * One round of traffic through the gateway that touches every public route with successes and
+ * client errors: catalog lists and reads (known and unknown ids, an invalid id), cart adds (known
+ * and unknown products), reads, line removals, clears, and unknown paths.
+ */
+export async function sendTraffic(gatewayUrl: string, round = 0): Promise<void> {
+  const json = { 'content-type': 'application/json' }
+  const cart = `prom-${round}`
+  const calls: Array<() => Promise<Response>> = []
+  for (let i = 1; i <= 10; i++) {
+    calls.push(() => fetch(`${gatewayUrl}/catalog/${i}`))
+    calls.push(() => fetch(`${gatewayUrl}/catalog?page=${i}&page_size=5`))
+    calls.push(() =>
+      fetch(`${gatewayUrl}/cart/add`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ cart_id: `${cart}-${i % 3}`, product_id: i, quantity: 1 }),
+      }),
+    )
+  }
+  calls.push(() => fetch(`${gatewayUrl}/`))
+  calls.push(() => fetch(`${gatewayUrl}/catalog/999999`))
+  calls.push(() => fetch(`${gatewayUrl}/catalog/not-a-number`))
+  calls.push(() =>
+    fetch(`${gatewayUrl}/cart/add`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ cart_id: cart, product_id: 999999, quantity: 1 }),
+    }),
+  )
+  calls.push(() => fetch(`${gatewayUrl}/no/such/path`))
+  await Promise.all(calls.map(async (call) => (await call()).arrayBuffer()))
+  // Reads, trims and clears after the adds, so they find the lines.
+  const after = [0, 1, 2].flatMap((n) => [
+    () => fetch(`${gatewayUrl}/cart/${cart}-${n}`),
+    () => fetch(`${gatewayUrl}/cart/${cart}-${n}/items/${n + 3}`, { method: 'DELETE' }),
+  ])
+  await Promise.all(after.map(async (call) => (await call()).arrayBuffer()))
+  await (await fetch(`${gatewayUrl}/cart/${cart}-0`, { method: 'DELETE' })).arrayBuffer()
+}
