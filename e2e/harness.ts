@@ -56,14 +56,16 @@ export async function startService(name: ServiceName, options: StartOptions = {}
     lines.push(parsed)
     if (typeof parsed.port === 'number' && String(parsed.msg).includes('listening')) resolvePort(parsed.port)
   })
-  void readLines(proc.stderr, (line) => stderr.push(line))
+  const stderrDone = readLines(proc.stderr, (line) => stderr.push(line))
 
   let timer: ReturnType<typeof setTimeout> | undefined
   let listening = false
   const port = await Promise.race([
     portPromise,
-    proc.exited.then((code) => {
+    proc.exited.then(async (code) => {
       if (listening) return 0
+      // Read stderr to its end first: the reason the process gave is the point of the error.
+      await stderrDone
       throw new Error(`${name} exited with ${code} before listening: ${stderr.join('\n')}`)
     }),
     new Promise<never>((_, reject) => {
