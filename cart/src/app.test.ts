@@ -146,7 +146,7 @@ describe('cart', () => {
     const body = (await response.json()) as { upstream: string; detail: string }
     expect(body.upstream).toBe('catalog')
     expect(body.detail).not.toContain('ECONNREFUSED')
-    expect(store.get('d').item_count).toBe(0)
+    expect((await store.get('d')).item_count).toBe(0)
   })
 
   const valid = { cart_id: 'abc', product_id: 1, quantity: 1 }
@@ -248,5 +248,88 @@ describe('cart', () => {
       expect(child?.parentSpanContext?.spanId).toBe(server?.spanContext().spanId)
     }
     expect(client?.attributes['shopstack.upstream']).toBe('catalog')
+  })
+
+  describe('idempotency keys', () => {
+    const add = { cart_id: 'idem', product_id: 12, quantity: 2 }
+    const keyed = (key: string) => ({ 'idempotency-key': key })
+
+    test('a replay answers the first status and body, marked, without writing or asking the catalog', async () => {
+      const { call, cart, catalog } = setup()
+      const first = await call('POST', '/cart/add', add, keyed('order-1'))
+      expect(first.status).toBe(200)
+      expect(first.headers.get('idempotent-replayed')).toBeNull()
+      const firstBody = await first.text()
+      const again = await call('POST', '/cart/add', add, keyed('order-1'))
+      expect(again.status).toBe(200)
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(again.headers.get('content-type')).toBe('application/json')
+      expect(await again.text()).toBe(firstBody)
+      expect((await cart('idem')).item_count).toBe(2)
+      expect(catalog.calls()).toBe(1)
+      const metrics = await (await call('GET', '/metrics')).text()
+      expect(sampleValue(metrics, 'cart_operations_total', { operation: 'add', outcome: 'replayed' })).toBe(1)
+    })
+
+    test('the same key with a different body or path is a 422, and nothing is written', async () => {
+      const { call, cart } = setup()
+      await call('POST', '/cart/add', add, keyed('k'))
+      const other = await call('POST', '/cart/add', { ...add, quantity: 3 }, keyed('k'))
+      expect(other.status).toBe(422)
+      expect(other.headers.get('content-type')).toBe('application/problem+json')
+      expect(((await other.json()) as { detail: string }).detail).toContain('different request')
+      expect((await call('DELETE', '/cart/idem', undefined, keyed('k'))).status).toBe(422)
+      expect((await cart('idem')).item_count).toBe(2)
+    })
+
+    test.each([
+      ['too long', 'x'.repeat(256)],
+      ['with a space', 'a b'],
+      ['not ASCII', 'clé'],
+    ])('a key %s is a 422 and nothing is written', async (_, key) => {
+      const { call, cart } = setup()
+      const response = await call('POST', '/cart/add', add, { 'idempotency-key': key })
+      expect(response.status).toBe(422)
+      expect((await cart('idem')).item_count).toBe(0)
+    })
+
+    test('a request that fails validation keeps nothing: the key can then be used', async () => {
+      const { call, cart } = setup()
+      expect((await call('POST', '/cart/add', { ...add, quantity: 0 }, keyed('v'))).status).toBe(422)
+      const ok = await call('POST', '/cart/add', add, keyed('v'))
+      expect(ok.status).toBe(200)
+      expect(ok.headers.get('idempotent-replayed')).toBeNull()
+      expect((await cart('idem')).item_count).toBe(2)
+    })
+
+    test('a simulated 503 keeps nothing, so the retry with the same key succeeds once', async () => {
+      const draws = [0.001]
+      const { call, cart } = setup({ failureRate: 0.01, random: () => draws.shift() ?? 0.5 })
+      expect((await call('POST', '/cart/add', add, keyed('retry-me'))).status).toBe(503)
+      const retried = await call('POST', '/cart/add', add, keyed('retry-me'))
+      expect(retried.status).toBe(200)
+      expect(retried.headers.get('idempotent-replayed')).toBeNull()
+      expect(
+        (await call('POST', '/cart/add', add, keyed('retry-me'))).headers.get('idempotent-replayed'),
+      ).toBe('true')
+      expect((await cart('idem')).item_count).toBe(2)
+    })
+
+    test('removing a line and clearing a cart replay too', async () => {
+      const { call, cart } = setup()
+      await call('POST', '/cart/add', add)
+      await call('POST', '/cart/add', { ...add, product_id: 13 })
+      const removed = await call('DELETE', '/cart/idem/items/12', undefined, keyed('rm'))
+      expect(removed.status).toBe(200)
+      const replay = await call('DELETE', '/cart/idem/items/12', undefined, keyed('rm'))
+      expect(replay.status).toBe(200)
+      expect(replay.headers.get('idempotent-replayed')).toBe('true')
+      expect((await cart('idem')).item_count).toBe(2)
+      expect((await call('DELETE', '/cart/idem', undefined, keyed('clear'))).status).toBe(200)
+      await call('POST', '/cart/add', add)
+      const cleared = await call('DELETE', '/cart/idem', undefined, keyed('clear'))
+      expect(cleared.headers.get('idempotent-replayed')).toBe('true')
+      expect((await cart('idem')).item_count).toBe(2)
+    })
   })
 })

@@ -1,4 +1,6 @@
-// The cart app: carts over HTTP, products looked up in the catalog. Never listens; index.ts does.
+// The cart app: carts over HTTP, products looked up in the catalog (through the same resilient
+// upstream client as the gateway: round-robin over catalog instances, ejection, retried reads).
+// Never listens; index.ts does.
 
 import { createServiceBase } from '@shopstack/lib/app-kit'
 import type { Logger } from '@shopstack/lib/logger'
@@ -12,7 +14,9 @@ import { createCatalogClient } from './catalog-client.ts'
 
 export interface CartAppOptions {
   store: CartStore
-  catalogUrl: string
+  /** One catalog instance, or `catalogUrls` for several. */
+  catalogUrl?: string
+  catalogUrls?: readonly string[]
   logger: Logger
   metrics: Metrics
   tracing: Tracing
@@ -28,6 +32,7 @@ export function createApp(options: CartAppOptions) {
   const {
     store,
     catalogUrl,
+    catalogUrls = catalogUrl ? [catalogUrl] : [],
     simulation = createSimulation(),
     version = '0.1.0',
     upstreamTimeoutMs,
@@ -37,10 +42,13 @@ export function createApp(options: CartAppOptions) {
   const { metrics, tracing } = rest
   const upstream = createUpstream({
     name: 'catalog',
-    baseUrl: catalogUrl,
+    baseUrls: catalogUrls,
     tracing,
     upstreamMetrics: createUpstreamMetrics(metrics),
     timeoutMs: upstreamTimeoutMs,
+    // Half the overall time per try leaves room to retry a read on another instance.
+    perTryTimeoutMs:
+      upstreamTimeoutMs === undefined ? undefined : Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
     fetch,
   })
   return createServiceBase({

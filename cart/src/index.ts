@@ -1,17 +1,21 @@
-// Cart process entry: read the environment, open the store, listen, stop gracefully.
+// Cart process entry: read the environment, open the store (Redis when CART_STORE_URL is set,
+// else the embedded SQLite file), listen, stop gracefully.
 
 import { createLifecycle, createTelemetry, loadConfigOrExit, serve } from '@shopstack/lib/server'
 import { createSimulation } from '@shopstack/lib/simulation'
 import { createApp } from './app.ts'
+import { createRedisCartStore } from './carts/redis-store.ts'
 import { createCartStore } from './carts/store.ts'
 
 const config = loadConfigOrExit('cart')
 const telemetry = createTelemetry(config)
 const lifecycle = createLifecycle()
-const store = createCartStore({ path: config.databasePath })
+const store = config.cartStoreUrl
+  ? createRedisCartStore({ url: config.cartStoreUrl })
+  : createCartStore({ path: config.databasePath })
 const app = createApp({
   store,
-  catalogUrl: config.catalogUrl,
+  catalogUrls: config.catalogUrls,
   ...telemetry,
   simulation: createSimulation({ ...config.simulation, faults: telemetry.metrics.simulatedFaults }),
   version: config.version,

@@ -233,3 +233,118 @@ describe('gateway as an HTTP intermediary', () => {
     }
   })
 })
+
+describe('gateway over several instances of an upstream', () => {
+  const json = { 'content-type': 'application/json' }
+  const addBody = JSON.stringify({ cart_id: 'rr', product_id: 1, quantity: 1 })
+
+  function multi(cartUrls: string[], options: Partial<Parameters<typeof createApp>[0]> = {}) {
+    const telemetry = createTestTelemetry({ service: 'gateway' })
+    const app = createApp({
+      catalogUrls: cartUrls,
+      cartUrls,
+      ...telemetry,
+      random: () => 0,
+      ...options,
+    })
+    return (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init))
+  }
+
+  test('spreads reads round-robin and retries a refused one on another instance', async () => {
+    const a = stubUpstream(() => Response.json({ from: 'a' }))
+    const b = stubUpstream(() => Response.json({ from: 'b' }))
+    const gone = stubUpstream(() => new Response())
+    gone.server.stop(true)
+    try {
+      const call = multi([a.url, b.url, gone.url])
+      const answers: string[] = []
+      for (let i = 0; i < 6; i++) {
+        const response = await call('/cart/x')
+        expect(response.status).toBe(200)
+        answers.push(((await response.json()) as { from: string }).from)
+      }
+      expect(answers.filter((x) => x === 'a').length).toBeGreaterThanOrEqual(2)
+      expect(answers.filter((x) => x === 'b').length).toBeGreaterThanOrEqual(2)
+      const metrics = await (await call('/metrics')).text()
+      expect(
+        sampleValue(metrics, 'upstream_retries_total', { upstream: 'cart', reason: 'connect_failure' }),
+      ).toBe(2)
+      expect(sampleValue(metrics, 'upstream_instance_state', { instance: gone.url })).toBe(0)
+    } finally {
+      a.server.stop(true)
+      b.server.stop(true)
+    }
+  })
+
+  test('a write with an Idempotency-Key is forwarded with it and retried on a 503; one without is not', async () => {
+    let calls = 0
+    const flaky = stubUpstream(() => {
+      calls++
+      return calls % 2 === 1
+        ? Response.json({ status: 503 }, { status: 503 })
+        : Response.json({ cart_id: 'rr', item_count: 1 })
+    })
+    try {
+      const call = multi([flaky.url])
+      const keyed = await call('/cart/add', {
+        method: 'POST',
+        headers: { ...json, 'idempotency-key': 'abc-1' },
+        body: addBody,
+      })
+      expect(keyed.status).toBe(200)
+      expect(flaky.received).toHaveLength(2)
+      expect(flaky.received.map((r) => r.headers.get('idempotency-key'))).toEqual(['abc-1', 'abc-1'])
+      expect(flaky.received[1]?.body).toBe(flaky.received[0]?.body as string)
+
+      const plain = await call('/cart/add', { method: 'POST', headers: json, body: addBody })
+      expect(plain.status).toBe(503)
+      expect(flaky.received).toHaveLength(3)
+    } finally {
+      flaky.server.stop(true)
+    }
+  })
+
+  test('beyond the concurrency limit a request is shed with a 503 problem and Retry-After', async () => {
+    let release: () => void = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const slow = stubUpstream(async () => {
+      await held
+      return Response.json({ id: 1 })
+    })
+    try {
+      const call = multi([slow.url], { maxConcurrent: 1 })
+      const first = call('/catalog/1')
+      await waitUntil(() => slow.received.length === 1)
+      const shed = await call('/catalog/2')
+      expect(shed.status).toBe(503)
+      expect(shed.headers.get('retry-after')).toBe('1')
+      expect(shed.headers.get('content-type')).toBe('application/problem+json')
+      expect(await shed.json()).toMatchObject({ status: 503, upstream: 'catalog' })
+      release()
+      expect((await first).status).toBe(200)
+      await Bun.sleep(5)
+      const metrics = await (await call('/metrics')).text()
+      expect(sampleValue(metrics, 'upstream_shed_total', { upstream: 'catalog' })).toBe(1)
+      expect(sampleValue(metrics, 'http_requests_total', { endpoint: '/catalog/:id', status: '503' })).toBe(1)
+    } finally {
+      release()
+      slow.server.stop(true)
+    }
+  })
+
+  test('GET / lists every instance of each upstream', async () => {
+    const call = multi(['http://127.0.0.1:1', 'http://127.0.0.1:2'])
+    const info = (await (await call('/')).json()) as { upstreams: Record<string, string> }
+    expect(info.upstreams.cart).toBe('http://127.0.0.1:1,http://127.0.0.1:2')
+  })
+})
+
+async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met')
+    await Bun.sleep(5)
+  }
+}

@@ -1,27 +1,46 @@
 // The gateway app: the public API. It validates with the services' own schemas, so bad input is
 // refused at the edge, then proxies to the catalog and the cart with native fetch. Only the public
 // routes exist here: service-internal routes stay internal. Never listens; index.ts does.
+// Each upstream may run as several instances: the upstream client spreads calls over them, ejects
+// failing ones, retries what is safe to retry (reads, and writes carrying an Idempotency-Key, which
+// is forwarded so the cart can deduplicate), and sheds calls beyond its concurrency limit with a
+// 503 and Retry-After.
 
 import { AddToCart, CartLineParams, CartParams } from '@shopstack/cart/model'
 import { ProductListQuery, ProductParams } from '@shopstack/catalog/model'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import { problem, problemResponse } from '@shopstack/lib/errors'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
+import type { OutlierOptions } from '@shopstack/lib/resilience'
 import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Tracing } from '@shopstack/lib/tracing'
-import { createUpstream, createUpstreamMetrics, type Upstream } from '@shopstack/lib/upstream'
+import { createUpstream, createUpstreamMetrics, type RetryPolicy, ShedError } from '@shopstack/lib/upstream'
 import { Elysia, t } from 'elysia'
 import { createProxy } from './proxy.ts'
 
 export interface GatewayAppOptions {
-  catalogUrl: string
-  cartUrl: string
+  /** One catalog instance, or `catalogUrls` for several. */
+  catalogUrl?: string
+  catalogUrls?: readonly string[]
+  /** One cart instance, or `cartUrls` for several. */
+  cartUrl?: string
+  cartUrls?: readonly string[]
   logger: Logger
   metrics: Metrics
   tracing: Tracing
   version?: string
+  /** Overall timeout of an upstream call, retries included. */
   upstreamTimeoutMs?: number
+  /** Timeout of each try; half the overall timeout by default, so one slow try leaves room for another. */
+  perTryTimeoutMs?: number
+  /** Calls in flight per upstream beyond which calls are shed with a 503. */
+  maxConcurrent?: number
+  retry?: RetryPolicy
+  outlier?: OutlierOptions
   fetch?: (request: Request) => Promise<Response>
+  random?: () => number
+  sleep?: (ms: number) => Promise<unknown>
   isDraining?: () => boolean
   maxBodyBytes?: number
 }
@@ -34,32 +53,72 @@ const Info = t.Object({
 })
 
 export function createApp(options: GatewayAppOptions) {
-  const { catalogUrl, cartUrl, version = '0.1.0', upstreamTimeoutMs, fetch, ...rest } = options
+  const {
+    catalogUrl,
+    catalogUrls = catalogUrl ? [catalogUrl] : [],
+    cartUrl,
+    cartUrls = cartUrl ? [cartUrl] : [],
+    version = '0.1.0',
+    upstreamTimeoutMs = 5000,
+    perTryTimeoutMs = Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
+    maxConcurrent,
+    retry,
+    outlier,
+    fetch,
+    random,
+    sleep,
+    ...rest
+  } = options
   const { metrics, tracing } = rest
   const upstreamMetrics = createUpstreamMetrics(metrics)
-  const upstream = (name: string, baseUrl: string) =>
-    createUpstream({ name, baseUrl, tracing, upstreamMetrics, timeoutMs: upstreamTimeoutMs, fetch })
-  const catalog = createProxy(upstream('catalog', catalogUrl))
-  const cart = createProxy(upstream('cart', cartUrl))
+  const upstream = (name: string, baseUrls: readonly string[]) =>
+    createUpstream({
+      name,
+      baseUrls,
+      tracing,
+      upstreamMetrics,
+      timeoutMs: upstreamTimeoutMs,
+      perTryTimeoutMs,
+      maxConcurrent,
+      retry,
+      outlier,
+      fetch,
+      random,
+      sleep,
+    })
+  const catalog = createProxy(upstream('catalog', catalogUrls))
+  const cart = createProxy(upstream('cart', cartUrls))
 
   /** Forward the request as it came (path and query), under the route template. */
-  const pass = (proxy: typeof catalog, route: string, body?: unknown) => (request: Request) => {
+  const pass = (proxy: typeof catalog, route: string, body?: unknown) => async (request: Request) => {
     const { requestId, span } = telemetryOf(request)
     const url = new URL(request.url)
-    return proxy.forward(request, {
-      path: url.pathname + url.search,
-      route,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      requestId,
-      parent: span,
-    })
+    try {
+      return await proxy.forward(request, {
+        path: url.pathname + url.search,
+        route,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        requestId,
+        parent: span,
+        // RFC 9110 §9.2.2: GET is idempotent; a write is made so by its Idempotency-Key.
+        idempotent: request.method === 'GET' || request.headers.has('idempotency-key'),
+      })
+    } catch (error) {
+      // Shed load says when to come back (RFC 9110 §10.2.3); the error plugin sets no headers.
+      if (error instanceof ShedError) {
+        return problemResponse(problem(503, error.detail, error.extensions), {
+          'retry-after': String(error.retryAfterSeconds),
+        })
+      }
+      throw error
+    }
   }
 
   return createServiceBase({
     service: 'gateway',
     version,
     description: 'The public ShopStack API: catalog and cart, proxied to their services.',
-    checks: { catalog: readiness(catalog.upstream), cart: readiness(cart.upstream) },
+    checks: { catalog: () => catalog.upstream.ready(), cart: () => cart.upstream.ready() },
     ...rest,
   }).use(
     new Elysia({ name: 'gateway/routes' })
@@ -68,7 +127,7 @@ export function createApp(options: GatewayAppOptions) {
         () => ({
           name: 'shopstack-gateway',
           version,
-          upstreams: { catalog: catalogUrl, cart: cartUrl },
+          upstreams: { catalog: catalogUrls.join(','), cart: cartUrls.join(',') },
           docs: '/docs',
         }),
         {
@@ -105,13 +164,4 @@ export function createApp(options: GatewayAppOptions) {
         },
       ),
   )
-}
-
-/** The gateway is ready when the upstream answers its own readiness check. */
-function readiness(upstream: Upstream) {
-  return async () => {
-    const response = await upstream.request({ path: '/healthz', route: '/healthz' })
-    await response.body?.cancel()
-    if (!response.ok) throw new Error(`${upstream.name} answered ${response.status}`)
-  }
 }

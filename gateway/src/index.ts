@@ -7,8 +7,8 @@ const config = loadConfigOrExit('gateway')
 const telemetry = createTelemetry(config)
 const lifecycle = createLifecycle()
 const app = createApp({
-  catalogUrl: config.catalogUrl,
-  cartUrl: config.cartUrl,
+  catalogUrls: config.catalogUrls,
+  cartUrls: config.cartUrls,
   ...telemetry,
   version: config.version,
   upstreamTimeoutMs: config.upstreamTimeoutMs,

@@ -54,6 +54,8 @@ export interface ForwardOptions {
   body?: string
   requestId: string
   parent?: Span
+  /** May the upstream call be retried (GET, or a write with an Idempotency-Key)? */
+  idempotent?: boolean
 }
 
 export type Proxy = ReturnType<typeof createProxy>
@@ -62,10 +64,18 @@ export function createProxy(upstream: Upstream) {
   return {
     upstream,
     async forward(request: Request, options: ForwardOptions): Promise<Response> {
-      const { path, route, body, requestId, parent } = options
+      const { path, route, body, requestId, parent, idempotent } = options
       const headers = stripHopByHop(request.headers, REQUEST_OWNED)
       headers.set('x-request-id', requestId)
-      const response = await upstream.request({ method: request.method, path, route, headers, body, parent })
+      const response = await upstream.request({
+        method: request.method,
+        path,
+        route,
+        headers,
+        body,
+        parent,
+        idempotent,
+      })
       return new Response(response.body, {
         status: response.status,
         statusText: response.statusText,

@@ -1,38 +1,111 @@
-// An HTTP client for one upstream service, on Bun's native fetch (kept-alive connections).
-// Bun's fetch is not instrumented by OpenTelemetry, so this makes the CLIENT span and injects the
-// W3C `traceparent` itself. Every call has a timeout; a refused connection, a reset or a timeout
-// becomes an UpstreamError (502 / 503 / 504) that names the upstream, never a hang or a bare 500.
+// An HTTP client for one upstream service — one or several instances of it — on Bun's native fetch
+// (kept-alive connections). Bun's fetch is not instrumented by OpenTelemetry, so this makes a
+// CLIENT span per try and injects the W3C `traceparent` itself.
+//
+// Resilience (resilience.ts has the parts and where their defaults come from):
+// - instances are used round-robin; one that keeps failing is ejected for a while, then probed
+//   back in (half-open), and a retry goes to an instance the request has not tried yet;
+// - every try has a timeout, and the whole call an overall one;
+// - only idempotent requests are retried (GET and HEAD, or any request the caller marks — the
+//   gateway does for writes carrying an Idempotency-Key), on a connection failure, a per-try
+//   timeout or a 503, after a jittered backoff, and only while the retry budget allows;
+// - at most `maxConcurrent` calls are in flight per upstream; beyond that a call is shed at once
+//   with a 503 (ShedError, which carries Retry-After) rather than queued.
+// A refused connection, a reset or a timeout becomes an UpstreamError (502 / 503 / 504) that names
+// the upstream, never a hang or a bare 500. Metrics and span attributes show every retry,
+// ejection, instance state and shed call.
 
 import { UpstreamError } from './errors.ts'
 import type { Metrics } from './metrics.ts'
+import {
+  backoffMs,
+  createInstancePool,
+  createRetryBudget,
+  INSTANCE_STATE,
+  type Instance,
+  type OutlierOptions,
+  type RetryBudgetOptions,
+} from './resilience.ts'
 import { recordFailure, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
 
 export type UpstreamMetrics = ReturnType<typeof createUpstreamMetrics>
 
-/** Upstream RED metrics, created once per app and shared by all its upstreams. */
+/** Upstream RED and resilience metrics, created once per app and shared by all its upstreams. */
 export function createUpstreamMetrics(metrics: Metrics) {
   return {
     requests: metrics.counter(
       'upstream_requests_total',
-      'Requests sent to upstream services, by upstream, method, route and status (or error kind).',
+      'Requests sent to upstream services (each try), by upstream, method, route and status (or error kind).',
       ['upstream', 'method', 'endpoint', 'status'],
     ),
     duration: metrics.histogram(
       'upstream_request_duration_seconds',
-      'Duration of requests to upstream services in seconds.',
+      'Duration of requests to upstream services (each try) in seconds.',
       ['upstream', 'method', 'endpoint', 'status'],
     ),
+    retries: metrics.counter(
+      'upstream_retries_total',
+      'Retries sent to upstream services, by reason (connect_failure, timeout, status_503).',
+      ['upstream', 'reason'],
+    ),
+    retryBudgetExhausted: metrics.counter(
+      'upstream_retry_budget_exhausted_total',
+      'Retries not sent because the retry budget (20% of requests in flight) was used up.',
+      ['upstream'],
+    ),
+    ejections: metrics.counter(
+      'upstream_ejections_total',
+      'Upstream instances ejected by outlier detection (consecutive failures).',
+      ['upstream', 'instance'],
+    ),
+    instanceState: metrics.gauge(
+      'upstream_instance_state',
+      'Upstream instance state, as a breaker: 0 healthy (closed), 1 probing (half-open), 2 ejected (open).',
+      ['upstream', 'instance'],
+    ),
+    shed: metrics.counter(
+      'upstream_shed_total',
+      'Calls refused with 503 because the upstream had as many calls in flight as allowed.',
+      ['upstream'],
+    ),
+    inFlight: metrics.gauge('upstream_in_flight_requests', 'Calls in flight per upstream.', ['upstream']),
   }
+}
+
+export interface RetryPolicy extends RetryBudgetOptions {
+  /** Retries after the first try (Envoy's default is 1; two gets past one bad instance and a blip). */
+  maxRetries?: number
+  backoffBaseMs?: number
+  backoffMaxMs?: number
 }
 
 export interface UpstreamOptions {
   /** Short name used in errors, metrics and spans ("catalog", "cart"). */
   name: string
-  baseUrl: string
+  /** The instance, or the first of `baseUrls`. */
+  baseUrl?: string
+  /** Every instance of the upstream. */
+  baseUrls?: readonly string[]
   tracing: Tracing
   upstreamMetrics?: UpstreamMetrics
+  /** Overall timeout of one call, retries included, in milliseconds. */
   timeoutMs?: number
+  /**
+   * Timeout of each try of a call that may be retried; the overall timeout by default. A call that
+   * may not be retried always gets the overall timeout for its single try.
+   */
+  perTryTimeoutMs?: number
+  /** Calls in flight beyond which new calls are shed with a 503. */
+  maxConcurrent?: number
+  /** Seconds a shed caller is told to wait (Retry-After). */
+  retryAfterSeconds?: number
+  retry?: RetryPolicy
+  outlier?: OutlierOptions
   fetch?: (input: Request) => Promise<Response>
+  random?: () => number
+  sleep?: (ms: number) => Promise<unknown>
+  /** Clock in milliseconds. */
+  now?: () => number
 }
 
 export interface UpstreamRequest {
@@ -45,63 +118,254 @@ export interface UpstreamRequest {
   body?: string | null
   /** The span this call is a child of (the caller's SERVER span). */
   parent?: Span
+  /** May this call be sent twice? Default: only for GET and HEAD. */
+  idempotent?: boolean
 }
+
+/** A call refused because the upstream had too many in flight: answer 503 with Retry-After. */
+export class ShedError extends UpstreamError {
+  override name = 'ShedError'
+  constructor(
+    upstream: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(503, upstream, `Too many requests in flight to the ${upstream} service; retry shortly`)
+  }
+}
+
+type RetryReason = 'connect_failure' | 'timeout' | 'status_503'
+
+/** What one try came to: a response, or an error with its kind. */
+type Try = { response: Response; error?: undefined } | { response?: undefined; error: UpstreamError }
 
 export type Upstream = ReturnType<typeof createUpstream>
 
 export function createUpstream(options: UpstreamOptions) {
   const {
     name,
-    baseUrl,
     tracing,
     upstreamMetrics,
     timeoutMs = 5000,
+    maxConcurrent = 512,
+    retryAfterSeconds = 1,
+    retry = {},
+    outlier = {},
     fetch: doFetch = (r) => fetch(r),
+    random = Math.random,
+    sleep = Bun.sleep,
+    now = () => performance.now(),
   } = options
-  const url = new URL(baseUrl)
-  const peer = { 'server.address': url.hostname, 'server.port': Number(url.port) || 80 }
+  const baseUrls = options.baseUrls ?? (options.baseUrl ? [options.baseUrl] : [])
+  const perTryTimeoutMs = Math.min(options.perTryTimeoutMs ?? timeoutMs, timeoutMs)
+  const { maxRetries = 2, backoffBaseMs = 25, backoffMaxMs = 250 } = retry
+  const budget = createRetryBudget(retry)
+  const pool = createInstancePool(baseUrls, {
+    ...outlier,
+    now,
+    onStateChange(instance, state) {
+      upstreamMetrics?.instanceState.set({ upstream: name, instance: instance.url }, INSTANCE_STATE[state])
+    },
+  })
+  for (const instance of pool.instances) {
+    upstreamMetrics?.instanceState.set({ upstream: name, instance: instance.url }, INSTANCE_STATE.healthy)
+  }
+  const peers = new Map(
+    pool.instances.map((instance) => {
+      const url = new URL(instance.url)
+      return [instance, { 'server.address': url.hostname, 'server.port': Number(url.port) || 80 }] as const
+    }),
+  )
+  let inFlight = 0
+
+  /** One try against one instance, with its own span, timeout and metrics. */
+  async function send(
+    instance: Instance,
+    call: UpstreamRequest,
+    tryTimeoutMs: number,
+    span: Span | undefined,
+  ): Promise<Try> {
+    const { method = 'GET', path, route, headers = new Headers(), body } = call
+    const started = performance.now()
+    const sent = new Headers(headers)
+    if (span) tracing.inject(span, sent)
+    let status = 'error'
+    try {
+      const response = await doFetch(
+        new Request(instance.url + path, {
+          method,
+          headers: sent,
+          body,
+          signal: AbortSignal.timeout(tryTimeoutMs),
+        }),
+      )
+      status = String(response.status)
+      span?.setAttribute('http.response.status_code', response.status)
+      if (response.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR, message: status })
+      return { response }
+    } catch (error) {
+      const failure = toUpstreamError(name, error, tryTimeoutMs)
+      status = failure.status === 504 ? 'timeout' : 'unreachable'
+      if (span) recordFailure(span, error, failure.detail)
+      return { error: failure }
+    } finally {
+      if (upstreamMetrics) {
+        const labels = { upstream: name, method, endpoint: route, status }
+        upstreamMetrics.requests.inc(labels)
+        upstreamMetrics.duration.observe(labels, (performance.now() - started) / 1000)
+      }
+    }
+  }
+
+  function startSpan(
+    call: UpstreamRequest,
+    instance: Instance,
+    attempt: number,
+    state: string,
+    panic: boolean,
+  ) {
+    if (!tracing.enabled || !call.parent) return undefined
+    const method = call.method ?? 'GET'
+    return tracing.startSpan(`${method} ${call.route}`, SpanKind.CLIENT, call.parent, {
+      'http.request.method': method,
+      'url.full': instance.url + call.path,
+      'http.route': call.route,
+      'shopstack.upstream': name,
+      'shopstack.upstream.instance': instance.url,
+      'shopstack.upstream.instance_state': state,
+      ...(attempt > 0 ? { 'http.request.resend_count': attempt } : {}),
+      ...(panic ? { 'shopstack.upstream.panic': true } : {}),
+      ...peers.get(instance),
+    })
+  }
 
   return {
     name,
-    baseUrl,
+    /** The first instance. */
+    baseUrl: baseUrls[0] as string,
+    baseUrls: baseUrls as readonly string[],
+    /** Every instance and its state (tests, diagnostics). */
+    instances: () =>
+      pool.instances.map(({ url, state, consecutiveFailures, ejections }) => ({
+        url,
+        state,
+        consecutiveFailures,
+        ejections,
+      })),
+
     async request(call: UpstreamRequest): Promise<Response> {
-      const { method = 'GET', path, route, headers = new Headers(), body, parent } = call
-      const started = performance.now()
-      let span: Span | undefined
-      if (tracing.enabled && parent) {
-        span = tracing.startSpan(`${method} ${route}`, SpanKind.CLIENT, parent, {
-          'http.request.method': method,
-          'url.full': baseUrl + path,
-          'http.route': route,
-          'shopstack.upstream': name,
-          ...peer,
-        })
-        tracing.inject(span, headers)
+      const method = call.method ?? 'GET'
+      const idempotent = call.idempotent ?? (method === 'GET' || method === 'HEAD')
+      if (inFlight >= maxConcurrent) {
+        upstreamMetrics?.shed.inc({ upstream: name })
+        call.parent?.addEvent('shopstack.upstream.shed', { 'shopstack.upstream': name })
+        call.parent?.setAttribute('shopstack.upstream.shed', true)
+        throw new ShedError(name, retryAfterSeconds)
       }
-      let status = 'error'
+      inFlight++
+      upstreamMetrics?.inFlight.set({ upstream: name }, inFlight)
+      budget.requestStarted()
+      const deadline = now() + timeoutMs
+      // A call that cannot be retried gets the whole time for its one try.
+      const tryLimitMs = idempotent ? perTryTimeoutMs : timeoutMs
+      const tried = new Set<Instance>()
+      let holdsRetrySlot = false
       try {
-        const response = await doFetch(
-          new Request(baseUrl + path, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) }),
-        )
-        status = String(response.status)
-        span?.setAttribute('http.response.status_code', response.status)
-        if (response.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR, message: status })
-        return response
-      } catch (error) {
-        const failure = toUpstreamError(name, error, timeoutMs)
-        status = failure.status === 504 ? 'timeout' : 'unreachable'
-        if (span) recordFailure(span, error, failure.detail)
-        throw failure
-      } finally {
-        span?.end()
-        if (upstreamMetrics) {
-          const labels = { upstream: name, method, endpoint: route, status }
-          upstreamMetrics.requests.inc(labels)
-          upstreamMetrics.duration.observe(labels, (performance.now() - started) / 1000)
+        for (let attempt = 0; ; attempt++) {
+          const pick = pool.pick(tried)
+          tried.add(pick.instance)
+          const span = startSpan(call, pick.instance, attempt, pick.state, pick.panic)
+          const remaining = Math.max(1, Math.ceil(deadline - now()))
+          const outcome = await send(pick.instance, call, Math.min(tryLimitMs, remaining), span)
+          if (holdsRetrySlot) {
+            budget.retryFinished()
+            holdsRetrySlot = false
+          }
+          const reason = retryReason(outcome)
+          const failed = outcome.error !== undefined || (outcome.response?.status ?? 0) >= 500
+          if (pool.report(pick.instance, !failed)) {
+            upstreamMetrics?.ejections.inc({ upstream: name, instance: pick.instance.url })
+            span?.addEvent('shopstack.upstream.ejected', { 'shopstack.upstream.instance': pick.instance.url })
+            span?.setAttribute('shopstack.upstream.ejected', true)
+          }
+
+          let retrying = false
+          // The deadline, not the per-try limit, bounded this try; timers may fire a hair early.
+          const cutByDeadline = remaining <= tryLimitMs
+          let outOfTime = now() >= deadline - 1
+          if (reason && idempotent && attempt < maxRetries) {
+            const delay = backoffMs(attempt, random, { baseMs: backoffBaseMs, maxMs: backoffMaxMs })
+            // Half a try's time at least must be left after the backoff, or the retry is pointless.
+            outOfTime ||= now() + delay + Math.min(tryLimitMs / 2, 50) >= deadline
+            if (!outOfTime) {
+              if (budget.tryRetry()) {
+                holdsRetrySlot = true
+                retrying = true
+                upstreamMetrics?.retries.inc({ upstream: name, reason })
+                span?.setAttribute('shopstack.upstream.retry_reason', reason)
+                span?.end()
+                await outcome.response?.body?.cancel()
+                await sleep(delay)
+              } else {
+                upstreamMetrics?.retryBudgetExhausted.inc({ upstream: name })
+                span?.setAttribute('shopstack.upstream.retry_budget_exhausted', true)
+              }
+            }
+          }
+          if (retrying) continue
+          span?.end()
+          if (outcome.error) {
+            // A try that timed out with no time left for another reports the overall timeout.
+            if (outcome.error.status === 504 && (outOfTime || cutByDeadline)) {
+              throw new UpstreamError(
+                504,
+                name,
+                `The ${name} service did not answer within ${timeoutMs} ms`,
+                {
+                  cause: outcome.error,
+                },
+              )
+            }
+            throw outcome.error
+          }
+          return outcome.response
         }
+      } finally {
+        if (holdsRetrySlot) budget.retryFinished()
+        budget.requestFinished()
+        inFlight--
+        upstreamMetrics?.inFlight.set({ upstream: name }, inFlight)
+      }
+    },
+
+    /**
+     * Readiness: true when at least one instance answers `path` with a 2xx (one try each, in
+     * parallel, outside outlier detection so a probe never ejects or restores an instance).
+     */
+    async ready(path = '/healthz', probeTimeoutMs = Math.min(timeoutMs, 2000)): Promise<void> {
+      const tries = pool.instances.map(async (instance) => {
+        const outcome = await send(instance, { path, route: path }, probeTimeoutMs, undefined)
+        await outcome.response?.body?.cancel()
+        if (outcome.error) throw outcome.error
+        if (!outcome.response.ok) throw new Error(`${instance.url} answered ${outcome.response.status}`)
+      })
+      try {
+        await Promise.any(tries)
+      } catch {
+        const failures = await Promise.allSettled(tries)
+        const reasons = failures.map((f) => (f.status === 'rejected' ? errorMessage(f.reason) : 'ok'))
+        throw new Error(`no ${name} instance is ready: ${reasons.join('; ')}`)
       }
     },
   }
+}
+
+function retryReason(outcome: Try): RetryReason | undefined {
+  if (outcome.error) return outcome.error.status === 504 ? 'timeout' : 'connect_failure'
+  return outcome.response.status === 503 ? 'status_503' : undefined
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 function toUpstreamError(name: string, error: unknown, timeoutMs: number): UpstreamError {

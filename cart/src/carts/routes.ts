@@ -1,16 +1,26 @@
 // Cart routes: add a product, read the cart, remove one line, clear the cart.
 // A write looks the product up in the catalog, then takes the simulated database latency and
 // maybe a simulated failure, and only then writes: a simulated failure never leaves a partial write.
+// Writes honour an Idempotency-Key (see idempotency.ts): a known key is answered from the store
+// before the catalog or the simulation is asked, so a replay never fails where the first succeeded.
 
-import { HttpError, NotFoundError } from '@shopstack/lib/errors'
+import { HttpError } from '@shopstack/lib/errors'
 import type { Metrics } from '@shopstack/lib/metrics'
 import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Simulation } from '@shopstack/lib/simulation'
 import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/tracing'
 import { Elysia } from 'elysia'
 import type { CatalogClient } from '../catalog-client.ts'
+import {
+  fingerprintOf,
+  type IdempotentWrite,
+  idempotencyKeyOf,
+  REPLAYED_HEADER,
+  replayOf,
+  type StoredResponse,
+} from './idempotency.ts'
 import { AddToCart, Cart, CartLineParams, CartParams } from './model.ts'
-import type { CartStore } from './store.ts'
+import type { CartStore, WriteResult } from './store.ts'
 
 export interface CartRoutesOptions {
   store: CartStore
@@ -22,17 +32,18 @@ export interface CartRoutesOptions {
 
 type Operation = 'add' | 'get' | 'remove' | 'clear'
 
-const DB = { 'db.system.name': 'sqlite', 'db.collection.name': 'cart_lines' }
+const JSON_HEADERS = { 'content-type': 'application/json' }
 
 export function createCartRoutes(options: CartRoutesOptions) {
   const { store, catalog, simulation, tracing, metrics } = options
+  const DB = { 'db.system.name': store.system, 'db.collection.name': 'cart_lines' }
   const operations = metrics.counter('cart_operations_total', 'Cart operations by kind and outcome.', [
     'operation',
     'outcome',
   ])
 
   /** Run a cart operation: a store span, the simulation for writes, and the outcome counted. */
-  async function run<T>(request: Request, operation: Operation, work: () => T): Promise<T> {
+  async function run<T>(request: Request, operation: Operation, work: () => T | Promise<T>): Promise<T> {
     const write = operation !== 'get'
     try {
       const result = await inSpan(
@@ -42,11 +53,13 @@ export function createCartRoutes(options: CartRoutesOptions) {
         { ...DB, 'db.operation.name': write ? operation.toUpperCase() : 'SELECT' },
         async (span) => {
           if (write) await simulation.apply('cart write', { span })
-          return work()
+          const value = await work()
+          if (span && isReplay(value)) span.setAttribute('shopstack.idempotency.replayed', true)
+          return value
         },
         SpanKind.CLIENT,
       )
-      operations.inc({ operation, outcome: 'ok' })
+      operations.inc({ operation, outcome: isReplay(result) ? 'replayed' : 'ok' })
       return result
     } catch (error) {
       operations.inc({ operation, outcome: outcomeOf(error) })
@@ -54,10 +67,42 @@ export function createCartRoutes(options: CartRoutesOptions) {
     }
   }
 
+  /**
+   * The request's idempotent write (key and fingerprint), or undefined without a key; and the kept
+   * outcome when the key is known, checked against this request.
+   */
+  async function idempotency(
+    request: Request,
+    path: string,
+    body?: unknown,
+  ): Promise<{ write?: IdempotentWrite; replay?: Response }> {
+    const key = idempotencyKeyOf(request.headers)
+    if (key === undefined) return {}
+    const write = { key, fingerprint: fingerprintOf(request.method, path, body) }
+    const kept = await store.recall(key)
+    if (!kept) return { write }
+    const operation = request.method === 'POST' ? 'add' : path.includes('/items/') ? 'remove' : 'clear'
+    operations.inc({ operation, outcome: 'replayed' })
+    telemetryOf(request).span?.setAttribute('shopstack.idempotency.replayed', true)
+    return { write, replay: replayResponse(replayOf(write, kept)) }
+  }
+
+  /**
+   * A write's answer. The body is the exact text a key keeps (JSON.stringify of the Cart), so a
+   * replay is byte for byte the first answer; the Cart schema still documents it.
+   */
+  function respond(result: WriteResult): Response {
+    if (result.replayed) return replayResponse(result.response)
+    return new Response(JSON.stringify(result.cart), { status: 200, headers: JSON_HEADERS })
+  }
+
   return new Elysia({ name: 'cart/carts', prefix: '/cart' })
     .post(
       '/add',
       async ({ body, request }) => {
+        const { cart_id, product_id, quantity } = body
+        const { write, replay } = await idempotency(request, '/cart/add', { cart_id, product_id, quantity })
+        if (replay) return replay
         const { span, requestId } = telemetryOf(request)
         const product = await catalog.getProduct(body.product_id, { parent: span, requestId })
         if (!product) {
@@ -66,9 +111,18 @@ export function createCartRoutes(options: CartRoutesOptions) {
             product_id: body.product_id,
           })
         }
-        return run(request, 'add', () => store.add(body.cart_id, product, body.quantity))
+        const result = await run(request, 'add', () => store.add(cart_id, product, quantity, write))
+        return respond(result)
       },
-      { body: AddToCart, response: Cart, detail: { summary: 'Add a product to a cart', tags: ['cart'] } },
+      {
+        body: AddToCart,
+        response: Cart,
+        detail: {
+          summary: 'Add a product to a cart (honours Idempotency-Key)',
+          tags: ['cart'],
+          parameters: [IDEMPOTENCY_PARAMETER],
+        },
+      },
     )
     .get('/:id', ({ params, request }) => run(request, 'get', () => store.get(params.id)), {
       params: CartParams,
@@ -77,28 +131,62 @@ export function createCartRoutes(options: CartRoutesOptions) {
     })
     .delete(
       '/:id',
-      ({ params, request }) =>
-        run(request, 'clear', () => {
-          store.clear(params.id)
-          return store.get(params.id)
-        }),
-      { params: CartParams, response: Cart, detail: { summary: 'Clear a cart', tags: ['cart'] } },
+      async ({ params, request }) => {
+        const { write, replay } = await idempotency(request, `/cart/${params.id}`)
+        if (replay) return replay
+        return respond(await run(request, 'clear', () => store.clear(params.id, write)))
+      },
+      {
+        params: CartParams,
+        response: Cart,
+        detail: {
+          summary: 'Clear a cart (honours Idempotency-Key)',
+          tags: ['cart'],
+          parameters: [IDEMPOTENCY_PARAMETER],
+        },
+      },
     )
     .delete(
       '/:id/items/:product_id',
-      ({ params, request }) =>
-        run(request, 'remove', () => {
-          if (!store.remove(params.id, params.product_id)) {
-            throw new NotFoundError(`Cart ${params.id} has no product ${params.product_id}`)
-          }
-          return store.get(params.id)
-        }),
+      async ({ params, request }) => {
+        const { id, product_id } = params
+        const { write, replay } = await idempotency(request, `/cart/${id}/items/${product_id}`)
+        if (replay) return replay
+        return respond(await run(request, 'remove', () => store.remove(id, product_id, write)))
+      },
       {
         params: CartLineParams,
         response: Cart,
-        detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
+        detail: {
+          summary: 'Remove one product from a cart (honours Idempotency-Key)',
+          tags: ['cart'],
+          parameters: [IDEMPOTENCY_PARAMETER],
+        },
       },
     )
+}
+
+/** The OpenAPI description of the header every cart write accepts. */
+const IDEMPOTENCY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header' as const,
+  required: false,
+  description:
+    '1 to 255 visible ASCII characters. The first outcome is kept for 24 h; a retry with the same ' +
+    'key gets it back (with Idempotent-Replayed: true) and writes nothing.',
+  schema: { type: 'string' as const, minLength: 1, maxLength: 255 },
+}
+
+/** A kept outcome, answered again: same status, same body, marked as a replay. */
+function replayResponse(stored: StoredResponse): Response {
+  return new Response(stored.body, {
+    status: stored.status,
+    headers: { ...JSON_HEADERS, [REPLAYED_HEADER]: 'true' },
+  })
+}
+
+function isReplay(value: unknown): boolean {
+  return (value as WriteResult | undefined)?.replayed === true
 }
 
 function outcomeOf(error: unknown): string {

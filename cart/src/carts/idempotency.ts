@@ -1,0 +1,64 @@
+// Idempotency keys for cart writes, Stripe-style (and as the IETF httpapi draft
+// "The Idempotency-Key HTTP Header Field" describes): a client sends `Idempotency-Key` with a
+// write; the store keeps the first applied outcome (status and body) with the cart state, written
+// atomically with the change, for 24 hours. A replay gets the same status and body back, marked
+// `Idempotent-Replayed: true`, and writes nothing; the same key with a different request is a 422.
+// Nothing is kept for a request that wrote nothing (schema or rule rejections, simulated
+// failures), so retrying those re-evaluates them. No Elysia here.
+
+import { HttpError } from '@shopstack/lib/errors'
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key'
+export const REPLAYED_HEADER = 'idempotent-replayed'
+
+/** How long an outcome is kept: 24 hours, as Stripe does. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
+
+/** 1 to 255 visible ASCII characters (no spaces or control characters). */
+const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/
+
+/** What a write must know to be idempotent. */
+export interface IdempotentWrite {
+  key: string
+  /** A digest of the request (method, path, body): the same key must come with the same request. */
+  fingerprint: string
+}
+
+/** The outcome kept for a key. `body` is the exact JSON text the first answer carried. */
+export interface StoredResponse {
+  fingerprint: string
+  status: number
+  body: string
+}
+
+/** The key from a request, validated; undefined when the request carries none. */
+export function idempotencyKeyOf(headers: Headers): string | undefined {
+  const key = headers.get(IDEMPOTENCY_HEADER)
+  if (key === null) return undefined
+  if (!KEY_FORMAT.test(key)) {
+    throw new HttpError(422, 'Idempotency-Key must be 1 to 255 visible ASCII characters', {
+      header: 'Idempotency-Key',
+    })
+  }
+  return key
+}
+
+/** sha-256 of the method, path and canonical body: what "the same request" means. */
+export function fingerprintOf(method: string, path: string, body: unknown = null): string {
+  return new Bun.CryptoHasher('sha256').update(`${method} ${path}\n${JSON.stringify(body)}`).digest('hex')
+}
+
+export class IdempotencyConflictError extends HttpError {
+  override name = 'IdempotencyConflictError'
+  constructor(key: string) {
+    super(422, `Idempotency-Key "${key}" was already used with a different request`, {
+      header: 'Idempotency-Key',
+    })
+  }
+}
+
+/** The stored outcome for `write`, or a conflict when the key came with another request. */
+export function replayOf(write: IdempotentWrite, stored: StoredResponse): StoredResponse {
+  if (stored.fingerprint !== write.fingerprint) throw new IdempotencyConflictError(write.key)
+  return stored
+}

@@ -1,0 +1,212 @@
+// The resilient upstream client with an injected fetch: no sockets, no real waiting (sleep is
+// recorded, randomness fixed), so every retry, ejection, timeout and shed is exact.
+
+import { describe, expect, test } from 'bun:test'
+import { UpstreamError } from './errors.ts'
+import { createTestTelemetry, sampleValue } from './testing.ts'
+import { createUpstream, createUpstreamMetrics, ShedError, type UpstreamOptions } from './upstream.ts'
+
+type Handler = (instance: string, request: Request) => Response | Promise<Response>
+
+const refused = () =>
+  Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ConnectionRefused' }))
+
+/** Never answers; fails the way fetch does when its signal aborts. */
+const hang = (request: Request) =>
+  new Promise<Response>((_, reject) => {
+    request.signal.addEventListener('abort', () => reject(request.signal.reason))
+  })
+
+function setup(handler: Handler, options: Partial<UpstreamOptions> = {}, tracing = false) {
+  const telemetry = createTestTelemetry({ service: 'test', tracing })
+  const seen: string[] = []
+  const sleeps: number[] = []
+  const upstream = createUpstream({
+    name: 'cart',
+    baseUrls: ['http://a', 'http://b'],
+    tracing: telemetry.tracing,
+    upstreamMetrics: createUpstreamMetrics(telemetry.metrics),
+    fetch: async (request) => {
+      const instance = new URL(request.url).origin
+      seen.push(instance)
+      return handler(instance, request)
+    },
+    random: () => 1,
+    sleep: async (ms) => {
+      sleeps.push(ms)
+    },
+    ...options,
+  })
+  const metric = async (name: string, labels: Record<string, string> = {}) =>
+    sampleValue(await telemetry.metrics.prometheus.metrics(), name, labels)
+  const get = (path = '/cart/x') => upstream.request({ path, route: '/cart/:id' })
+  return { upstream, seen, sleeps, metric, get, telemetry }
+}
+
+describe('an upstream with several instances', () => {
+  test('spreads calls round-robin', async () => {
+    const { get, seen } = setup(() => new Response('ok'))
+    for (let i = 0; i < 4; i++) await get()
+    expect(seen).toEqual(['http://a', 'http://b', 'http://a', 'http://b'])
+  })
+
+  test('retries a read on the other instance when a connection is refused, after a backoff', async () => {
+    const { get, seen, sleeps, metric } = setup((instance) =>
+      instance === 'http://a' ? refused() : new Response('ok'),
+    )
+    const response = await get()
+    expect(response.status).toBe(200)
+    expect(seen).toEqual(['http://a', 'http://b'])
+    expect(sleeps).toEqual([25])
+    expect(await metric('upstream_retries_total', { reason: 'connect_failure' })).toBe(1)
+    expect(await metric('upstream_requests_total', { status: 'unreachable' })).toBe(1)
+  })
+
+  test('retries a 503, and passes the last 503 on when the retries are used up', async () => {
+    const { get, seen, metric } = setup(() => new Response('busy', { status: 503 }), {
+      baseUrls: ['http://a', 'http://b', 'http://c'],
+    })
+    const response = await get()
+    expect(response.status).toBe(503)
+    expect(seen).toHaveLength(3)
+    expect(new Set(seen).size).toBe(3)
+    expect(await metric('upstream_retries_total', { reason: 'status_503' })).toBe(2)
+  })
+
+  test('does not retry a write unless it is marked idempotent (it carries an Idempotency-Key)', async () => {
+    const { upstream, seen } = setup(() => new Response('busy', { status: 503 }))
+    const post = (idempotent?: boolean) =>
+      upstream.request({ method: 'POST', path: '/cart/add', route: '/cart/add', body: '{}', idempotent })
+    expect((await post()).status).toBe(503)
+    expect(seen).toHaveLength(1)
+    expect((await post(true)).status).toBe(503)
+    expect(seen).toHaveLength(4)
+  })
+
+  test('does not retry other errors (a 500 or a 404 is the answer)', async () => {
+    const { get, seen } = setup(() => new Response('no', { status: 500 }))
+    expect((await get()).status).toBe(500)
+    expect(seen).toHaveLength(1)
+  })
+
+  test('a connection failure on the last try is a 502 naming the upstream', async () => {
+    const { get } = setup(refused)
+    const error = await get().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UpstreamError)
+    expect(error).toMatchObject({ status: 502, upstream: 'cart' })
+  })
+
+  test('the retry budget stops retries when it is used up, and says so', async () => {
+    const { get, seen, metric } = setup(refused, { retry: { minRetries: 0, ratio: 0 } })
+    await expect(get()).rejects.toMatchObject({ status: 502 })
+    expect(seen).toHaveLength(1)
+    expect(await metric('upstream_retry_budget_exhausted_total', { upstream: 'cart' })).toBe(1)
+    expect(await metric('upstream_retries_total')).toBeUndefined()
+  })
+
+  test('an instance that keeps failing is ejected (metric and state gauge) and gets no traffic', async () => {
+    let clock = 0
+    const { get, seen, metric, upstream } = setup(
+      (instance) => (instance === 'http://a' ? refused() : new Response('ok')),
+      { now: () => clock, outlier: { consecutiveFailures: 3, baseEjectionMs: 1000 } },
+    )
+    for (let i = 0; i < 6; i++) expect((await get()).status).toBe(200)
+    expect(await metric('upstream_ejections_total', { instance: 'http://a' })).toBe(1)
+    expect(await metric('upstream_instance_state', { instance: 'http://a' })).toBe(2)
+    expect(await metric('upstream_instance_state', { instance: 'http://b' })).toBe(0)
+    expect(upstream.instances()[0]).toMatchObject({ state: 'ejected', ejections: 1 })
+    seen.length = 0
+    for (let i = 0; i < 4; i++) await get()
+    expect(seen).toEqual(['http://b', 'http://b', 'http://b', 'http://b'])
+    // After the ejection time one probe goes to it; here it fails again and is ejected again.
+    clock += 1000
+    seen.length = 0
+    await get()
+    await get()
+    expect(seen.filter((s) => s === 'http://a')).toHaveLength(1)
+    expect(upstream.instances()[0]).toMatchObject({ state: 'ejected', ejections: 2 })
+  })
+
+  test('a try that runs past the per-try timeout is retried on the other instance', async () => {
+    const { get, seen, metric } = setup(
+      (instance, request) => (instance === 'http://a' ? hang(request) : new Response('ok')),
+      { timeoutMs: 5000, perTryTimeoutMs: 20 },
+    )
+    expect((await get()).status).toBe(200)
+    expect(seen).toEqual(['http://a', 'http://b'])
+    expect(await metric('upstream_retries_total', { reason: 'timeout' })).toBe(1)
+  })
+
+  test('the overall timeout bounds the call, retries included: a 504 naming it', async () => {
+    const { get } = setup((_, request) => hang(request), {
+      timeoutMs: 60,
+      perTryTimeoutMs: 20,
+      retry: { maxRetries: 10 },
+    })
+    await expect(get()).rejects.toMatchObject({
+      status: 504,
+      upstream: 'cart',
+      detail: 'The cart service did not answer within 60 ms',
+    })
+  })
+
+  test('beyond the concurrency limit, calls are shed at once with a 503 and Retry-After', async () => {
+    let release: (response: Response) => void = () => {}
+    const { upstream, metric } = setup(() => new Promise<Response>((resolve) => (release = resolve)), {
+      maxConcurrent: 1,
+      retryAfterSeconds: 2,
+    })
+    const first = upstream.request({ path: '/cart/x', route: '/cart/:id' })
+    const shed = await upstream.request({ path: '/cart/y', route: '/cart/:id' }).catch((e: unknown) => e)
+    expect(shed).toBeInstanceOf(ShedError)
+    expect(shed).toMatchObject({ status: 503, retryAfterSeconds: 2, upstream: 'cart' })
+    expect(await metric('upstream_shed_total', { upstream: 'cart' })).toBe(1)
+    expect(await metric('upstream_in_flight_requests', { upstream: 'cart' })).toBe(1)
+    release(new Response('ok'))
+    expect((await first).status).toBe(200)
+    expect(await metric('upstream_in_flight_requests', { upstream: 'cart' })).toBe(0)
+  })
+
+  test('each try is a CLIENT span with its instance, state and resend count', async () => {
+    const { upstream, telemetry } = setup(
+      (instance) => (instance === 'http://a' ? refused() : new Response('ok')),
+      {},
+      true,
+    )
+    const parent = telemetry.tracing.startSpan('GET /cart/:id', 1, undefined)
+    await upstream.request({ path: '/cart/x', route: '/cart/:id', parent })
+    parent.end()
+    const spans = (await telemetry.spans()).filter((s) => s.kind === 2)
+    expect(spans.map((s) => s.attributes['shopstack.upstream.instance'])).toEqual(['http://a', 'http://b'])
+    expect(spans[0]?.attributes['shopstack.upstream.retry_reason']).toBe('connect_failure')
+    expect(spans[0]?.attributes['shopstack.upstream.instance_state']).toBe('healthy')
+    expect(spans[1]?.attributes['http.request.resend_count']).toBe(1)
+    expect(spans[0]?.attributes['http.request.resend_count']).toBeUndefined()
+  })
+
+  test('readiness passes when any instance is ready, and names them all when none is', async () => {
+    const { upstream } = setup((instance) =>
+      instance === 'http://a' ? new Response('no', { status: 503 }) : new Response('ok'),
+    )
+    await upstream.ready()
+    const down = setup(refused).upstream
+    await expect(down.ready()).rejects.toThrow(/no cart instance is ready: .*unreachable.*unreachable/)
+  })
+
+  test('one base URL still works as before', async () => {
+    const { get, seen } = setup(() => new Response('ok'), { baseUrls: undefined, baseUrl: 'http://only' })
+    await get()
+    await get()
+    expect(seen).toEqual(['http://only', 'http://only'])
+  })
+})
+
+describe('timeouts of a call that cannot be retried', () => {
+  test('a write without a key gets the whole timeout for its one try', async () => {
+    const { upstream, seen } = setup((_, request) => hang(request), { timeoutMs: 60, perTryTimeoutMs: 10 })
+    await expect(
+      upstream.request({ method: 'POST', path: '/cart/add', route: '/cart/add', body: '{}' }),
+    ).rejects.toMatchObject({ status: 504, detail: 'The cart service did not answer within 60 ms' })
+    expect(seen).toHaveLength(1)
+  })
+})
