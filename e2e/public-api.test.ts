@@ -92,9 +92,12 @@ describe('the public API through the gateway', () => {
     const response = await fetch(`${stack.gateway.url}/cart/some-cart/internal`, { method: 'PUT' })
     expect(response.status).toBe(404)
     expect(response.headers.get('content-type')).toBe('application/problem+json')
-    // The fault control API lives on each service's own port only.
-    expect((await fetch(`${stack.gateway.url}/admin/faults`)).status).toBe(404)
-    expect((await fetch(`${stack.catalog.url}/admin/faults`)).status).toBe(200)
+    // Each service's fault control answers for that service alone: the gateway's /admin/faults
+    // is the gateway's own (its upstream faults), never proxied to a catalog or cart.
+    const own = (await (await fetch(`${stack.gateway.url}/admin/faults`)).json()) as { service: string }
+    expect(own.service).toBe('gateway')
+    const catalog = (await (await fetch(`${stack.catalog.url}/admin/faults`)).json()) as { service: string }
+    expect(catalog.service).toBe('catalog')
   })
 })
 

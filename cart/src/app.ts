@@ -2,10 +2,12 @@
 // upstream client as the gateway: round-robin over catalog instances, ejection, retried reads).
 // Never listens; index.ts does.
 
+import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
-import { createSimulation, type Simulation } from '@shopstack/lib/simulation'
+import type { Simulation } from '@shopstack/lib/simulation'
 import type { Tracing } from '@shopstack/lib/tracing'
 import { createUpstream, createUpstreamMetrics } from '@shopstack/lib/upstream'
 import { createCartRoutes } from './carts/routes.ts'
@@ -20,7 +22,12 @@ export interface CartAppOptions {
   logger: Logger
   metrics: Metrics
   tracing: Tracing
+  /** Simulated database behaviour and injected faults; none by default. */
+  faults?: Faults
+  /** Overrides the faults' database simulation (tests inject their own dice). */
   simulation?: Simulation
+  /** Bearer token for /admin/faults. */
+  adminToken?: string
   version?: string
   upstreamTimeoutMs?: number
   fetch?: (request: Request) => Promise<Response>
@@ -33,13 +40,17 @@ export function createApp(options: CartAppOptions) {
     store,
     catalogUrl,
     catalogUrls = catalogUrl ? [catalogUrl] : [],
-    simulation = createSimulation(),
+    faults: givenFaults,
+    simulation: givenSimulation,
+    adminToken,
     version = '0.1.0',
     upstreamTimeoutMs,
     fetch,
     ...rest
   } = options
   const { metrics, tracing } = rest
+  const faults = givenFaults ?? createFaults({ service: 'cart', metrics, logger: rest.logger })
+  const simulation = givenSimulation ?? faults.simulation
   const upstream = createUpstream({
     name: 'catalog',
     baseUrls: catalogUrls,
@@ -55,7 +66,10 @@ export function createApp(options: CartAppOptions) {
     service: 'cart',
     version,
     description: 'Carts: add products, read, remove a line, clear.',
-    checks: { database: () => store.check() },
+    checks: { database: () => store.check(), faults: faults.readiness },
     ...rest,
-  }).use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))
+  })
+    .use(faults.plugin())
+    .use(createAdminRoutes({ faults, token: adminToken }))
+    .use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))
 }

@@ -1,8 +1,8 @@
 // Cart process entry: read the environment, open the store (Redis when CART_STORE_URL is set,
 // else the embedded SQLite file), listen, stop gracefully.
 
+import { createFaults } from '@shopstack/lib/faults'
 import { createLifecycle, createTelemetry, loadConfigOrExit, serve } from '@shopstack/lib/server'
-import { createSimulation } from '@shopstack/lib/simulation'
 import { createApp } from './app.ts'
 import { createRedisCartStore } from './carts/redis-store.ts'
 import { createCartStore } from './carts/store.ts'
@@ -17,7 +17,8 @@ const app = createApp({
   store,
   catalogUrls: config.catalogUrls,
   ...telemetry,
-  simulation: createSimulation({ ...config.simulation, faults: telemetry.metrics.simulatedFaults }),
+  faults: createFaults({ service: 'cart', database: config.simulation, ...telemetry }),
+  adminToken: config.adminToken,
   version: config.version,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   isDraining: lifecycle.isDraining,

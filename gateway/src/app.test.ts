@@ -348,3 +348,34 @@ async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> 
     await Bun.sleep(5)
   }
 }
+
+describe('the gateway edge', () => {
+  test('proxied answers and errors carry the security headers; preflights are answered', async () => {
+    const upstream = stubUpstream(() => Response.json({ id: 1 }))
+    try {
+      const telemetry = createTestTelemetry({ service: 'gateway' })
+      const app = createApp({
+        catalogUrl: upstream.url,
+        cartUrl: upstream.url,
+        ...telemetry,
+        corsOrigins: ['https://shop.example'],
+      })
+      for (const path of ['/catalog/1', '/catalog/abc', '/nowhere']) {
+        const response = await app.handle(new Request(`http://localhost${path}`))
+        expect(response.headers.get('x-content-type-options'), path).toBe('nosniff')
+        expect(response.headers.get('content-security-policy'), path).toContain("default-src 'none'")
+      }
+      const preflight = await app.handle(
+        new Request('http://localhost/cart/add', {
+          method: 'OPTIONS',
+          headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+        }),
+      )
+      expect(preflight.status).toBe(204)
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://shop.example')
+      expect(upstream.received).toHaveLength(1)
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
+})

@@ -8,8 +8,11 @@
 
 import { AddToCart, CartLineParams, CartParams } from '@shopstack/cart/model'
 import { ProductListQuery, ProductParams } from '@shopstack/catalog/model'
+import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
-import { problem, problemResponse } from '@shopstack/lib/errors'
+import { createEdge } from '@shopstack/lib/edge'
+import { problem, problemResponse, UpstreamError } from '@shopstack/lib/errors'
+import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
@@ -43,6 +46,12 @@ export interface GatewayAppOptions {
   sleep?: (ms: number) => Promise<unknown>
   isDraining?: () => boolean
   maxBodyBytes?: number
+  /** Injected faults (an unreachable upstream among them); none by default. */
+  faults?: Faults
+  /** Bearer token for /admin/faults. */
+  adminToken?: string
+  /** Origins allowed to call from a browser; any by default. */
+  corsOrigins?: readonly string[]
 }
 
 const Info = t.Object({
@@ -67,9 +76,15 @@ export function createApp(options: GatewayAppOptions) {
     fetch,
     random,
     sleep,
+    faults: givenFaults,
+    adminToken,
+    corsOrigins,
     ...rest
   } = options
   const { metrics, tracing } = rest
+  const faults =
+    givenFaults ??
+    createFaults({ service: 'gateway', metrics, logger: rest.logger, upstreams: ['catalog', 'cart'] })
   const upstreamMetrics = createUpstreamMetrics(metrics)
   const upstream = (name: string, baseUrls: readonly string[]) =>
     createUpstream({
@@ -93,6 +108,11 @@ export function createApp(options: GatewayAppOptions) {
   const pass = (proxy: typeof catalog, route: string, body?: unknown) => async (request: Request) => {
     const { requestId, span } = telemetryOf(request)
     const url = new URL(request.url)
+    const name = proxy.upstream.name
+    if (faults.isUnreachable(name)) {
+      span?.addEvent('shopstack.fault.upstream_unreachable', { 'shopstack.upstream': name })
+      throw new UpstreamError(502, name, `The ${name} service is unreachable (injected fault)`)
+    }
     try {
       return await proxy.forward(request, {
         path: url.pathname + url.search,
@@ -118,50 +138,58 @@ export function createApp(options: GatewayAppOptions) {
     service: 'gateway',
     version,
     description: 'The public ShopStack API: catalog and cart, proxied to their services.',
-    checks: { catalog: () => catalog.upstream.ready(), cart: () => cart.upstream.ready() },
+    checks: {
+      catalog: () => catalog.upstream.ready(),
+      cart: () => cart.upstream.ready(),
+      faults: faults.readiness,
+    },
     ...rest,
-  }).use(
-    new Elysia({ name: 'gateway/routes' })
-      .get(
-        '/',
-        () => ({
-          name: 'shopstack-gateway',
-          version,
-          upstreams: { catalog: catalogUrls.join(','), cart: cartUrls.join(',') },
-          docs: '/docs',
-        }),
-        {
-          response: Info,
-          detail: { summary: 'Service information', tags: ['gateway'] },
-        },
-      )
-      .get('/catalog', ({ request }) => pass(catalog, '/catalog')(request), {
-        query: ProductListQuery,
-        detail: { summary: 'List products', tags: ['catalog'] },
-      })
-      .get('/catalog/:id', ({ request }) => pass(catalog, '/catalog/:id')(request), {
-        params: ProductParams,
-        detail: { summary: 'Get one product', tags: ['catalog'] },
-      })
-      .post('/cart/add', ({ request, body }) => pass(cart, '/cart/add', body)(request), {
-        body: AddToCart,
-        detail: { summary: 'Add a product to a cart', tags: ['cart'] },
-      })
-      .get('/cart/:id', ({ request }) => pass(cart, '/cart/:id')(request), {
-        params: CartParams,
-        detail: { summary: 'Read a cart', tags: ['cart'] },
-      })
-      .delete('/cart/:id', ({ request }) => pass(cart, '/cart/:id')(request), {
-        params: CartParams,
-        detail: { summary: 'Clear a cart', tags: ['cart'] },
-      })
-      .delete(
-        '/cart/:id/items/:product_id',
-        ({ request }) => pass(cart, '/cart/:id/items/:product_id')(request),
-        {
-          params: CartLineParams,
-          detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
-        },
-      ),
-  )
+  })
+    .use(createEdge({ origins: corsOrigins }))
+    .use(faults.plugin())
+    .use(createAdminRoutes({ faults, token: adminToken }))
+    .use(
+      new Elysia({ name: 'gateway/routes' })
+        .get(
+          '/',
+          () => ({
+            name: 'shopstack-gateway',
+            version,
+            upstreams: { catalog: catalogUrls.join(','), cart: cartUrls.join(',') },
+            docs: '/docs',
+          }),
+          {
+            response: Info,
+            detail: { summary: 'Service information', tags: ['gateway'] },
+          },
+        )
+        .get('/catalog', ({ request }) => pass(catalog, '/catalog')(request), {
+          query: ProductListQuery,
+          detail: { summary: 'List products', tags: ['catalog'] },
+        })
+        .get('/catalog/:id', ({ request }) => pass(catalog, '/catalog/:id')(request), {
+          params: ProductParams,
+          detail: { summary: 'Get one product', tags: ['catalog'] },
+        })
+        .post('/cart/add', ({ request, body }) => pass(cart, '/cart/add', body)(request), {
+          body: AddToCart,
+          detail: { summary: 'Add a product to a cart', tags: ['cart'] },
+        })
+        .get('/cart/:id', ({ request }) => pass(cart, '/cart/:id')(request), {
+          params: CartParams,
+          detail: { summary: 'Read a cart', tags: ['cart'] },
+        })
+        .delete('/cart/:id', ({ request }) => pass(cart, '/cart/:id')(request), {
+          params: CartParams,
+          detail: { summary: 'Clear a cart', tags: ['cart'] },
+        })
+        .delete(
+          '/cart/:id/items/:product_id',
+          ({ request }) => pass(cart, '/cart/:id/items/:product_id')(request),
+          {
+            params: CartLineParams,
+            detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
+          },
+        ),
+    )
 }

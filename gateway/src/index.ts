@@ -1,5 +1,6 @@
 // Gateway process entry: read the environment, listen, stop gracefully.
 
+import { createFaults } from '@shopstack/lib/faults'
 import { createLifecycle, createTelemetry, loadConfigOrExit, serve } from '@shopstack/lib/server'
 import { createApp } from './app.ts'
 
@@ -14,6 +15,9 @@ const app = createApp({
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,
+  faults: createFaults({ service: 'gateway', ...telemetry, upstreams: ['catalog', 'cart'] }),
+  adminToken: config.adminToken,
+  corsOrigins: config.corsOrigins,
 })
 
 serve(app, { config, telemetry, lifecycle })
