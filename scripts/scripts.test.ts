@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT, waitFor } from '../e2e/harness.ts'
+import { isAlive } from './services.ts'
 
 function freePort(): number {
   const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
@@ -32,15 +33,6 @@ const env = {
 }
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('developer scripts', () => {
   test('dev starts all three, status and endpoints pass, SIGINT stops everything', async () => {
@@ -80,7 +72,7 @@ describe('developer scripts', () => {
       expect(pids).toHaveLength(4)
       dev.kill('SIGINT')
       expect(await dev.exited).toBe(0)
-      await waitFor(() => pids.every(({ pid }) => !alive(pid)), 5000)
+      await waitFor(() => pids.every(({ pid }) => !isAlive(pid)), 5000)
       expect(existsSync(join(dir, 'run', 'pids.json'))).toBe(false)
     } finally {
       if (dev.exitCode === null) dev.kill('SIGKILL')

@@ -24,3 +24,13 @@ export function serviceUrl(service: ServiceInfo, env = Bun.env): string {
   const variable = service.name === 'catalog' ? 'CATALOG_SERVICE_URL' : 'CART_SERVICE_URL'
   return (env[variable]?.split(',')[0] ?? `http://localhost:${service.port}`).replace(/\/+$/, '')
 }
+
+/** Whether a process is alive (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

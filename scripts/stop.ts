@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { PID_FILE } from './services.ts'
+import { isAlive, PID_FILE } from './services.ts'
 
 const file = resolve(import.meta.dir, '..', PID_FILE)
 if (!existsSync(file)) {
@@ -12,24 +12,15 @@ if (!existsSync(file)) {
 }
 
 const entries = JSON.parse(readFileSync(file, 'utf8')) as Array<{ name: string; pid: number }>
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 for (const { name, pid } of entries) {
-  if (!alive(pid)) {
+  if (!isAlive(pid)) {
     console.log(`${name} (pid ${pid}) was not running`)
     continue
   }
   process.kill(pid, 'SIGTERM')
   const deadline = Date.now() + 10_000
-  while (alive(pid) && Date.now() < deadline) await Bun.sleep(50)
-  if (alive(pid)) process.kill(pid, 'SIGKILL')
+  while (isAlive(pid) && Date.now() < deadline) await Bun.sleep(50)
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL')
   console.log(`${name} (pid ${pid}) stopped`)
 }
 rmSync(file, { force: true })

@@ -1,6 +1,7 @@
 // Deterministic seed data: the same 1,000 products on every machine, so a product id means the
-// same thing in docs, tests and dashboards. A small seeded PRNG (mulberry32) drives the choices.
+// same thing in docs, tests and dashboards. A seeded PRNG drives the choices.
 
+import { mulberry32 } from '@shopstack/lib/random'
 import { CATEGORIES, type Product } from './model.ts'
 
 const ADJECTIVES = [
@@ -32,17 +33,6 @@ const NOUNS: Record<(typeof CATEGORIES)[number], string[]> = {
   sports: ['Yoga Mat', 'Water Bottle', 'Tennis Racket', 'Backpack', 'Dumbbells'],
   toys: ['Puzzle', 'Kite', 'Robot Kit', 'Board Game', 'Plush Bear'],
   beauty: ['Face Cream', 'Shampoo', 'Lip Balm', 'Soap Bar', 'Perfume'],
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 export function generateProducts(count: number, seed = 20_260_101): Product[] {
