@@ -1,0 +1,81 @@
+import { describe, expect, test } from 'bun:test'
+import { UsageError } from './duration.ts'
+import { parseCli, runnerOptionsOf } from './options.ts'
+
+function parse(args: string[]) {
+  const parsed = parseCli(args)
+  if (parsed.help) throw new Error('unexpected help')
+  return parsed
+}
+
+describe('the command line', () => {
+  test('defaults follow Locust and the ShopStack ports', () => {
+    const options = parse([])
+    expect(options).toMatchObject({
+      host: 'http://localhost:8000',
+      catalogHost: 'http://localhost:8001',
+      cartHost: 'http://localhost:8002',
+      users: 10,
+      rate: 0,
+      runTimeMs: 60_000,
+      headless: false,
+      webPort: 8089,
+      browseWeight: 70,
+      cartWeight: 30,
+      thresholds: {},
+    })
+  })
+
+  test("Locust's option names and short flags work", () => {
+    const options = parse(['-H', 'http://127.0.0.1:9000/', '-u', '50', '-r', '5', '-t', '2m', '--headless'])
+    expect(options).toMatchObject({
+      host: 'http://127.0.0.1:9000',
+      users: 50,
+      spawnRate: 5,
+      runTimeMs: 120_000,
+    })
+    expect(options.headless).toBe(true)
+  })
+
+  test('open model, reports, seed and thresholds', () => {
+    const options = parse([
+      '--rate=250',
+      '--json',
+      'out/run.json',
+      '--html',
+      'out/run.html',
+      '--seed',
+      '7',
+      '--think-time',
+      '0-50ms',
+      '--max-error-rate',
+      '0.02',
+      '--max-p99-ms',
+      '500',
+    ])
+    expect(options).toMatchObject({
+      rate: 250,
+      json: 'out/run.json',
+      html: 'out/run.html',
+      seed: 7,
+      thinkTime: { minMs: 0, maxMs: 50 },
+      thresholds: { maxErrorRate: 0.02, maxP99Ms: 500 },
+    })
+    expect(runnerOptionsOf(options)).toMatchObject({ rate: 250, seed: 7, weights: { browse: 70, cart: 30 } })
+  })
+
+  test.each([
+    [['--users', 'many']],
+    [['--run-time', 'forever']],
+    [['--max-error-rate', '2']],
+    [['--host', 'ftp://x']],
+    [['--no-such-option']],
+    [['--browse-weight', '0', '--cart-weight', '0']],
+  ])('%p is a usage error', (args) => {
+    expect(() => parseCli(args)).toThrow(UsageError)
+  })
+
+  test('--help asks for the usage text', () => {
+    expect(parseCli(['--help'])).toEqual({ help: true })
+  })
+})
