@@ -34,6 +34,8 @@ export interface PrometheusOptions {
    * `exported_service` otherwise). The Compose config does the same.
    */
   honorLabels?: boolean
+  /** `metric_relabel_configs` of the job, as in a prometheus.yml (the Compose config has some). */
+  metricRelabelConfigs?: unknown[]
   /** How long to wait for Prometheus to be ready. */
   timeoutMs?: number
 }
@@ -88,7 +90,13 @@ export function freePort(): number {
 
 /** The prometheus.yml for these options (exported so tests can show it on failure). */
 export function prometheusConfig(options: PrometheusOptions, ruleFiles: string[] = []): string {
-  const { targets, job = 'shopstack', intervalSeconds = 1, honorLabels = true } = options
+  const {
+    targets,
+    job = 'shopstack',
+    intervalSeconds = 1,
+    honorLabels = true,
+    metricRelabelConfigs,
+  } = options
   // JSON is YAML, so the config needs no YAML writer.
   return JSON.stringify(
     {
@@ -103,6 +111,7 @@ export function prometheusConfig(options: PrometheusOptions, ruleFiles: string[]
             const url = new URL(target.url)
             return { targets: [url.host], labels: target.labels ?? {} }
           }),
+          ...(metricRelabelConfigs ? { metric_relabel_configs: metricRelabelConfigs } : {}),
         },
       ],
     },
@@ -308,4 +317,27 @@ export async function sendTraffic(gatewayUrl: string, round = 0): Promise<void> 
   ])
   await Promise.all(after.map(async (call) => (await call()).arrayBuffer()))
   await (await fetch(`${gatewayUrl}/cart/${cart}-0`, { method: 'DELETE' })).arrayBuffer()
+  await sendReplay(gatewayUrl, `${cart}-replay`)
+}
+
+/**
+ * A client that retries an add after losing the answer: the same Idempotency-Key twice. Once an
+ * add succeeds, its second sending is answered from the kept outcome (a replay). Simulated
+ * failures happen before anything is kept, so a failed add is tried again under a new key.
+ */
+export async function sendReplay(gatewayUrl: string, cartId: string, attempts = 20): Promise<boolean> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const send = () =>
+      fetch(`${gatewayUrl}/cart/add`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `${cartId}-${attempt}` },
+        body: JSON.stringify({ cart_id: cartId, product_id: 1, quantity: 1 }),
+      })
+    const first = await send()
+    await first.arrayBuffer()
+    if (!first.ok) continue
+    await (await send()).arrayBuffer()
+    return true
+  }
+  return false
 }

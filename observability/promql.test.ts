@@ -1,11 +1,18 @@
 // Every PromQL expression in the provisioned dashboards and in the rules, evaluated against a real
 // Prometheus that scrapes the real services as the Compose config does (same job, labels and
-// honor_labels, the same rule files loaded) after traffic through the gateway. Each returns data,
-// or is listed below as legitimately empty — and then must still parse and evaluate.
+// metric relabelling, the same rule files loaded) after traffic through the gateway. Each returns
+// data, or is listed below as legitimately empty — and then must still parse and evaluate.
+//
+// The stack is the scaled one (`--profile scale`): two cart replicas sharing one Redis (each its
+// own SQLite file where redis-server is not installed; the metrics are the same). After the
+// traffic, cart-2 is stopped and reads go on until the gateway ejects it, so the retry, ejection
+// and instance-state panels show what they are for.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Stack, startStack, waitFor } from '../e2e/harness.ts'
+import { type RunningService, startService, waitFor } from '../e2e/harness.ts'
 import {
   hasPrometheus,
   type OtlpSink,
@@ -14,6 +21,7 @@ import {
   startOtlpSink,
   startPrometheus,
 } from '../e2e/prometheus.ts'
+import { hasRedis, type RunningRedis, startRedis } from '../e2e/redis.ts'
 import { filesUnder, OBSERVABILITY, readJson, readYaml } from './stack.ts'
 
 const SERVICES = ['gateway', 'catalog', 'cart'] as const
@@ -27,6 +35,14 @@ const LEGITIMATELY_EMPTY: Record<string, string> = {
     'collector metric; empty even there while exports succeed',
   'sum by (exporter) (rate(otelcol_exporter_send_failed_log_records_total[$__rate_interval]))':
     'collector metric; empty even there while exports succeed',
+  'sum by (service, upstream) (rate(upstream_retry_budget_exhausted_total{job="shopstack"}[$__rate_interval]))':
+    'only when more than 20% of the calls in flight want a retry at once (a whole upstream failing under load)',
+  'sum by (upstream) (rate(upstream_retry_budget_exhausted_total{job="shopstack", service="$service"}[$__rate_interval]))':
+    'as above',
+  'sum by (service, upstream) (rate(upstream_shed_total{job="shopstack"}[$__rate_interval]))':
+    'only beyond 512 calls in flight to one upstream',
+  'sum by (upstream) (rate(upstream_shed_total{job="shopstack", service="$service"}[$__rate_interval]))':
+    'as above',
 }
 
 interface Expression {
@@ -112,46 +128,97 @@ function expand(expr: string): string[] {
 }
 
 let sink: OtlpSink
-let stack: Stack
+let redis: RunningRedis | undefined
+let dataDir: string
 let prometheus: RunningPrometheus
+const running: RunningService[] = []
+/** The local processes, by the name compose gives their containers. */
+const local: Record<string, RunningService> = {}
+
+/** Scrape targets as prometheus.yml has them: static ones, and the replicas found by DNS. */
+type ScrapeJob = {
+  job_name: string
+  honor_labels?: boolean
+  static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>
+  dns_sd_configs?: Array<{ names: string[] }>
+  metric_relabel_configs?: unknown[]
+}
 
 describe.skipIf(!hasPrometheus)('PromQL of the dashboards and rules, against the real services', () => {
   const expressions = [...dashboardExpressions(), ...ruleExpressions()]
 
   beforeAll(async () => {
     sink = startOtlpSink()
+    dataDir = mkdtempSync(join(tmpdir(), 'shopstack-promql-'))
+    redis = hasRedis ? await startRedis() : undefined
     // The simulation on, fast, with frequent cart failures: 5xx, simulated faults and failed
     // cart operations all exist, so the panels about them have something to show.
-    stack = await startStack({
-      env: { OTLP_ENDPOINT: sink.url, SIMULATION: 'on', SIM_LATENCY_MS: '1-5', SIM_FAILURE_RATE: '0.3' },
+    const env = { OTLP_ENDPOINT: sink.url, SIMULATION: 'on', SIM_LATENCY_MS: '1-5', SIM_FAILURE_RATE: '0.3' }
+    const start = async (
+      name: string,
+      service: 'catalog' | 'cart' | 'gateway',
+      extra: Record<string, string>,
+    ) => {
+      const started = await startService(service, { env: { ...env, ...extra } })
+      running.push(started)
+      local[name] = started
+      return started
+    }
+    const catalog = await start('catalog', 'catalog', { DATABASE_PATH: join(dataDir, 'catalog.sqlite') })
+    const cartEnv = (name: string): Record<string, string> =>
+      redis
+        ? { CATALOG_SERVICE_URL: catalog.url, CART_STORE_URL: redis.url }
+        : { CATALOG_SERVICE_URL: catalog.url, DATABASE_PATH: join(dataDir, `${name}.sqlite`) }
+    const carts = [
+      await start('cart', 'cart', cartEnv('cart')),
+      await start('cart-2', 'cart', cartEnv('cart-2')),
+    ]
+    const gateway = await start('gateway', 'gateway', {
+      CATALOG_SERVICE_URL: catalog.url,
+      CART_SERVICE_URL: carts.map((cart) => cart.url).join(','),
     })
     // Targets as the Compose config has them, but pointed at the local processes.
-    const config = readYaml<{
-      scrape_configs: Array<{
-        job_name: string
-        honor_labels?: boolean
-        static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>
-      }>
-    }>('observability/prometheus/prometheus.yml')
+    const config = readYaml<{ scrape_configs: ScrapeJob[] }>('observability/prometheus/prometheus.yml')
     const job = config.scrape_configs.find((c) => c.job_name === 'shopstack')
     if (!job) throw new Error('prometheus.yml has no shopstack job')
+    const target = (host: string, labels?: Record<string, string>) => {
+      const service = local[host]
+      if (!service) throw new Error(`scrape target ${host} is not one of the services`)
+      return { url: service.url, labels }
+    }
     prometheus = await startPrometheus({
       job: job.job_name,
-      honorLabels: job.honor_labels,
+      honorLabels: job.honor_labels ?? false,
+      metricRelabelConfigs: job.metric_relabel_configs,
       ruleFiles: RULE_FILES,
-      targets: job.static_configs.flatMap(({ targets, labels }) =>
-        targets.map((target) => {
-          const service = stack[target.split(':')[0] as (typeof SERVICES)[number]]
-          if (!service) throw new Error(`scrape target ${target} is not one of the services`)
-          return { url: service.url, labels }
-        }),
-      ),
+      targets: [
+        ...job.static_configs.flatMap(({ targets, labels }) =>
+          targets.map((t) => target(t.split(':')[0] as string, labels)),
+        ),
+        // What the job's relabel_configs make of a discovered replica: its service's name.
+        ...(job.dns_sd_configs ?? []).flatMap(({ names }) =>
+          names.map((name) => target(name, { service: name.replace(/-\d+$/, '') })),
+        ),
+      ],
     })
     await prometheus.waitForScrapes(1)
-    await sendTraffic(stack.gateway.url, 1)
+    await sendTraffic(gateway.url, 1)
     // Two scrapes: the first may have begun before the traffic ended.
     await prometheus.waitForScrapes(2)
-    await sendTraffic(stack.gateway.url, 2)
+    await sendTraffic(gateway.url, 2)
+    await prometheus.waitForScrapes(2)
+    // A replica dies: reads that reach it fail to connect and are retried on cart; after five
+    // failures in a row the gateway ejects it (upstream_ejections_total, upstream_instance_state 2).
+    await local['cart-2']?.stop()
+    await waitFor(
+      async () => {
+        await (await fetch(`${gateway.url}/cart/promql-after`)).arrayBuffer()
+        // The counter, in either exposition (OpenMetrics names it without _total).
+        return /^upstream_ejections(_total)?\{/m.test(await (await fetch(`${gateway.url}/metrics`)).text())
+      },
+      10_000,
+      10,
+    )
     await prometheus.waitForScrapes(2)
     // Recording rules run on their own clock; wait until the last group has seen the traffic.
     await waitFor(
@@ -163,7 +230,9 @@ describe.skipIf(!hasPrometheus)('PromQL of the dashboards and rules, against the
 
   afterAll(async () => {
     await prometheus?.stop()
-    await stack?.stop()
+    await Promise.all(running.map((service) => service.stop()))
+    await redis?.stop()
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
     sink?.stop()
   })
 

@@ -44,6 +44,7 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: string }>
   healthcheck?: { test: string[] }
   restart?: string
+  stop_grace_period?: string
   profiles?: string[]
   logging?: { driver: string; options?: Record<string, string> }
   deploy?: { resources?: { limits?: { memory?: string } } }
@@ -69,6 +70,26 @@ export function parsePort(spec: string): { hostIp?: string; published: number; t
   const target = Number(parts.at(-1))
   const published = Number(parts.at(-2) ?? target)
   return { hostIp: parts.length === 3 ? parts[0] : undefined, published, target }
+}
+
+/**
+ * A value as Compose interpolates it when the variable is unset: `${VAR:-default}` and
+ * `${VAR-default}` give the default, `${VAR}` nothing.
+ */
+export function interpolateDefaults(value: string): string {
+  return value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g, (_, fallback = '') => fallback)
+}
+
+/** Compose's durations (1m30s, 15s, 500ms) in milliseconds. */
+export function durationMs(value: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  let total = 0
+  const rest = value.replace(/(\d+(?:\.\d+)?)(ms|s|m|h)/g, (_, n, unit) => {
+    total += Number(n) * (units[unit] ?? Number.NaN)
+    return ''
+  })
+  if (rest !== '' || value === '') throw new Error(`not a Compose duration: ${value}`)
+  return total
 }
 
 /** Compose's memory units (b, k, m, g) in bytes. */
@@ -201,6 +222,11 @@ export function listeningPorts(c: Compose, name: string): number[] {
   if (image.startsWith('prom/prometheus')) {
     const flag = [service.command ?? []].flat().find((arg) => arg.startsWith('--web.listen-address='))
     return [flag ? portOf(flag) : 9090]
+  }
+  if (image.startsWith('redis:')) {
+    const command = [service.command ?? []].flat()
+    const port = command.indexOf('--port')
+    return [port >= 0 ? Number(command[port + 1]) : 6379]
   }
   if (image.startsWith('grafana/grafana')) return [Number(service.environment?.GF_SERVER_HTTP_PORT ?? 3000)]
   throw new Error(`no known way to tell where ${name} (${image}) listens`)
