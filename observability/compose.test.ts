@@ -364,14 +364,15 @@ describe('Prometheus scrape targets', () => {
 
   test('keep the services’ own service label once, and an upstream’s instance as upstream_instance', () => {
     const rules = job('shopstack')?.metric_relabel_configs ?? []
-    // honor_labels off: the scraped clashes arrive as exported_*.
+    // honor_labels off: the scraped clash arrives as exported_service; upstream_instance is the
+    // metric's own label and clashes with nothing.
     expect(
       relabel(rules, {
         __name__: 'upstream_instance_state',
         service: 'gateway',
         exported_service: 'gateway',
         instance: 'gateway:8000',
-        exported_instance: 'http://cart-2:8002',
+        upstream_instance: 'cart-2:8002',
         upstream: 'cart',
       }),
     ).toEqual({

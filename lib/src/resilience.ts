@@ -80,6 +80,8 @@ export interface InstancePoolOptions extends OutlierOptions {
 
 export interface Instance {
   readonly url: string
+  /** host:port, as a metric label (the scrape target of that instance names itself the same). */
+  readonly host: string
   readonly index: number
   state: InstanceState
   consecutiveFailures: number
@@ -111,6 +113,7 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
   if (urls.length === 0) throw new Error('an upstream needs at least one instance')
   const instances: Instance[] = urls.map((url, index) => ({
     url,
+    host: new URL(url).host,
     index,
     state: 'healthy',
     consecutiveFailures: 0,

@@ -111,9 +111,9 @@ describe('an upstream with several instances', () => {
       { now: () => clock, outlier: { consecutiveFailures: 3, baseEjectionMs: 1000 } },
     )
     for (let i = 0; i < 6; i++) expect((await get()).status).toBe(200)
-    expect(await metric('upstream_ejections_total', { instance: 'http://a' })).toBe(1)
-    expect(await metric('upstream_instance_state', { instance: 'http://a' })).toBe(2)
-    expect(await metric('upstream_instance_state', { instance: 'http://b' })).toBe(0)
+    expect(await metric('upstream_ejections_total', { upstream_instance: 'a' })).toBe(1)
+    expect(await metric('upstream_instance_state', { upstream_instance: 'a' })).toBe(2)
+    expect(await metric('upstream_instance_state', { upstream_instance: 'b' })).toBe(0)
     expect(upstream.instances()[0]).toMatchObject({ state: 'ejected', ejections: 1 })
     seen.length = 0
     for (let i = 0; i < 4; i++) await get()

@@ -56,12 +56,12 @@ export function createUpstreamMetrics(metrics: Metrics) {
     ejections: metrics.counter(
       'upstream_ejections_total',
       'Upstream instances ejected by outlier detection (consecutive failures).',
-      ['upstream', 'instance'],
+      ['upstream', 'upstream_instance'],
     ),
     instanceState: metrics.gauge(
       'upstream_instance_state',
       'Upstream instance state, as a breaker: 0 healthy (closed), 1 probing (half-open), 2 ejected (open).',
-      ['upstream', 'instance'],
+      ['upstream', 'upstream_instance'],
     ),
     shed: metrics.counter(
       'upstream_shed_total',
@@ -163,11 +163,11 @@ export function createUpstream(options: UpstreamOptions) {
     ...outlier,
     now,
     onStateChange(instance, state) {
-      upstreamMetrics?.instanceState.set({ upstream: name, instance: instance.url }, INSTANCE_STATE[state])
+      upstreamMetrics?.instanceState.set({ upstream: name, upstream_instance: instance.host }, INSTANCE_STATE[state])
     },
   })
   for (const instance of pool.instances) {
-    upstreamMetrics?.instanceState.set({ upstream: name, instance: instance.url }, INSTANCE_STATE.healthy)
+    upstreamMetrics?.instanceState.set({ upstream: name, upstream_instance: instance.host }, INSTANCE_STATE.healthy)
   }
   const peers = new Map(
     pool.instances.map((instance) => {
@@ -283,7 +283,7 @@ export function createUpstream(options: UpstreamOptions) {
           const reason = retryReason(outcome)
           const failed = outcome.error !== undefined || (outcome.response?.status ?? 0) >= 500
           if (pool.report(pick.instance, !failed)) {
-            upstreamMetrics?.ejections.inc({ upstream: name, instance: pick.instance.url })
+            upstreamMetrics?.ejections.inc({ upstream: name, upstream_instance: pick.instance.host })
             span?.addEvent('shopstack.upstream.ejected', { 'shopstack.upstream.instance': pick.instance.url })
             span?.setAttribute('shopstack.upstream.ejected', true)
           }
