@@ -1,11 +1,13 @@
-// The parts every service app starts with, in order: the service plugin (ids, limits, errors,
-// metrics, logs, spans, /metrics), health endpoints, and the OpenAPI docs.
+// The parts every service app starts with, in order: with TRACING_MODE=plugin (and an OTLP
+// endpoint) @elysiajs/opentelemetry, then the service plugin (ids, limits, errors, metrics, logs,
+// spans, /metrics), health endpoints, and the OpenAPI docs.
 
 import { Elysia } from 'elysia'
 import { createDocs } from './docs.ts'
 import { createHealth, type HealthCheck } from './health.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
+import type { createOtelPlugin as CreateOtelPlugin } from './otel-plugin.ts'
 import { createServicePlugin } from './service-plugin.ts'
 import type { Tracing } from './tracing.ts'
 
@@ -23,7 +25,15 @@ export interface ServiceBaseOptions {
 
 export function createServiceBase(options: ServiceBaseOptions) {
   const { service, version, description, checks, isDraining, ...telemetry } = options
-  return new Elysia({ name: '@shopstack/service-base', seed: service })
+  const base = new Elysia({ name: '@shopstack/service-base', seed: service })
+  if (telemetry.tracing.enabled && telemetry.tracing.mode === 'plugin') {
+    // Loaded only in plugin mode: @elysiajs/opentelemetry pulls in @opentelemetry/sdk-node, which
+    // costs the default mode start-up time and memory for nothing. Bun's synchronous require keeps
+    // createServiceBase synchronous.
+    const { createOtelPlugin } = require('./otel-plugin.ts') as { createOtelPlugin: typeof CreateOtelPlugin }
+    base.use(createOtelPlugin({ service, tracing: telemetry.tracing }))
+  }
+  return base
     .use(createServicePlugin({ service, ...telemetry }))
     .use(createHealth({ service, checks, isDraining }))
     .use(createDocs({ service, version, description }))

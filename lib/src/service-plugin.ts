@@ -9,12 +9,22 @@
 //
 // Elysia keeps `set.status` at 200 when a handler returns a Response (the gateway does), so the
 // status is read from the returned Response when there is one.
+//
+// With TRACING_MODE=plugin, @elysiajs/opentelemetry (mounted before this plugin) makes the SERVER
+// span; this plugin then only picks that span up, so handlers' CLIENT spans, the log line and
+// `traceresponse` name it, and adds what the plugin cannot know (the status of a returned Response,
+// the request id).
+//
+// The hot path allocates little: metric label sets are built once per method+route+status and
+// reused, the path comes from the URL string without `new URL()`, and a histogram exemplar (a
+// trace id) is refreshed at most once a second per series — Prometheus keeps one per bucket and
+// scrapes every few seconds, so writing one per request bought nothing.
 
 import { Elysia, StatusMap } from 'elysia'
 import { HttpError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
-import { type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
+import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
 
 export interface ServicePluginOptions {
   service: string
@@ -51,17 +61,56 @@ export function telemetryOf(request: Request): RequestTelemetry {
 /** Route label for requests that matched no route: one series, however many paths are tried. */
 export const UNMATCHED_ROUTE = 'unmatched'
 
+/** The plugin-mode SERVER span, captured before any lifecycle hook span becomes the active one. */
+const SERVER_SPAN = Symbol('shopstack.server-span')
+type PluginTaggedRequest = Request & { [SERVER_SPAN]?: Span }
+
+/** Label sets kept per method+route+status; past this many, new ones are built per request. */
+const MAX_CACHED_SERIES = 1000
+/** How often a series' exemplar is refreshed, in milliseconds. */
+const EXEMPLAR_INTERVAL_MS = 1000
+
+interface Series {
+  readonly labels: { readonly method: string; readonly endpoint: string; readonly status: string }
+  exemplarAt: number
+}
+
+/** The path of a request URL (`http://host/a/b?x` -> `/a/b`) without parsing the whole URL. */
+export function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start === -1) return '/'
+  const query = url.indexOf('?', start)
+  const hash = url.indexOf('#', start)
+  const end = query === -1 ? (hash === -1 ? url.length : hash) : hash === -1 ? query : Math.min(query, hash)
+  return url.slice(start, end)
+}
+
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
 export function createServicePlugin(options: ServicePluginOptions) {
   const { service, logger, metrics, tracing, maxBodyBytes = 16_384, now = () => performance.now() } = options
+  const pluginMode = tracing.enabled && tracing.mode === 'plugin'
+  const series = new Map<string, Series>()
+
+  function seriesOf(method: string, endpoint: string, status: number): Series {
+    const key = `${method} ${status} ${endpoint}`
+    let found = series.get(key)
+    if (!found) {
+      found = { labels: Object.freeze({ method, endpoint, status: String(status) }), exemplarAt: -Infinity }
+      if (series.size < MAX_CACHED_SERIES) series.set(key, found)
+    }
+    return found
+  }
+
   function beginRequest(request: Request): RequestState {
     const incomingId = request.headers.get('x-request-id')
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID()
     let span: Span | undefined
-    if (tracing.enabled) {
+    if (pluginMode) {
+      span = (request as PluginTaggedRequest)[SERVER_SPAN]
+    } else if (tracing.enabled) {
       const parent = tracing.extract(request.headers)
       span = tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
     }
@@ -74,7 +123,16 @@ export function createServicePlugin(options: ServicePluginOptions) {
     return (request as TaggedRequest)[STATE] ?? beginRequest(request)
   }
 
-  return new Elysia({ name: '@shopstack/service-plugin', seed: service })
+  const plugin = new Elysia({ name: '@shopstack/service-plugin', seed: service })
+  if (pluginMode) {
+    // Trace listeners run when a request starts, before any hook: the active span is still the
+    // plugin's root span (it later makes each hook's span the active one).
+    plugin.trace({ as: 'global' }, function captureServerSpan({ context }) {
+      const span = activeSpan()
+      if (span) (context.request as PluginTaggedRequest)[SERVER_SPAN] = span
+    })
+  }
+  return plugin
     .onRequest(function startRequest({ request, set }) {
       const state = beginRequest(request)
       set.headers['x-request-id'] = state.requestId
@@ -123,27 +181,40 @@ export function createServicePlugin(options: ServicePluginOptions) {
       const response = (ctx as { responseValue?: unknown }).responseValue
       const status = response instanceof Response ? response.status : statusCode(set.status)
       const endpoint = route || UNMATCHED_ROUTE
-      const seconds = (now() - state.start) / 1000
-      const labels = { method: request.method, endpoint, status: String(status) }
+      const end = now()
+      const seconds = (end - state.start) / 1000
+      const entry = seriesOf(request.method, endpoint, status)
+      const labels = entry.labels
       metrics.httpRequests.inc(labels)
 
       const span = state.span
       if (span) {
         const { traceId, spanId } = span.spanContext()
-        // prom-client types exemplar labels as the metric's own label names; they are free-form.
-        const exemplarLabels = { trace_id: traceId } as Record<string, string>
-        metrics.httpDuration.observe({ labels, value: seconds, exemplarLabels })
-        span.updateName(`${request.method} ${endpoint}`)
-        span.setAttribute('http.request.method', request.method)
-        span.setAttribute('http.route', endpoint)
-        span.setAttribute('url.path', new URL(request.url).pathname)
+        if (end - entry.exemplarAt >= EXEMPLAR_INTERVAL_MS) {
+          entry.exemplarAt = end
+          // prom-client types exemplar labels as the metric's own label names; they are free-form.
+          const exemplarLabels = { trace_id: traceId } as Record<string, string>
+          metrics.httpDuration.observe({ labels, value: seconds, exemplarLabels })
+        } else {
+          metrics.httpDuration.observe({ labels, value: seconds })
+        }
+        if (!pluginMode) {
+          span.updateName(`${request.method} ${endpoint}`)
+          span.setAttributes({
+            'http.request.method': request.method,
+            'http.route': endpoint,
+            'url.path': pathOf(request.url),
+          })
+        }
+        // In plugin mode the plugin ends its span after this hook; it reads the status from
+        // `set.status`, which is wrong when a handler returned a Response, so ours wins.
         span.setAttribute('http.response.status_code', status)
         span.setAttribute('shopstack.request_id', state.requestId)
         if (status >= 500) {
           if (state.error instanceof Error) span.recordException(state.error)
           span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) })
         }
-        span.end()
+        if (!pluginMode) span.end()
         log(status, endpoint, seconds, state, request, traceId, spanId)
       } else {
         metrics.httpDuration.observe({ labels, value: seconds })

@@ -5,7 +5,11 @@
 // keeps the hot path free of AsyncLocalStorage.
 //
 // Why not @elysiajs/opentelemetry by default: it makes a span per lifecycle hook (about four per
-// service per request) and always loads @opentelemetry/sdk-node; the measured cost is in the README.
+// service per request) and always loads @opentelemetry/sdk-node; the measured cost is in
+// bench/README.md. With `mode: 'plugin'` (TRACING_MODE=plugin) the plugin makes the SERVER spans
+// instead (otel-plugin.ts): this tracer then builds no provider of its own, but hands its span
+// processor to the plugin's SDK and starts the CLIENT spans from the global API, so every span of
+// a request lands in one trace and goes through one counted export queue.
 
 import {
   type Attributes,
@@ -19,7 +23,7 @@ import {
 } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
-import { resourceFromAttributes } from '@opentelemetry/resources'
+import { type Resource, resourceFromAttributes } from '@opentelemetry/resources'
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
@@ -61,6 +65,11 @@ export interface Tracing {
   droppedSpans(): number
   forceFlush(): Promise<void>
   shutdown(): Promise<void>
+  /**
+   * Plugin mode only: what @elysiajs/opentelemetry's SDK must be built with — this tracer's
+   * counted batch processor (none when tracing is off) and the service's resource.
+   */
+  readonly sdk?: { readonly spanProcessors: readonly SpanProcessor[]; readonly resource: Resource }
 }
 
 const propagator = new W3CTraceContextPropagator()
@@ -130,16 +139,17 @@ export function createTracing(options: TracingOptions): Tracing {
     forceFlush: async () => {},
     shutdown: async () => {},
   }
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': service,
-      'service.version': version,
-      'deployment.environment': environment,
-      'deployment.environment.name': environment,
-    }),
-    spanProcessors: [openSpans, processor],
+  const resource = resourceFromAttributes({
+    'service.name': service,
+    'service.version': version,
+    'deployment.environment': environment,
+    'deployment.environment.name': environment,
   })
-  const tracer = provider.getTracer('shopstack', version)
+  const spanProcessors = [openSpans, processor]
+  // Plugin mode: the plugin's SDK registers the global provider with these processors; the API's
+  // proxy tracer delegates to it once it exists, so CLIENT spans join the plugin's traces.
+  const provider = mode === 'plugin' ? undefined : new BasicTracerProvider({ resource, spanProcessors })
+  const tracer = provider ? provider.getTracer('shopstack', version) : trace.getTracer('shopstack', version)
   const root = contextApi.active()
 
   return {
@@ -153,13 +163,19 @@ export function createTracing(options: TracingOptions): Tracing {
       return tracer.startSpan(name, { kind, attributes }, ctx)
     },
     droppedSpans: () => processor.dropped,
-    forceFlush: () => provider.forceFlush(),
+    forceFlush: () => (provider ? provider.forceFlush() : processor.forceFlush()),
     async shutdown() {
       const deadline = performance.now() + 2000
       while (open > 0 && performance.now() < deadline) await Bun.sleep(5)
-      await provider.shutdown()
+      await (provider ? provider.shutdown() : processor.shutdown())
     },
+    ...(provider ? {} : { sdk: { spanProcessors, resource } }),
   }
+}
+
+/** The span active in the global context (plugin mode: set by @elysiajs/opentelemetry). */
+export function activeSpan(): Span | undefined {
+  return trace.getActiveSpan()
 }
 
 function isSpan(value: Context | Span): value is Span {

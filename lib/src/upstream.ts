@@ -163,11 +163,17 @@ export function createUpstream(options: UpstreamOptions) {
     ...outlier,
     now,
     onStateChange(instance, state) {
-      upstreamMetrics?.instanceState.set({ upstream: name, upstream_instance: instance.host }, INSTANCE_STATE[state])
+      upstreamMetrics?.instanceState.set(
+        { upstream: name, upstream_instance: instance.host },
+        INSTANCE_STATE[state],
+      )
     },
   })
   for (const instance of pool.instances) {
-    upstreamMetrics?.instanceState.set({ upstream: name, upstream_instance: instance.host }, INSTANCE_STATE.healthy)
+    upstreamMetrics?.instanceState.set(
+      { upstream: name, upstream_instance: instance.host },
+      INSTANCE_STATE.healthy,
+    )
   }
   const peers = new Map(
     pool.instances.map((instance) => {

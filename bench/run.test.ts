@@ -1,0 +1,51 @@
+// The benchmark end to end in its smoke mode (1 s per case, no warm-up, one cold start each): it
+// starts and stops everything, and writes a result file that parses. It asserts nothing about
+// speed — that is what `bun run bench` is for.
+
+import { expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { BenchResult } from './run.ts'
+
+test.skipIf(!Bun.which('wrk'))(
+  'bun run bench --smoke runs every case and writes valid JSON',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopstack-bench-test-'))
+    const out = join(dir, 'result.json')
+    try {
+      const proc = Bun.spawn(
+        ['bun', join(import.meta.dir, 'run.ts'), '--smoke', '--modes', 'off,full', '--out', out],
+        {
+          stdout: 'pipe',
+          stderr: 'pipe',
+        },
+      )
+      const [stdout, stderr, code] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+        proc.exited,
+      ])
+      expect(code, stderr).toBe(0)
+      expect(stdout).toContain('targets:')
+      const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+      const paths = result.cases.map((c) => `${c.mode} ${c.path}`)
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          'off catalog',
+          'off gateway-get',
+          'off gateway-cart-add',
+          'full gateway-cart-add',
+        ]),
+      )
+      for (const c of result.cases) expect(c.requests).toBeGreaterThan(0)
+      const traced = result.cases.filter((c) => c.mode === 'full')
+      for (const c of traced) expect(c.spansPerRequest).toBeGreaterThan(0)
+      expect(result.coldStartMs.full?.gateway?.samples).toHaveLength(1)
+      expect(result.targets.length).toBeGreaterThan(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+  60_000,
+)

@@ -1,0 +1,79 @@
+// Plugin mode in process: @elysiajs/opentelemetry makes the SERVER span, our CLIENT spans and the
+// log line join it. The plugin registers OpenTelemetry globals, so this file removes them after.
+
+import { afterAll, describe, expect, test } from 'bun:test'
+import { context, propagation, trace } from '@opentelemetry/api'
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
+import { createServiceBase } from './app-kit.ts'
+import { createLogger } from './logger.ts'
+import { createMetrics } from './metrics.ts'
+import { telemetryOf } from './service-plugin.ts'
+import { createTracing, SpanKind } from './tracing.ts'
+
+afterAll(() => {
+  trace.disable()
+  context.disable()
+  propagation.disable()
+})
+
+describe('TRACING_MODE=plugin', () => {
+  test('the plugin makes the SERVER span; CLIENT spans, traceresponse and the log line use it', async () => {
+    const exporter = new InMemorySpanExporter()
+    const tracing = createTracing({
+      service: 'shopstack-t',
+      mode: 'plugin',
+      exporter,
+      scheduledDelayMillis: 1,
+    })
+    expect(tracing.sdk?.spanProcessors.length).toBeGreaterThan(0)
+    const lines: Array<Record<string, unknown>> = []
+    const logger = createLogger({
+      service: 't',
+      destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+    })
+    const metrics = createMetrics({ service: 't', runtime: false })
+    const app = createServiceBase({
+      service: 't',
+      version: '1',
+      description: 'd',
+      logger,
+      metrics,
+      tracing,
+    }).get('/things/:id', ({ request }) => {
+      tracing.startSpan('GET /upstream', SpanKind.CLIENT, telemetryOf(request).span).end()
+      // A returned Response keeps set.status at 200; the span must still say 404.
+      return new Response('no such thing', { status: 404 })
+    })
+    const incoming = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const response = await app.handle(
+      new Request('http://localhost/things/1', {
+        headers: { traceparent: `00-${incoming}-00f067aa0ba902b7-01`, authorization: 'Bearer secret' },
+      }),
+    )
+    expect(response.status).toBe(404)
+    const [, traceId, serverId] = (response.headers.get('traceresponse') ?? '').split('-')
+    expect(traceId).toBe(incoming)
+
+    await Bun.sleep(10)
+    await tracing.forceFlush()
+    const spans = exporter.getFinishedSpans()
+    const server = spans.find((s) => s.kind === SpanKind.SERVER)
+    expect(server?.name).toBe('GET /things/:id')
+    expect(server?.spanContext().spanId).toBe(serverId as string)
+    expect(server?.parentSpanContext?.spanId).toBe('00f067aa0ba902b7')
+    expect(server?.attributes['http.response.status_code']).toBe(404)
+    expect(server?.attributes['http.request.header.authorization']).toBeUndefined()
+    expect(server?.resource.attributes['service.name']).toBe('shopstack-t')
+    const client = spans.find((s) => s.kind === SpanKind.CLIENT)
+    expect(client?.parentSpanContext?.spanId).toBe(serverId as string)
+    expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([incoming]))
+    // Exactly one SERVER span: the service plugin made none of its own.
+    expect(spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(1)
+    expect(lines.find((l) => l.msg === 'request')).toMatchObject({
+      trace_id: incoming,
+      span_id: serverId,
+      status: 404,
+    })
+    await tracing.shutdown()
+  })
+})
