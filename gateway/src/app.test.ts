@@ -269,7 +269,9 @@ describe('gateway over several instances of an upstream', () => {
       expect(
         sampleValue(metrics, 'upstream_retries_total', { upstream: 'cart', reason: 'connect_failure' }),
       ).toBe(2)
-      expect(sampleValue(metrics, 'upstream_instance_state', { upstream_instance: new URL(gone.url).host })).toBe(0)
+      expect(
+        sampleValue(metrics, 'upstream_instance_state', { upstream_instance: new URL(gone.url).host }),
+      ).toBe(0)
     } finally {
       a.server.stop(true)
       b.server.stop(true)
