@@ -2,8 +2,10 @@ import { describe, expect, test } from 'bun:test'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Elysia } from 'elysia'
 import { bufferedStdout } from './logger.ts'
-import { pathOf } from './service-plugin.ts'
+import { createServicePlugin, pathOf } from './service-plugin.ts'
+import { createTestTelemetry } from './testing.ts'
 
 describe('pathOf', () => {
   test('reads the path of a request URL as new URL().pathname does', () => {
@@ -36,5 +38,28 @@ describe('bufferedStdout', () => {
       closeSync(fd)
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('exemplars', () => {
+  test('a rare slow request leaves its trace id in the slow bucket, even among fast ones', async () => {
+    const telemetry = createTestTelemetry({ service: 'x', tracing: true })
+    let clock = 0
+    const app = new Elysia()
+      .use(createServicePlugin({ service: 'x', ...telemetry, now: () => clock }))
+      .get('/work/:ms', ({ params }) => {
+        clock += Number(params.ms)
+        return 'ok'
+      })
+    // Within one second of the fast request's exemplar, on the same series.
+    await app.handle(new Request('http://localhost/work/2'))
+    // afterResponse runs after the response is handed over: let it, before the clock moves on.
+    await Bun.sleep(1)
+    const slow = await app.handle(new Request('http://localhost/work/800'))
+    const slowTrace = slow.headers.get('traceresponse')?.split('-')[1]
+    await Bun.sleep(5)
+    const text = await (await telemetry.metrics.scrape('application/openmetrics-text')).text()
+    const line = text.split('\n').find((l) => l.startsWith('http_request_duration_seconds_bucket{le="1",'))
+    expect(line).toContain(`trace_id="${slowTrace}"`)
   })
 })

@@ -17,13 +17,13 @@
 //
 // The hot path allocates little: metric label sets are built once per method+route+status and
 // reused, the path comes from the URL string without `new URL()`, and a histogram exemplar (a
-// trace id) is refreshed at most once a second per series — Prometheus keeps one per bucket and
-// scrapes every few seconds, so writing one per request bought nothing.
+// trace id) is refreshed at most once a second per series and bucket — Prometheus keeps one per
+// bucket and scrapes every few seconds, so writing one per request bought nothing.
 
 import { Elysia, StatusMap } from 'elysia'
 import { HttpError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts'
 import type { Logger } from './logger.ts'
-import type { Metrics } from './metrics.ts'
+import { DURATION_BUCKETS, type Metrics } from './metrics.ts'
 import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
 
 export interface ServicePluginOptions {
@@ -72,7 +72,16 @@ const EXEMPLAR_INTERVAL_MS = 1000
 
 interface Series {
   readonly labels: { readonly method: string; readonly endpoint: string; readonly status: string }
-  exemplarAt: number
+  /** When each histogram bucket's exemplar was last written: per bucket, so a rare slow request
+   * still leaves its trace id in the slow bucket (the one a p99 panel links from). */
+  readonly exemplarAt: Float64Array
+}
+
+/** Index of the histogram bucket (DURATION_BUCKETS, then +Inf) a duration falls into. */
+function bucketOf(seconds: number): number {
+  let i = 0
+  while (i < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[i] as number)) i++
+  return i
 }
 
 /** The path of a request URL (`http://host/a/b?x` -> `/a/b`) without parsing the whole URL. */
@@ -98,7 +107,10 @@ export function createServicePlugin(options: ServicePluginOptions) {
     const key = `${method} ${status} ${endpoint}`
     let found = series.get(key)
     if (!found) {
-      found = { labels: Object.freeze({ method, endpoint, status: String(status) }), exemplarAt: -Infinity }
+      found = {
+        labels: Object.freeze({ method, endpoint, status: String(status) }),
+        exemplarAt: new Float64Array(DURATION_BUCKETS.length + 1).fill(-Infinity),
+      }
       if (series.size < MAX_CACHED_SERIES) series.set(key, found)
     }
     return found
@@ -190,8 +202,9 @@ export function createServicePlugin(options: ServicePluginOptions) {
       const span = state.span
       if (span) {
         const { traceId, spanId } = span.spanContext()
-        if (end - entry.exemplarAt >= EXEMPLAR_INTERVAL_MS) {
-          entry.exemplarAt = end
+        const bucket = bucketOf(seconds)
+        if (end - (entry.exemplarAt[bucket] as number) >= EXEMPLAR_INTERVAL_MS) {
+          entry.exemplarAt[bucket] = end
           // prom-client types exemplar labels as the metric's own label names; they are free-form.
           const exemplarLabels = { trace_id: traceId } as Record<string, string>
           metrics.httpDuration.observe({ labels, value: seconds, exemplarLabels })
