@@ -21,16 +21,8 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api'
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
-import { type Resource, resourceFromAttributes } from '@opentelemetry/resources'
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  type ReadableSpan,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base'
+import type { Resource } from '@opentelemetry/resources'
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
 
 export { type Context, type Span, SpanKind, SpanStatusCode }
 
@@ -72,29 +64,11 @@ export interface Tracing {
   readonly sdk?: { readonly spanProcessors: readonly SpanProcessor[]; readonly resource: Resource }
 }
 
-const propagator = new W3CTraceContextPropagator()
 const headerGetter = {
   get: (carrier: Headers, key: string) => carrier.get(key) ?? undefined,
   keys: (carrier: Headers) => Array.from(carrier, ([key]) => key),
 }
 const headerSetter = { set: (carrier: Headers, key: string, value: string) => carrier.set(key, value) }
-
-/** Counts what the batch processor throws away when its queue is full (the SDK only logs it). */
-class CountingBatchSpanProcessor extends BatchSpanProcessor {
-  dropped = 0
-  readonly #maxQueueSize: number
-  constructor(exporter: SpanExporter, config: ConstructorParameters<typeof BatchSpanProcessor>[1] & {}) {
-    super(exporter, config)
-    this.#maxQueueSize = config.maxQueueSize ?? 2048
-  }
-  override onEnd(span: ReadableSpan): void {
-    // `_finishedSpans` is the SDK's queue (sdk-trace-base 2.0, pinned); reading its length is the
-    // only way to know a span is about to be dropped.
-    const queued = (this as unknown as { _finishedSpans: unknown[] })._finishedSpans.length
-    if (queued >= this.#maxQueueSize) this.dropped++
-    super.onEnd(span)
-  }
-}
 
 export function createTracing(options: TracingOptions): Tracing {
   const {
@@ -107,10 +81,7 @@ export function createTracing(options: TracingOptions): Tracing {
     maxExportBatchSize = 1024,
     scheduledDelayMillis = 500,
   } = options
-  const exporter =
-    options.exporter ?? (endpoint ? new OTLPTraceExporter({ url: `${endpoint}/v1/traces` }) : undefined)
-
-  if (!exporter) {
+  if (!options.exporter && !endpoint) {
     const tracer = trace.getTracer(service)
     return {
       enabled: false,
@@ -125,7 +96,11 @@ export function createTracing(options: TracingOptions): Tracing {
     }
   }
 
-  const processor = new CountingBatchSpanProcessor(exporter, {
+  // Bun's synchronous require keeps createTracing synchronous and the SDK out of start-up when off.
+  const sdk = require('./tracing-sdk.ts') as typeof import('./tracing-sdk.ts')
+  const exporter = options.exporter ?? sdk.otlpExporter(endpoint as string)
+  const propagator = new sdk.W3CTraceContextPropagator()
+  const processor = new sdk.CountingBatchSpanProcessor(exporter, {
     maxQueueSize,
     maxExportBatchSize,
     scheduledDelayMillis,
@@ -139,7 +114,7 @@ export function createTracing(options: TracingOptions): Tracing {
     forceFlush: async () => {},
     shutdown: async () => {},
   }
-  const resource = resourceFromAttributes({
+  const resource = sdk.resourceFromAttributes({
     'service.name': service,
     'service.version': version,
     'deployment.environment': environment,
@@ -148,7 +123,7 @@ export function createTracing(options: TracingOptions): Tracing {
   const spanProcessors = [openSpans, processor]
   // Plugin mode: the plugin's SDK registers the global provider with these processors; the API's
   // proxy tracer delegates to it once it exists, so CLIENT spans join the plugin's traces.
-  const provider = mode === 'plugin' ? undefined : new BasicTracerProvider({ resource, spanProcessors })
+  const provider = mode === 'plugin' ? undefined : new sdk.BasicTracerProvider({ resource, spanProcessors })
   const tracer = provider ? provider.getTracer('shopstack', version) : trace.getTracer('shopstack', version)
   const root = contextApi.active()
 
