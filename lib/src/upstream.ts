@@ -8,7 +8,7 @@
 // - every try has a timeout, and the whole call an overall one;
 // - only idempotent requests are retried (GET and HEAD, or any request the caller marks — the
 //   gateway does for writes carrying an Idempotency-Key), on a connection failure, a per-try
-//   timeout or a 503, after a jittered backoff, and only while the retry budget allows;
+//   timeout, a 502 or a 503, after a jittered backoff, and only while the retry budget allows;
 // - at most `maxConcurrent` calls are in flight per upstream; beyond that a call is shed at once
 //   with a 503 (ShedError, which carries Retry-After) rather than queued.
 // A refused connection, a reset or a timeout becomes an UpstreamError (502 / 503 / 504) that names
@@ -45,7 +45,7 @@ export function createUpstreamMetrics(metrics: Metrics) {
     ),
     retries: metrics.counter(
       'upstream_retries_total',
-      'Retries sent to upstream services, by reason (connect_failure, timeout, status_503).',
+      'Retries sent to upstream services, by reason (connect_failure, timeout, status_502, status_503).',
       ['upstream', 'reason'],
     ),
     retryBudgetExhausted: metrics.counter(
@@ -133,7 +133,7 @@ export class ShedError extends UpstreamError {
   }
 }
 
-type RetryReason = 'connect_failure' | 'timeout' | 'status_503'
+type RetryReason = 'connect_failure' | 'timeout' | 'status_502' | 'status_503'
 
 /** What one try came to: a response, or an error with its kind. */
 type Try = { response: Response; error?: undefined } | { response?: undefined; error: UpstreamError }
@@ -367,7 +367,11 @@ export function createUpstream(options: UpstreamOptions) {
 
 function retryReason(outcome: Try): RetryReason | undefined {
   if (outcome.error) return outcome.error.status === 504 ? 'timeout' : 'connect_failure'
-  return outcome.response.status === 503 ? 'status_503' : undefined
+  // 503: that instance cannot serve now. 502: that instance could not reach its own dependency
+  // (a cart whose catalog call failed while a catalog replica drained); another may.
+  if (outcome.response.status === 503) return 'status_503'
+  if (outcome.response.status === 502) return 'status_502'
+  return undefined
 }
 
 function errorMessage(error: unknown): string {
