@@ -54,6 +54,8 @@ function attributes(list: OtlpAttribute[] = []): Record<string, unknown> {
   return out
 }
 
+export type OtlpReceiver = ReturnType<typeof startOtlpReceiver>
+
 export function startOtlpReceiver() {
   const spans: ReceivedSpan[] = []
   const resources: Array<Record<string, unknown>> = []

@@ -251,33 +251,6 @@ async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Prom
   for await (const chunk of stream) into.push(decoder.decode(chunk, { stream: true }))
 }
 
-export interface OtlpSink {
-  readonly url: string
-  /** POST /v1/traces requests received. */
-  readonly received: () => number
-  stop(): void
-}
-
-/**
- * The smallest OTLP/HTTP endpoint: 200 to POST /v1/traces, so services run with tracing on (and
- * record exemplars) without a collector.
- */
-export function startOtlpSink(): OtlpSink {
-  let received = 0
-  const server = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    async fetch(request) {
-      const { pathname } = new URL(request.url)
-      if (request.method !== 'POST' || pathname !== '/v1/traces') return new Response(null, { status: 404 })
-      await request.arrayBuffer()
-      received++
-      return new Response('{}', { headers: { 'content-type': 'application/json' } })
-    },
-  })
-  return { url: `http://127.0.0.1:${server.port}`, received: () => received, stop: () => server.stop(true) }
-}
-
 /**
  * One round of traffic through the gateway that touches every public route with successes and
  * client errors: catalog lists and reads (known and unknown ids, an invalid id), cart adds (known

@@ -13,14 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type RunningService, startService, waitFor } from '../e2e/harness.ts'
-import {
-  hasPrometheus,
-  type OtlpSink,
-  type RunningPrometheus,
-  sendTraffic,
-  startOtlpSink,
-  startPrometheus,
-} from '../e2e/prometheus.ts'
+import { type OtlpReceiver, startOtlpReceiver } from '../e2e/otlp-receiver.ts'
+import { hasPrometheus, type RunningPrometheus, sendTraffic, startPrometheus } from '../e2e/prometheus.ts'
 import { hasRedis, type RunningRedis, startRedis } from '../e2e/redis.ts'
 import { filesUnder, OBSERVABILITY, readJson, readYaml } from './stack.ts'
 
@@ -127,7 +121,7 @@ function expand(expr: string): string[] {
   return base.includes('$service') ? SERVICES.map((s) => base.replaceAll('$service', s)) : [base]
 }
 
-let sink: OtlpSink
+let sink: OtlpReceiver
 let redis: RunningRedis | undefined
 let dataDir: string
 let prometheus: RunningPrometheus
@@ -148,7 +142,7 @@ describe.skipIf(!hasPrometheus)('PromQL of the dashboards and rules, against the
   const expressions = [...dashboardExpressions(), ...ruleExpressions()]
 
   beforeAll(async () => {
-    sink = startOtlpSink()
+    sink = startOtlpReceiver()
     dataDir = mkdtempSync(join(tmpdir(), 'shopstack-promql-'))
     redis = hasRedis ? await startRedis() : undefined
     // The simulation on, fast, with frequent cart failures: 5xx, simulated faults and failed
