@@ -1,6 +1,7 @@
 // Hand-written SVG line charts: the same function draws the live charts in the web UI and the
 // charts of the HTML report, so both show the same picture and nothing is fetched from a CDN.
 
+import type { FaultAnnotation } from './annotations.ts'
 import { formatDuration } from './duration.ts'
 import type { SeriesPoint } from './stats.ts'
 
@@ -8,6 +9,16 @@ export interface ChartSeries {
   name: string
   color: string
   values: readonly number[]
+}
+
+/** A shaded interval on the time axis: when a fault was on. */
+export interface ChartMark {
+  label: string
+  startS: number
+  /** Open marks run to the end of the chart. */
+  endS?: number
+  color: string
+  title?: string
 }
 
 export interface LineChartOptions {
@@ -20,6 +31,7 @@ export interface LineChartOptions {
   height?: number
   /** Longer series are reduced to this many points (keeping each bucket's maximum). */
   maxPoints?: number
+  marks?: readonly ChartMark[]
 }
 
 export function escapeHtml(text: string): string {
@@ -53,7 +65,7 @@ function downsample(values: readonly number[], size: number): number[] {
 }
 
 export function renderLineChart(options: LineChartOptions): string {
-  const { title, unit, times, series, width = 560, height = 220, maxPoints = 300 } = options
+  const { title, unit, times, series, width = 560, height = 220, maxPoints = 300, marks = [] } = options
   const pad = { left: 48, right: 12, top: 28, bottom: 26 }
   const plotW = width - pad.left - pad.right
   const plotH = height - pad.top - pad.bottom
@@ -76,6 +88,21 @@ export function renderLineChart(options: LineChartOptions): string {
   }
   const first = times[0] ?? 0
   const last = times[times.length - 1] ?? 0
+  // Points are a tick apart, so position on the time axis is linear between the first and last.
+  const xOfTime = (s: number) =>
+    pad.left +
+    (last > first ? ((Math.min(Math.max(s, first), last) - first) / (last - first)) * plotW : plotW)
+  for (const mark of marks) {
+    if (count < 2 || mark.startS > last) continue
+    const x1 = xOfTime(mark.startS)
+    const x2 = Math.max(xOfTime(mark.endS ?? last), x1 + 1.5)
+    parts.push(
+      `<g class="mark"><title>${escapeHtml(mark.title ?? mark.label)}</title>`,
+      `<rect x="${x1.toFixed(1)}" y="${pad.top}" width="${(x2 - x1).toFixed(1)}" height="${plotH}" fill="${mark.color}" fill-opacity="0.12"/>`,
+      `<line x1="${x1.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${pad.top}" y2="${pad.top + plotH}" stroke="${mark.color}" stroke-dasharray="3 2"/>`,
+      `<text x="${(x1 + 2).toFixed(1)}" y="${pad.top + 10}" font-size="10" fill="${mark.color}">${escapeHtml(mark.label)}</text></g>`,
+    )
+  }
   for (const [at, anchor, seconds] of [
     [pad.left, 'start', first],
     [pad.left + plotW / 2, 'middle', (first + last) / 2],
@@ -111,14 +138,39 @@ export interface RunCharts {
   users: string
 }
 
-/** The three charts of a run: throughput and failures, latency percentiles, users. */
-export function renderRunCharts(series: readonly SeriesPoint[]): RunCharts {
+/** One colour per service, the same in the charts and the lists. */
+export const SERVICE_COLORS: Record<string, string> = {
+  gateway: '#1565c0',
+  catalog: '#ef6c00',
+  cart: '#6a1b9a',
+}
+
+/** Fault annotations as chart marks ("#2"), leaving out changes the service refused. */
+export function marksOf(annotations: readonly FaultAnnotation[]): ChartMark[] {
+  return annotations
+    .filter((a) => !a.error)
+    .map((a) => ({
+      label: `#${a.id}`,
+      startS: a.start_s,
+      ...(a.end_s === undefined ? {} : { endS: a.end_s }),
+      color: SERVICE_COLORS[a.service] ?? '#555',
+      title: `#${a.id} ${a.service}: ${a.label}`,
+    }))
+}
+
+/** The three charts of a run: throughput and failures, latency percentiles, users; faults shaded. */
+export function renderRunCharts(
+  series: readonly SeriesPoint[],
+  annotations: readonly FaultAnnotation[] = [],
+): RunCharts {
   const times = series.map((p) => p.t)
+  const marks = marksOf(annotations)
   return {
     rps: renderLineChart({
       title: 'Requests per second',
       unit: 'req/s',
       times,
+      marks,
       series: [
         { name: 'requests/s', color: '#2e7d32', values: series.map((p) => p.rps) },
         { name: 'failures/s', color: '#c62828', values: series.map((p) => p.failures_per_s) },
@@ -128,6 +180,7 @@ export function renderRunCharts(series: readonly SeriesPoint[]): RunCharts {
       title: 'Response time percentiles',
       unit: 'ms',
       times,
+      marks,
       series: [
         { name: 'p50', color: '#1565c0', values: series.map((p) => p.p50_ms) },
         { name: 'p95', color: '#ef6c00', values: series.map((p) => p.p95_ms) },
@@ -138,6 +191,7 @@ export function renderRunCharts(series: readonly SeriesPoint[]): RunCharts {
       title: 'Users and requests in flight',
       unit: '',
       times,
+      marks,
       series: [
         { name: 'users', color: '#00838f', values: series.map((p) => p.users) },
         { name: 'in flight', color: '#8d6e63', values: series.map((p) => p.in_flight) },

@@ -2,11 +2,15 @@
 // prints; otherwise it serves the web UI and waits for a start from the page, as Locust does.
 // Ctrl-C (or SIGTERM) stops the run cleanly and still prints the summary and writes the reports;
 // a second Ctrl-C quits at once. Exit code: 0, 1 when a threshold was breached, 2 for bad usage.
+// With --scenario, a fault scenario plays alongside the load and its faults are turned off again
+// when the run ends, however it ends (short of a second Ctrl-C).
 
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { UsageError } from './duration.ts'
-import { parseCli, runnerOptionsOf, USAGE } from './options.ts'
+import { createScenarioPlayer, loadScenario, type Scenario, scenarioLengthMs } from './fault-scenario.ts'
+import { createFaultClient, type FaultClient } from './faults.ts'
+import { type CliOptions, parseCli, runnerOptionsOf, USAGE, withScenario } from './options.ts'
 import { buildReport, describeRun, type Report, renderHtmlReport } from './report.ts'
 import { createRunner } from './runner.ts'
 import { createLiveReporter, formatSummary } from './terminal.ts'
@@ -38,20 +42,64 @@ async function writeReports(report: Report, files: { json?: string; html?: strin
   }
 }
 
+/** A scenario's changes as they happen; on a terminal, over the live line (rewritten next second). */
+const scenarioLog = (line: string) =>
+  process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}scenario: ${line}\n`)
+
+/** Read the scenario, say what it teaches, and check every service it changes answers its admin API. */
+async function prepareScenario(cli: CliOptions, file: string, faults: FaultClient): Promise<Scenario> {
+  const scenario = await loadScenario(file)
+  const services = [...new Set(scenario.steps.map((s) => s.service))]
+  const problems = (
+    await Promise.all(
+      services.map((service) =>
+        faults.get(service).then(
+          () => '',
+          (e: Error) => e.message,
+        ),
+      ),
+    )
+  ).filter(Boolean)
+  if (problems.length > 0) {
+    const hint = cli.adminToken ? '' : ' (set --admin-token or ADMIN_TOKEN if the services need one)'
+    throw new UsageError(`scenario ${scenario.name} cannot change faults${hint}:\n  ${problems.join('\n  ')}`)
+  }
+  process.stderr.write(`scenario ${scenario.name}: ${scenario.description}\n`)
+  for (const item of scenario.watch) process.stderr.write(`  watch: ${item}\n`)
+  const lengthMs = scenarioLengthMs(scenario)
+  const runTimeMs = withScenario(cli, scenario).runTimeMs
+  if (lengthMs > runTimeMs) {
+    process.stderr.write(
+      `scenario ${scenario.name}: runs to ${lengthMs / 1000}s but the run lasts ${runTimeMs / 1000}s; later steps will not play\n`,
+    )
+  }
+  return scenario
+}
+
 async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseCli>
+  let cli: CliOptions
+  let scenario: Scenario | undefined
+  let faults: FaultClient
   try {
-    parsed = parseCli(argv)
+    const parsed = parseCli(argv)
+    if (parsed.help) {
+      process.stdout.write(USAGE)
+      return EXIT_OK
+    }
+    cli = parsed
+    faults = createFaultClient({
+      hosts: { gateway: cli.host, catalog: cli.catalogHost, cart: cli.cartHost },
+      ...(cli.adminToken ? { token: cli.adminToken } : {}),
+    })
+    if (cli.scenario) {
+      scenario = await prepareScenario(cli, cli.scenario, faults)
+      cli = withScenario(cli, scenario)
+    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     process.stderr.write(`loadtest: ${error.message}\n(see bun run loadtest --help)\n`)
     return EXIT_USAGE
   }
-  if (parsed.help) {
-    process.stdout.write(USAGE)
-    return EXIT_OK
-  }
-  const cli = parsed
   const base = runnerOptionsOf(cli)
   const files = { json: cli.json, html: cli.html }
 
@@ -61,7 +109,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (cli.headless) {
-    const runner = createRunner(base)
+    const runner = createRunner({
+      ...base,
+      ...(scenario ? { timeline: createScenarioPlayer({ scenario, client: faults, log: scenarioLog }) } : {}),
+    })
     const live = createLiveReporter(() => ({ status: runner.status(), snapshot: runner.stats.snapshot() }))
     onStopSignal(() => void runner.stop())
     runner.start()
@@ -83,6 +134,8 @@ async function main(argv: string[]): Promise<number> {
     base,
     thresholds: cli.thresholds,
     autostart: cli.autostart,
+    faults,
+    ...(scenario ? { scenario, scenarioLog } : {}),
     onRunEnd: async (report) => {
       last = report
       await finish(report)

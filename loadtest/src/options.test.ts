@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'bun:test'
 import { UsageError } from './duration.ts'
-import { parseCli, runnerOptionsOf } from './options.ts'
+import { parseScenario } from './fault-scenario.ts'
+import { parseCli, runnerOptionsOf, withScenario } from './options.ts'
 
-function parse(args: string[]) {
-  const parsed = parseCli(args)
+function parse(args: string[], env: Record<string, string | undefined> = {}) {
+  const parsed = parseCli(args, env)
   if (parsed.help) throw new Error('unexpected help')
   return parsed
 }
@@ -73,6 +74,30 @@ describe('the command line', () => {
     [['--browse-weight', '0', '--cart-weight', '0']],
   ])('%p is a usage error', (args) => {
     expect(() => parseCli(args)).toThrow(UsageError)
+  })
+
+  test('a scenario file and the admin token, which defaults to ADMIN_TOKEN', () => {
+    expect(parse(['--scenario', 'loadtest/scenarios/slow-dependency.json'])).toMatchObject({
+      scenario: 'loadtest/scenarios/slow-dependency.json',
+    })
+    expect(parse([]).adminToken).toBeUndefined()
+    expect(parse([], { ADMIN_TOKEN: 'from-env' }).adminToken).toBe('from-env')
+    expect(parse(['--admin-token', 'given'], { ADMIN_TOKEN: 'from-env' }).adminToken).toBe('given')
+  })
+
+  test("a scenario's seed and duration apply unless the command line sets them", () => {
+    const scenario = parseScenario({
+      name: 's',
+      description: 'd',
+      seed: 42,
+      duration: '3m',
+      steps: [{ at: '1s', service: 'cart', faults: { readiness: { fail: true } } }],
+    })
+    expect(withScenario(parse([]), scenario)).toMatchObject({ seed: 42, runTimeMs: 180_000 })
+    expect(withScenario(parse(['--seed', '5', '-t', '10s']), scenario)).toMatchObject({
+      seed: 5,
+      runTimeMs: 10_000,
+    })
   })
 
   test('--help asks for the usage text', () => {

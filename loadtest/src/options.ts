@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util'
 import { parseDuration, parseThinkTime, type ThinkTime, UsageError } from './duration.ts'
+import type { Scenario } from './fault-scenario.ts'
 import type { RunnerOptions } from './runner.ts'
 import type { Thresholds } from './thresholds.ts'
 
@@ -16,6 +17,8 @@ export interface CliOptions {
   /** Open model when above 0. */
   rate: number
   runTimeMs: number
+  /** False when the run time is the default (a scenario's duration may replace it). */
+  runTimeGiven: boolean
   maxRequests: number
   headless: boolean
   autostart: boolean
@@ -32,6 +35,10 @@ export interface CliOptions {
   thresholds: Thresholds
   webPort: number
   webHost: string
+  /** A fault scenario file to play alongside the load. */
+  scenario?: string
+  /** Bearer token of the services' admin API (ADMIN_TOKEN). */
+  adminToken?: string
 }
 
 export const USAGE = `Usage: bun run loadtest [options]
@@ -55,11 +62,17 @@ Mix
       --cart-weight N       weight of cart operations (default 30)
       --metrics-users N     metrics pollers (default 1; 0 for none)
       --metrics-wait T      wait between a poller's requests (default 1s)
-      --seed N              seed of the traffic's random choices (default: random, reported)
+      --seed N              seed of the traffic's (and scenario's) random choices (default: the
+                            scenario's seed, else random; always reported)
 Duration (every run ends by itself)
   -t, --run-time T          30s, 2m, 1h30m (default 1m)
       --max-requests N      stop after N requests
       --stop-timeout T      time in-flight requests get to finish at the end (default 5s)
+Faults
+      --scenario FILE       play a fault scenario (JSON, see loadtest/scenarios/) during the run;
+                            its faults are turned off again at the end or on Ctrl-C
+      --admin-token TOKEN   the services' ADMIN_TOKEN, for scenarios and the UI's Faults panel
+                            (default: the ADMIN_TOKEN environment variable)
 Results
       --headless            no web UI: start at once, print to the terminal
       --autostart           with the web UI: start at once instead of waiting for the page
@@ -74,7 +87,7 @@ Results
 
 export type ParsedCli = { help: true } | ({ help: false } & CliOptions)
 
-export function parseCli(argv: string[]): ParsedCli {
+export function parseCli(argv: string[], env: Record<string, string | undefined> = Bun.env): ParsedCli {
   let values: Record<string, string | boolean | undefined>
   try {
     ;({ values } = parseArgs({
@@ -106,6 +119,8 @@ export function parseCli(argv: string[]): ParsedCli {
         'max-p99-ms': { type: 'string' },
         'web-port': { type: 'string' },
         'web-host': { type: 'string' },
+        scenario: { type: 'string' },
+        'admin-token': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -150,6 +165,7 @@ export function parseCli(argv: string[]): ParsedCli {
     spawnRate: number('spawn-rate', 10, positive, 'above 0'),
     rate: number('rate', 0, (n) => n >= 0, 'a number of requests per second'),
     runTimeMs,
+    runTimeGiven: text('run-time') !== undefined,
     maxRequests: number('max-requests', 0, whole, 'a whole number'),
     headless: values.headless === true,
     autostart: values.autostart === true,
@@ -171,11 +187,23 @@ export function parseCli(argv: string[]): ParsedCli {
     ...(seed === undefined ? {} : { seed: number('seed', 0, whole, 'a whole number') >>> 0 }),
     ...(text('html') === undefined ? {} : { html: text('html') }),
     ...(text('json') === undefined ? {} : { json: text('json') }),
+    ...(text('scenario') === undefined ? {} : { scenario: text('scenario') }),
   }
+  const adminToken = text('admin-token') ?? env.ADMIN_TOKEN
+  if (adminToken) options.adminToken = adminToken
   if (options.browseWeight + options.cartWeight <= 0) {
     throw new UsageError('--browse-weight and --cart-weight cannot both be 0')
   }
   return { help: false, ...options }
+}
+
+/** A scenario's seed and duration, unless the command line set them. */
+export function withScenario(cli: CliOptions, scenario: Scenario): CliOptions {
+  return {
+    ...cli,
+    ...(cli.seed === undefined && scenario.seed !== undefined ? { seed: scenario.seed } : {}),
+    ...(!cli.runTimeGiven && scenario.durationMs !== undefined ? { runTimeMs: scenario.durationMs } : {}),
+  }
 }
 
 /** What a run needs from the command line; the web UI overrides users, rate and run time. */

@@ -33,6 +33,29 @@ function result(): RunResult {
     ended_at: '2026-01-01T00:00:02.000Z',
     snapshot: stats.snapshot(),
     series: stats.series,
+    annotations: [
+      {
+        id: 1,
+        service: 'catalog',
+        source: 'scenario',
+        label: 'latency 500–500 ms',
+        faults: { latency: { min_ms: 500, max_ms: 500 } },
+        note: 'slow <catalog>',
+        start_s: 0.5,
+        end_s: 1.5,
+      },
+      {
+        id: 2,
+        service: 'cart',
+        source: 'panel',
+        label: 'error 100% 500',
+        faults: { error: { rate: 1 } },
+        start_s: 1.8,
+        end_s: 1.8,
+        error: 'cart: 401 The admin API needs a token',
+      },
+    ],
+    scenario: { name: 'slow', description: 'a slow catalog' },
   }
 }
 
@@ -53,6 +76,11 @@ describe('reports', () => {
     expect(report.failures[0]).toMatchObject({ cause: '503 Service Unavailable', count: 1 })
     expect(report.options).toMatchObject({ users: 5, think_time_ms: { min: 0, max: 10 } })
     expect(report.thresholds.passed).toBe(true)
+    expect(report.scenario).toEqual({ name: 'slow', description: 'a slow catalog' })
+    expect(report.annotations.map((a) => [a.id, a.service, a.start_s, a.end_s])).toEqual([
+      [1, 'catalog', 0.5, 1.5],
+      [2, 'cart', 1.8, 1.8],
+    ])
     expect(JSON.parse(JSON.stringify(report))).toEqual(report)
   })
 
@@ -62,6 +90,23 @@ describe('reports', () => {
     expect(html).toContain('503 Service Unavailable')
     expect(html.match(/<svg/g)).toHaveLength(3)
     expect(html).not.toMatch(/<(script|link)[^>]+(src|href)=/)
+  })
+
+  test('faults are shaded on every chart and listed, a refused change listed but not shaded', () => {
+    const html = renderHtmlReport(report)
+    // One band per chart for the fault that was on; none for the refused one.
+    expect(html.match(/<g class="mark">/g)).toHaveLength(3)
+    expect(html).toContain('<title>#1 catalog: latency 500–500 ms</title>')
+    expect(html).not.toContain('<title>#2')
+    expect(html).toContain('<b>Scenario slow</b>: a slow catalog')
+    expect(html).toContain('slow &#60;catalog&#62;')
+    expect(html).toMatch(/<td>2<\/td>.*cart.*refused/)
+    const text = formatSummary(report)
+    expect(text).toContain('Faults (scenario slow):')
+    expect(text).toContain('#1 0.5s–1.5s  catalog: latency 500–500 ms (scenario)')
+    expect(text).toContain(
+      '#2 1.8s  cart: error 100% 500 (panel, refused: cart: 401 The admin API needs a token)',
+    )
   })
 
   test('the terminal summary lists every endpoint, the total and the failures', () => {

@@ -1,7 +1,8 @@
 // Run reports: a JSON document for machines (CI, diffing two runs) and a self-contained HTML page
 // for people, with the same tables and charts as the web UI and no external resources.
 
-import { escapeHtml, renderRunCharts } from './charts.ts'
+import type { FaultAnnotation } from './annotations.ts'
+import { escapeHtml, renderRunCharts, SERVICE_COLORS } from './charts.ts'
 import { formatDuration } from './duration.ts'
 import type { RunnerOptions, RunResult } from './runner.ts'
 import type { EndpointSnapshot, FailureGroup, SeriesPoint, TotalsSnapshot } from './stats.ts'
@@ -23,6 +24,10 @@ export interface Report {
   endpoints: EndpointSnapshot[]
   failures: FailureGroup[]
   series: SeriesPoint[]
+  /** The fault scenario played during the run, if any. */
+  scenario?: { name: string; description: string }
+  /** When faults were on: from the scenario or set in the web UI's Faults panel. */
+  annotations: FaultAnnotation[]
   thresholds: ThresholdResult
 }
 
@@ -46,6 +51,8 @@ export function buildReport(
     endpoints: snapshot.endpoints,
     failures: snapshot.failures,
     series: result.series,
+    ...(result.scenario ? { scenario: result.scenario } : {}),
+    annotations: result.annotations,
     thresholds,
   }
 }
@@ -104,6 +111,27 @@ export function renderFailuresTable(failures: readonly FailureGroup[]): string {
   )
 }
 
+/** The faults of a run, numbered as on the charts. */
+export function renderAnnotationsTable(annotations: readonly FaultAnnotation[]): string {
+  if (annotations.length === 0) return '<p class="none">No faults were changed during the run.</p>'
+  const seconds = (s: number | undefined) => (s === undefined ? 'still on' : `${s.toFixed(1)} s`)
+  return (
+    '<table class="annotations"><thead><tr><th>#</th><th>Service</th><th>Faults</th><th>From</th><th>To</th>' +
+    '<th>Set by</th><th>Note</th></tr></thead><tbody>' +
+    annotations
+      .map(
+        (a) =>
+          `<tr data-service="${escapeHtml(a.service)}"><td>${a.id}</td>` +
+          `<td><span class="swatch" style="background:${SERVICE_COLORS[a.service] ?? '#555'}"></span>${escapeHtml(a.service)}</td>` +
+          `<td>${escapeHtml(a.label)}</td><td>${seconds(a.start_s)}</td>` +
+          `<td>${a.error ? 'refused' : seconds(a.end_s)}</td><td>${a.source}</td>` +
+          `<td>${escapeHtml(a.error ?? a.note ?? '')}</td></tr>`,
+      )
+      .join('') +
+    '</tbody></table>'
+  )
+}
+
 export const PAGE_STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 header{background:#1b2a3a;color:#fff;padding:10px 20px;display:flex;gap:24px;align-items:center;flex-wrap:wrap}
@@ -117,10 +145,12 @@ tr.total td{font-weight:600;background:#f0f0f0}
 .chart{background:#fff;border:1px solid #ddd;width:100%;height:auto}
 .pass{color:#2e7d32;font-weight:600}.fail{color:#c62828;font-weight:600}
 code{font-size:12px}
+table.annotations td:nth-child(n+3){text-align:left}
+.swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px}
 `
 
 export function renderHtmlReport(report: Report): string {
-  const charts = renderRunCharts(report.series)
+  const charts = renderRunCharts(report.series, report.annotations)
   const statsTable = renderStatsTable(report.endpoints, report.totals)
   const gates =
     report.thresholds.checks.length === 0
@@ -138,8 +168,10 @@ export function renderHtmlReport(report: Report): string {
 <span>${escapeHtml(report.started_at)} · ${formatDuration(report.duration_s * 1000)} · ${report.model} model · ended by ${report.reason}</span>
 <span>${report.totals.requests} requests · ${report.totals.failures} failures · ${report.totals.rps.toFixed(1)} req/s</span></header>
 <main>
+${report.scenario ? `<p><b>Scenario ${escapeHtml(report.scenario.name)}</b>: ${escapeHtml(report.scenario.description)}</p>` : ''}
 <h2>Statistics</h2>${statsTable}
 <h2>Charts</h2><div class="charts">${charts.rps}${charts.latency}${charts.users}</div>
+<h2>Faults</h2>${renderAnnotationsTable(report.annotations)}
 <h2>Failures</h2>${renderFailuresTable(report.failures)}
 <h2>Thresholds</h2>${gates}
 <h2>Options</h2><pre>${escapeHtml(JSON.stringify({ seed: report.seed, ...report.options }, null, 2))}</pre>

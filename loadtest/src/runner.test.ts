@@ -2,43 +2,9 @@
 // milliseconds and every figure is exact, whatever the machine's load.
 
 import { describe, expect, test } from 'bun:test'
-import { createRunner, type Fetch, type RunnerOptions, type SetTimer } from './runner.ts'
+import { createRunner, type Fetch, type RunnerOptions } from './runner.ts'
 import type { UserFactory } from './scenarios.ts'
-
-function createVirtualTime() {
-  let now = 0
-  let seq = 0
-  const timers: Array<{ at: number; seq: number; fn: () => void }> = []
-  const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
-  const setTimer: SetTimer = (fn, ms) => {
-    const timer = { at: now + Math.max(0, ms), seq: seq++, fn }
-    timers.push(timer)
-    return () => {
-      const index = timers.indexOf(timer)
-      if (index >= 0) timers.splice(index, 1)
-    }
-  }
-  return {
-    now: () => now,
-    setTimer,
-    /** Fire every timer due up to `target`, letting promise chains settle after each. */
-    async advanceTo(target: number) {
-      for (;;) {
-        await flush()
-        timers.sort((a, b) => a.at - b.at || a.seq - b.seq)
-        const next = timers[0]
-        if (!next || next.at > target) break
-        timers.shift()
-        now = next.at
-        next.fn()
-      }
-      now = Math.max(now, target)
-      await flush()
-    },
-  }
-}
-
-type VirtualTime = ReturnType<typeof createVirtualTime>
+import { createVirtualTime, type VirtualTime } from './testing.ts'
 
 /** A server whose answer takes `latency(sentAt)` virtual milliseconds. */
 function slowServer(time: VirtualTime, latency: (sentAt: number) => number, status = 200) {

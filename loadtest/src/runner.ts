@@ -8,6 +8,7 @@
 // Metrics pollers run as closed users in both models. Every run ends by itself: after `runTimeMs`
 // or `maxRequests`, or when stopped; then in-flight requests get `stopTimeoutMs` to finish.
 
+import { type AnnotationLog, createAnnotationLog, type FaultAnnotation } from './annotations.ts'
 import type { ThinkTime } from './duration.ts'
 import { createRandom } from './random.ts'
 import {
@@ -26,6 +27,17 @@ import { createStats, type FailureExample, type SeriesPoint, type StatsSnapshot 
 export type Fetch = (url: string, init?: RequestInit) => Promise<Response>
 /** Run `fn` after `ms`; returns a function that cancels it. */
 export type SetTimer = (fn: () => void, ms: number) => () => void
+
+/**
+ * Something that plays alongside a run (a fault scenario): started with the run, stopped once
+ * when it ends or is stopped; the run's end waits for `stop` (its faults turned off again).
+ */
+export interface Timeline {
+  readonly name: string
+  readonly description: string
+  start(run: { seed: number; annotations: AnnotationLog }): void
+  stop(): Promise<void>
+}
 
 export type RunState = 'ready' | 'spawning' | 'running' | 'stopping' | 'stopped'
 export type EndReason = 'duration' | 'max-requests' | 'stopped'
@@ -54,6 +66,8 @@ export interface RunnerOptions {
   tickMs?: number
   createUser?: UserFactory
   createMetricsUser?: UserFactory
+  /** A fault scenario to play during the run. */
+  timeline?: Timeline
   fetch?: Fetch
   /** Monotonic clock in milliseconds. */
   now?: () => number
@@ -85,6 +99,9 @@ export interface RunResult {
   ended_at: string
   snapshot: StatsSnapshot
   series: SeriesPoint[]
+  /** When faults were on (from a scenario or the web UI's Faults panel). */
+  annotations: FaultAnnotation[]
+  scenario?: { name: string; description: string }
 }
 
 export type Runner = ReturnType<typeof createRunner>
@@ -121,6 +138,7 @@ export function createRunner(options: RunnerOptions = {}) {
     setTimer = defaultSetTimer,
     uuid = () => crypto.randomUUID(),
     runId = `${Date.now().toString(36)}${seed.toString(36)}`,
+    timeline,
   } = options
   const hosts: Hosts = {
     gateway: hostOptions.gateway ?? 'http://localhost:8000',
@@ -132,6 +150,8 @@ export function createRunner(options: RunnerOptions = {}) {
   let targetUsers = options.users ?? 10
 
   const stats = createStats({ now })
+  const annotations = createAnnotationLog(() => stats.elapsedSeconds())
+  let timelineStopped: Promise<void> = Promise.resolve()
   const context: ScenarioContext = {
     stats,
     random: createRandom(seed),
@@ -315,6 +335,8 @@ export function createRunner(options: RunnerOptions = {}) {
     running = false
     state = 'stopping'
     for (const wake of [...pauses]) wake()
+    // Faults go off at once, while requests in flight drain; the run ends when both are done.
+    if (timeline) timelineStopped = timeline.stop().catch(() => {})
     void drain(reason)
   }
 
@@ -324,6 +346,7 @@ export function createRunner(options: RunnerOptions = {}) {
     // Past the stop timeout, requests still out are abandoned rather than aborted: an
     // AbortSignal on every request would halve the generator's throughput.
     if (inFlight > 0) abandoned = true
+    await timelineStopped
     stats.end()
     stats.tick(activeUsers(), inFlight)
     state = 'stopped'
@@ -339,12 +362,16 @@ export function createRunner(options: RunnerOptions = {}) {
       ended_at: new Date(wallClock()).toISOString(),
       snapshot: stats.snapshot(),
       series: [...stats.series],
+      annotations: annotations.list(),
+      ...(timeline ? { scenario: { name: timeline.name, description: timeline.description } } : {}),
     }
   }
 
   return {
     stats,
     done,
+    /** Fault changes made during the run; the web UI's Faults panel adds its own. */
+    annotations,
     get state() {
       return state
     },
@@ -356,6 +383,7 @@ export function createRunner(options: RunnerOptions = {}) {
       startedAt = now()
       startedWall = wallClock()
       stats.begin()
+      timeline?.start({ seed, annotations })
       void pause(runTimeMs).then(() => finish('duration'))
       void tickLoop()
       for (let i = 0; i < metricsUsers; i++) startUser(pollers, createMetricsUser)

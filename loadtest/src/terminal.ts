@@ -62,6 +62,16 @@ export function formatSummary(report: Report): string {
       ),
     )
   }
+  if (report.annotations.length > 0) {
+    out.push(`\nFaults${report.scenario ? ` (scenario ${report.scenario.name})` : ''}:`)
+    for (const a of report.annotations) {
+      const when = a.error
+        ? `${fixed(a.start_s)}s`
+        : `${fixed(a.start_s)}s–${a.end_s === undefined ? 'end' : `${fixed(a.end_s)}s`}`
+      const refused = a.error ? `, refused: ${a.error}` : ''
+      out.push(`  #${a.id} ${when}  ${a.service}: ${a.label} (${a.source}${refused})`)
+    }
+  }
   for (const check of report.thresholds.checks) {
     out.push(`${check.passed ? 'PASS' : 'FAIL'} ${check.name} ${check.actual} (limit ${check.limit})`)
   }

@@ -1,10 +1,25 @@
 // The web UI, as Locust's on port 8089: the generator serves one page and a small JSON API with
 // Bun.serve. The page polls /api/status once a second (simpler than SSE, and a lost poll costs
 // nothing); charts arrive as SVG drawn by the same code as the HTML report's.
+// It also proxies each service's /admin/faults for the Faults panel, so the browser talks only to
+// this server and the admin token never leaves it; a fault changed from the panel while a run goes
+// is marked on that run's charts, as a scenario's are.
 
+import type { FaultAnnotation } from '../annotations.ts'
 import { renderRunCharts } from '../charts.ts'
 import { parseDuration } from '../duration.ts'
-import { buildReport, describeRun, type Report, renderHtmlReport } from '../report.ts'
+import { createScenarioPlayer, type Scenario } from '../fault-scenario.ts'
+import {
+  createFaultClient,
+  FaultApiError,
+  type FaultClient,
+  type FaultSettings,
+  type FaultState,
+  SERVICES,
+  type ServiceName,
+  summarizeFaults,
+} from '../faults.ts'
+import { buildReport, describeRun, type Report, renderAnnotationsTable, renderHtmlReport } from '../report.ts'
 import { createRunner, type Runner, type RunnerOptions } from '../runner.ts'
 import { evaluateThresholds, type Thresholds } from '../thresholds.ts'
 import { renderPage } from './page.ts'
@@ -21,6 +36,14 @@ export interface UiServerOptions {
   /** Called with the report when a run ends (the CLI prints it and writes files). */
   onRunEnd?: (report: Report) => void | Promise<void>
   createRunner?: (options: RunnerOptions) => Runner
+  /** The services' ADMIN_TOKEN, used by the Faults panel's proxy and the scenario. */
+  adminToken?: string
+  /** The admin API client (by default one for `base.hosts` with `adminToken`). */
+  faults?: FaultClient
+  /** A fault scenario to play during every run started here. */
+  scenario?: Scenario
+  /** Where the scenario says what it does. */
+  scenarioLog?: (line: string) => void
 }
 
 interface StartRequest {
@@ -46,7 +69,22 @@ export function createUiServer(options: UiServerOptions = {}) {
     autostart = false,
     onRunEnd,
     createRunner: makeRunner = createRunner,
+    adminToken,
+    scenario,
+    scenarioLog,
   } = options
+  const faults =
+    options.faults ??
+    createFaultClient({
+      hosts: {
+        gateway: base.hosts?.gateway ?? 'http://localhost:8000',
+        catalog: base.hosts?.catalog ?? 'http://localhost:8001',
+        cart: base.hosts?.cart ?? 'http://localhost:8002',
+      },
+      ...(adminToken ? { token: adminToken } : {}),
+    })
+  /** The panel's open annotation per service, for the current run. */
+  let panelMarks = new Map<ServiceName, FaultAnnotation>()
   let runner: Runner | undefined
   let runOptions: RunnerOptions = base
   let finalReport: Report | undefined
@@ -71,8 +109,16 @@ export function createUiServer(options: UiServerOptions = {}) {
         typeof request.run_time === 'number' ? request.run_time * 1000 : parseDuration(request.run_time)
       if (!(next.runTimeMs > 0)) throw new TypeError('run_time must be above 0')
     }
+    if (scenario) {
+      next.timeline = createScenarioPlayer({
+        scenario,
+        client: faults,
+        ...(scenarioLog ? { log: scenarioLog } : {}),
+      })
+    }
     runOptions = next
     finalReport = undefined
+    panelMarks = new Map()
     const active = makeRunner(next)
     runner = active
     active.start()
@@ -103,8 +149,58 @@ export function createUiServer(options: UiServerOptions = {}) {
       totals: result?.snapshot.totals,
       endpoints: result?.snapshot.endpoints ?? [],
       failures: result?.snapshot.failures ?? [],
-      charts: renderRunCharts(result?.series ?? []),
+      charts: renderRunCharts(result?.series ?? [], result?.annotations ?? []),
+      scenario: scenario && { name: scenario.name, description: scenario.description, watch: scenario.watch },
+      annotations: result?.annotations ?? [],
+      annotations_html: renderAnnotationsTable(result?.annotations ?? []),
       thresholds: result ? evaluateThresholds(result.snapshot.totals, thresholds) : undefined,
+    }
+  }
+
+  /** A change from the panel during a run: the previous one ends, the new set (if any) begins. */
+  function markPanelChange(state: FaultState): void {
+    const active = runner
+    if (!active || active.state === 'stopped' || active.state === 'ready') return
+    const service = state.service as ServiceName
+    const previous = panelMarks.get(service)
+    if (previous) active.annotations.end(previous)
+    panelMarks.delete(service)
+    if (Object.keys(state.faults).length > 0) {
+      panelMarks.set(service, active.annotations.begin({ service, source: 'panel', faults: state.faults }))
+    }
+  }
+
+  /** Every service's faults, read in parallel; a service that fails is listed with its problem. */
+  async function allFaults(change?: (service: ServiceName) => Promise<FaultState>) {
+    const services = await Promise.all(
+      SERVICES.map(async (service) => {
+        const url = faults.hosts[service]
+        try {
+          const state = await (change ?? faults.get)(service)
+          if (change) markPanelChange(state)
+          return { service, url, state, summary: summarizeFaults(state.faults) }
+        } catch (error) {
+          return { service, url, error: problemOf(error) }
+        }
+      }),
+    )
+    return { services }
+  }
+
+  async function faultRoute(service: string, work: (service: ServiceName) => Promise<FaultState>) {
+    if (!SERVICES.includes(service as ServiceName)) {
+      return problem(404, 'Not Found', `no service "${service}" (one of ${SERVICES.join(', ')})`)
+    }
+    try {
+      const state = await work(service as ServiceName)
+      markPanelChange(state)
+      return Response.json(state)
+    } catch (error) {
+      const { status = 500, ...rest } = problemOf(error) as { status?: number }
+      return Response.json(
+        { ...rest, status },
+        { status, headers: { 'content-type': 'application/problem+json' } },
+      )
     }
   }
 
@@ -141,6 +237,24 @@ export function createUiServer(options: UiServerOptions = {}) {
             return Response.json(status())
           }),
       },
+      '/api/faults': {
+        GET: async () => Response.json(await allFaults()),
+        DELETE: async () => Response.json(await allFaults(faults.clear)),
+      },
+      '/api/faults/:service': {
+        GET: (request) => faultRoute(request.params.service, faults.get),
+        PUT: async (request) => {
+          let body: FaultSettings
+          try {
+            // An empty body would turn everything off; that is DELETE's job, so PUT needs one.
+            body = await bodyOf<FaultSettings>(request, 'the body must be the fault settings (JSON)')
+          } catch (error) {
+            return problem(400, 'Bad Request', error instanceof Error ? error.message : String(error))
+          }
+          return faultRoute(request.params.service, (service) => faults.set(service, body))
+        },
+        DELETE: (request) => faultRoute(request.params.service, faults.clear),
+      },
       '/api/report.json': () => download(currentReport(), 'json'),
       '/api/report.html': () => download(currentReport(), 'html'),
     },
@@ -165,6 +279,24 @@ export function createUiServer(options: UiServerOptions = {}) {
   }
 }
 
+function problem(status: number, title: string, detail: string): Response {
+  return Response.json(
+    { title, status, detail },
+    { status, headers: { 'content-type': 'application/problem+json' } },
+  )
+}
+
+/** The service's problem+json as it sent it, or one for an error of ours. */
+function problemOf(error: unknown): Record<string, unknown> {
+  if (error instanceof FaultApiError)
+    return { ...error.problem, status: error.status, service: error.service }
+  return {
+    title: 'Internal Server Error',
+    status: 500,
+    detail: error instanceof Error ? error.message : String(error),
+  }
+}
+
 function download(report: Report | undefined, kind: 'json' | 'html'): Response {
   if (!report) return Response.json({ title: 'No run yet', status: 404 }, { status: 404 })
   const stamp = report.started_at.replace(/[:.]/g, '-')
@@ -186,8 +318,10 @@ async function handle(work: () => Promise<Response>): Promise<Response> {
   }
 }
 
-async function bodyOf<T>(request: Request): Promise<T> {
+/** The JSON object in the body; an empty body is `{}` unless `required` says what is missing. */
+async function bodyOf<T>(request: Request, required?: string): Promise<T> {
   const text = await request.text()
+  if (!text && required) throw new TypeError(required)
   if (!text) return {} as T
   const value: unknown = JSON.parse(text)
   if (typeof value !== 'object' || value === null) throw new TypeError('the body must be a JSON object')

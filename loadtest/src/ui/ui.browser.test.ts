@@ -1,10 +1,13 @@
 // The web UI in real headless Chromium: start a run from the page against the real services,
-// watch the table and charts move, change the users, stop, and download the results.
+// watch the table and charts move, change the users, stop, and download the results; and the
+// Faults panel: set faults on the services (with ADMIN_TOKEN on, held by the UI server), see a
+// refusal, see them marked on the run, and turn them all off.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
 import { type Browser, chromium } from 'playwright-core'
 import { type Stack, startStack } from '../../../e2e/harness.ts'
+import type { FaultState } from '../faults.ts'
 import type { Report } from '../report.ts'
 import { createUiServer, type UiServer } from './server.ts'
 
@@ -17,6 +20,7 @@ declare const document: {
 }
 
 const CHROMIUM = '/usr/bin/chromium'
+const TOKEN = 'ui-browser-admin-token'
 const hasChromium = existsSync(CHROMIUM)
 
 let stack: Stack | undefined
@@ -25,8 +29,9 @@ let browser: Browser | undefined
 
 beforeAll(async () => {
   if (!hasChromium) return
-  stack = await startStack()
+  stack = await startStack({ env: { ADMIN_TOKEN: TOKEN } })
   ui = createUiServer({
+    adminToken: TOKEN,
     port: 0,
     base: {
       hosts: { gateway: stack.gateway.url, catalog: stack.catalog.url, cart: stack.cart.url },
@@ -127,6 +132,104 @@ test.skipIf(!hasChromium)(
     const html = await Bun.file(await htmlDownload.path()).text()
     expect(html).toContain('<svg')
     expect(html).toContain('GET /catalog/:id')
+    await page.close()
+  },
+  60_000,
+)
+
+async function faultsOf(url: string): Promise<FaultState['faults']> {
+  const response = await fetch(`${url}/admin/faults`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  return ((await response.json()) as FaultState).faults
+}
+
+test.skipIf(!hasChromium)(
+  "the Faults panel shows each service's faults, changes them during a run, shows refusals, and turns all off",
+  async () => {
+    if (!browser || !ui || !stack) throw new Error('setup failed')
+    const services = stack
+    const page = await browser.newPage()
+    await page.goto(ui.url)
+    for (const service of ['gateway', 'catalog', 'cart']) {
+      await page.waitForFunction(
+        (id) => document.querySelector(`#faults-${id} .current`)?.textContent === 'no faults',
+        service,
+      )
+    }
+    // The gateway has no database and the catalog and cart no upstream to lose.
+    expect(
+      await page.$$eval('#faults-gateway fieldset', (sets) => sets.map((s) => s.getAttribute('data-kind'))),
+    ).toEqual(['latency', 'error', 'hang', 'cpu_burn', 'memory_leak', 'readiness', 'upstream_unreachable'])
+    expect(
+      await page.$$eval('#faults-cart fieldset[data-kind="upstream_unreachable"]', (s) => s.length),
+    ).toBe(0)
+
+    await page.fill('#users', '2')
+    await page.fill('#run-time', '2m')
+    await page.click('#start')
+    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'running')
+
+    // Errors on the cart's adds, from the panel.
+    const error = '#faults-cart fieldset[data-kind="error"]'
+    await page.check(`${error} [data-on]`)
+    await page.fill(`${error} [data-field="rate"]`, '1')
+    await page.fill(`${error} [data-field="status"]`, '503')
+    await page.fill(`${error} [data-field="route"]`, '/cart/add')
+    await page.click('#faults-cart .apply')
+    await page.waitForFunction(
+      () => document.querySelector('#faults-cart .current')?.textContent === 'error 100% 503 on /cart/add',
+    )
+    expect(await faultsOf(services.cart.url)).toEqual({ error: { rate: 1, status: 503, route: '/cart/add' } })
+
+    // The gateway loses the catalog.
+    await page.check('#faults-gateway fieldset[data-kind="upstream_unreachable"] [data-on]')
+    await page.selectOption('#faults-gateway [data-field="upstream"]', 'catalog')
+    await page.click('#faults-gateway .apply')
+    await page.waitForFunction(
+      () => document.querySelector('#faults-gateway .current')?.textContent === 'catalog unreachable',
+    )
+    expect(await faultsOf(services.gateway.url)).toEqual({ upstream_unreachable: { upstream: 'catalog' } })
+
+    // A setting the catalog refuses: its problem+json is shown, and nothing changes.
+    const latency = '#faults-catalog fieldset[data-kind="latency"]'
+    await page.check(`${latency} [data-on]`)
+    await page.fill(`${latency} [data-field="min_ms"]`, '500')
+    await page.fill(`${latency} [data-field="max_ms"]`, '100')
+    await page.click('#faults-catalog .apply')
+    await page.waitForFunction(() =>
+      document.querySelector('#faults-catalog .fault-error')?.textContent?.startsWith('422'),
+    )
+    expect(await page.textContent('#faults-catalog .fault-error')).toContain('latency.min_ms must not exceed')
+    expect(await faultsOf(services.catalog.url)).toEqual({})
+
+    // The run marks both changes on its charts and lists them.
+    await page.waitForFunction(() =>
+      (document.querySelector('#annotations')?.textContent ?? '').includes('catalog unreachable'),
+    )
+    expect(await page.textContent('#annotations')).toContain('error 100% 503 on /cart/add')
+    await page.waitForFunction(() => document.querySelector('#chart-rps .mark') !== null)
+    await page.waitForFunction(
+      () => Number(document.querySelector('#failures tbody tr td')?.textContent ?? 0) > 0,
+    )
+
+    await page.click('#faults-all-off')
+    for (const service of ['gateway', 'catalog', 'cart']) {
+      await page.waitForFunction(
+        (id) => document.querySelector(`#faults-${id} .current`)?.textContent === 'no faults',
+        service,
+      )
+    }
+    for (const url of [services.gateway.url, services.catalog.url, services.cart.url]) {
+      expect(await faultsOf(url)).toEqual({})
+    }
+    expect(await page.content()).not.toContain(TOKEN)
+
+    await page.click('#stop')
+    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'stopped')
+    const report = (await (await fetch(`${ui.url}/api/report.json`)).json()) as Report
+    expect(report.annotations.map((a) => [a.service, a.source, a.label, a.end_s !== undefined])).toEqual([
+      ['cart', 'panel', 'error 100% 503 on /cart/add', true],
+      ['gateway', 'panel', 'catalog unreachable', true],
+    ])
     await page.close()
   },
   60_000,

@@ -1,0 +1,389 @@
+// Fault scenarios: the file format's validation, and the timeline played under virtual time, so
+// "on at 10 s, off at 30 s" is checked to the millisecond and the clean-up at the end and on stop
+// is exact.
+
+import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createAnnotationLog } from './annotations.ts'
+import { UsageError } from './duration.ts'
+import {
+  createScenarioPlayer,
+  loadScenario,
+  parseScenario,
+  planScenario,
+  type Scenario,
+  ScenarioError,
+  scenarioLengthMs,
+} from './fault-scenario.ts'
+import { FaultApiError, type FaultSettings, type FaultState, type ServiceName } from './faults.ts'
+import { createRandom } from './random.ts'
+import { createRunner } from './runner.ts'
+import { createVirtualTime, type VirtualTime } from './testing.ts'
+
+const SCENARIOS = join(import.meta.dir, '..', 'scenarios')
+
+function errorOf(value: unknown): string {
+  try {
+    parseScenario(value, 'test.json')
+  } catch (error) {
+    expect(error).toBeInstanceOf(ScenarioError)
+    expect(error).toBeInstanceOf(UsageError)
+    return (error as Error).message
+  }
+  throw new Error('expected the scenario to be refused')
+}
+
+describe('scenario files', () => {
+  test('a valid file is read with its durations in milliseconds', () => {
+    const scenario = parseScenario({
+      name: 'demo',
+      description: 'what this teaches',
+      seed: 42,
+      duration: '2m',
+      watch: ['the p99'],
+      steps: [
+        {
+          at: '30s',
+          service: 'cart',
+          faults: { error: { rate: 1, status: 503 } },
+          for: '1m',
+          jitter: '2s',
+          repeat: { every: '90s', times: 2 },
+          note: 'errors',
+        },
+        { at: 5, service: 'catalog', faults: { latency: { min_ms: 500, max_ms: 500 } } },
+      ],
+    })
+    expect(scenario).toEqual({
+      name: 'demo',
+      description: 'what this teaches',
+      seed: 42,
+      durationMs: 120_000,
+      watch: ['the p99'],
+      steps: [
+        {
+          service: 'cart',
+          faults: { error: { rate: 1, status: 503 } },
+          atMs: 30_000,
+          forMs: 60_000,
+          jitterMs: 2000,
+          repeat: { everyMs: 90_000, times: 2 },
+          note: 'errors',
+        },
+        { service: 'catalog', faults: { latency: { min_ms: 500, max_ms: 500 } }, atMs: 5000, jitterMs: 0 },
+      ],
+    })
+  })
+
+  test('a bad file is refused with every problem, each at its path', () => {
+    const message = errorOf({
+      name: '',
+      descripton: 'typo',
+      seed: -1,
+      steps: [
+        { at: 'soon', service: 'payments', faults: { error: { rate: 1 } } },
+        { at: '10s', service: 'cart', faults: { error: { rate: 1.5 } }, for: '0s' },
+        { at: '10s', service: 'cart', faults: { upstream_unreachable: { upstream: 'catalog' } } },
+        { at: '10s', service: 'gateway', faults: {}, repeat: { every: '5s', times: 2 } },
+        {
+          at: '10s',
+          service: 'catalog',
+          faults: { latency: { min_ms: 1, max_ms: 2 } },
+          for: '5s',
+          repeat: { every: '5s', times: 0 },
+        },
+        'not a step',
+      ],
+    })
+    expect(message.split('\n').map((line) => line.trim())).toEqual([
+      'test.json:',
+      'descripton is not a field (name, description, watch, seed, duration, steps)',
+      'name must be a non-empty string',
+      'description must be a non-empty string',
+      'seed must be a whole number, got -1',
+      'steps[0].service must be one of gateway, catalog, cart, got "payments"',
+      'steps[0].at must be a duration like "30s", "2m" or "500ms", got "soon"',
+      'steps[1].faults.error.rate must be a number from 0 to 1, got 1.5',
+      'steps[1].for must be above 0',
+      'steps[2].faults.upstream_unreachable applies to gateway only, not cart',
+      'steps[3].faults is empty: name at least one fault to turn on',
+      'steps[3].repeat needs "for": a fault that never ends cannot repeat',
+      'steps[4].repeat.times must be a whole number from 1, got 0',
+      'steps[5] must be an object',
+    ])
+    expect(errorOf([])).toBe('test.json: must be a JSON object with name, description and steps')
+    expect(errorOf({ name: 'x', description: 'y', steps: [] })).toBe(
+      'test.json: steps must be a non-empty list',
+    )
+    expect(
+      errorOf({
+        name: 'x',
+        description: 'y',
+        steps: [
+          {
+            at: '0s',
+            service: 'catalog',
+            faults: { readiness: { fail: true } },
+            for: '10s',
+            jitter: '5s',
+            repeat: { every: '15s', times: 2 },
+          },
+        ],
+      }),
+    ).toBe('test.json: steps[0].for plus jitter must be shorter than repeat.every, or the repeats overlap')
+  })
+
+  test('a file that is not JSON, or not there, says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopstack-scenario-'))
+    try {
+      const file = join(dir, 'broken.json')
+      writeFileSync(file, '{"name": "x",')
+      await expect(loadScenario(file)).rejects.toThrow(`scenario ${file} is not valid JSON`)
+      await expect(loadScenario(join(dir, 'missing.json'))).rejects.toThrow('missing.json: no such file')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('every shipped scenario is valid, says what it teaches and what to watch, and fits its duration', async () => {
+    const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))
+    expect(files.sort()).toEqual([
+      'failing-write-path.json',
+      'flapping-instance.json',
+      'memory-leak.json',
+      'slow-dependency.json',
+    ])
+    for (const file of files) {
+      const scenario = await loadScenario(join(SCENARIOS, file))
+      expect(scenario.name).toBe(file.replace('.json', ''))
+      expect(scenario.description.length).toBeGreaterThan(80)
+      expect(scenario.watch.length).toBeGreaterThanOrEqual(3)
+      expect(scenario.seed).toBeNumber()
+      expect(scenarioLengthMs(scenario)).toBeLessThan(scenario.durationMs ?? 0)
+    }
+  })
+})
+
+describe('the scenario plan', () => {
+  const flapping: Scenario = parseScenario({
+    name: 'flap',
+    description: 'flaps',
+    steps: [
+      {
+        at: '10s',
+        service: 'catalog',
+        faults: { readiness: { fail: true } },
+        for: '5s',
+        jitter: '3s',
+        repeat: { every: '20s', times: 3 },
+      },
+      { at: '12s', service: 'gateway', faults: { upstream_unreachable: { upstream: 'cart' } } },
+    ],
+  })
+
+  test('repeats a step, jitters its starts from the seed, and orders the windows by start', () => {
+    const plan = planScenario(flapping, createRandom(7))
+    expect(plan.map((w) => w.service)).toEqual(['catalog', 'gateway', 'catalog', 'catalog'])
+    const catalog = plan.filter((w) => w.service === 'catalog')
+    catalog.forEach((w, i) => {
+      expect(w.startMs).toBeGreaterThanOrEqual(10_000 + i * 20_000)
+      expect(w.startMs).toBeLessThanOrEqual(13_000 + i * 20_000)
+      expect(w.endMs).toBe(w.startMs + 5000)
+    })
+    expect(plan[1]).toMatchObject({ startMs: 12_000, service: 'gateway' })
+    expect(plan[1]?.endMs).toBeUndefined()
+  })
+
+  test('the same seed gives the same plan; another seed another', () => {
+    const starts = (seed: number) => planScenario(flapping, createRandom(seed)).map((w) => w.startMs)
+    expect(starts(7)).toEqual(starts(7))
+    expect(starts(7)).not.toEqual(starts(8))
+  })
+})
+
+/** A fake admin API: each service's faults, and every PUT with its virtual time. */
+function fakeServices(time: VirtualTime, initial: Partial<Record<ServiceName, FaultSettings>> = {}) {
+  const faults: Record<ServiceName, FaultSettings> = { gateway: {}, catalog: {}, cart: {}, ...initial }
+  const puts: Array<{ at: number; service: ServiceName; faults: FaultSettings }> = []
+  const refuse = new Set<string>()
+  const state = (service: ServiceName): FaultState => ({
+    service,
+    faults: structuredClone(faults[service]),
+    leaked_bytes: 0,
+  })
+  return {
+    faults,
+    puts,
+    refuse,
+    client: {
+      get: async (service: ServiceName) => state(service),
+      set: async (service: ServiceName, next: FaultSettings) => {
+        if (Object.keys(next).some((kind) => refuse.has(kind))) {
+          throw new FaultApiError(service, 422, { title: 'Unprocessable Content', detail: 'refused' })
+        }
+        puts.push({ at: time.now(), service, faults: structuredClone(next) })
+        faults[service] = structuredClone(next)
+        return state(service)
+      },
+    },
+  }
+}
+
+const timeline: Scenario = parseScenario({
+  name: 'timeline',
+  description: 'two overlapping steps on the cart, one on the catalog',
+  steps: [
+    { at: '10s', service: 'cart', faults: { error: { rate: 1, status: 503 } }, for: '20s', note: 'errors' },
+    { at: '20s', service: 'cart', faults: { latency: { min_ms: 100, max_ms: 100 } }, for: '5s' },
+    { at: '40s', service: 'catalog', faults: { readiness: { fail: true } } },
+  ],
+})
+
+function play(time: VirtualTime, services: ReturnType<typeof fakeServices>, scenario = timeline) {
+  const lines: string[] = []
+  const player = createScenarioPlayer({
+    scenario,
+    client: services.client,
+    now: time.now,
+    setTimer: time.setTimer,
+    log: (line) => lines.push(line),
+  })
+  const annotations = createAnnotationLog(() => time.now() / 1000)
+  player.start({ seed: 1, annotations })
+  return { player, annotations, lines }
+}
+
+describe('the scenario player, under virtual time', () => {
+  const database = { latency_min_ms: 30, latency_max_ms: 90, failure_rate: 0.01 }
+
+  test("switches faults at the right times, on top of the service's own, and restores them at the end", async () => {
+    const time = createVirtualTime()
+    const services = fakeServices(time, { cart: { database } })
+    const { player, annotations } = play(time, services)
+
+    await time.advanceTo(60_000)
+    expect(services.puts).toEqual([
+      { at: 10_000, service: 'cart', faults: { database, error: { rate: 1, status: 503 } } },
+      {
+        at: 20_000,
+        service: 'cart',
+        faults: { database, error: { rate: 1, status: 503 }, latency: { min_ms: 100, max_ms: 100 } },
+      },
+      { at: 25_000, service: 'cart', faults: { database, error: { rate: 1, status: 503 } } },
+      { at: 30_000, service: 'cart', faults: { database } },
+      { at: 40_000, service: 'catalog', faults: { readiness: { fail: true } } },
+    ])
+    expect(annotations.list()).toEqual([
+      expect.objectContaining({
+        id: 1,
+        service: 'cart',
+        source: 'scenario',
+        start_s: 10,
+        end_s: 30,
+        note: 'errors',
+      }),
+      expect.objectContaining({
+        id: 2,
+        service: 'cart',
+        label: 'latency 100–100 ms',
+        start_s: 20,
+        end_s: 25,
+      }),
+      expect.objectContaining({ id: 3, service: 'catalog', label: 'readiness failing', start_s: 40 }),
+    ])
+    expect(annotations.list()[2]?.end_s).toBeUndefined()
+
+    await player.stop()
+    // The end: every service the scenario touched has its faults from before the run back.
+    expect(services.faults).toEqual({ gateway: {}, catalog: {}, cart: { database } })
+    expect(services.puts.slice(5).map((p) => [p.at, p.service])).toEqual(
+      expect.arrayContaining([
+        [60_000, 'cart'],
+        [60_000, 'catalog'],
+      ]),
+    )
+    expect(annotations.list()[2]?.end_s).toBe(60)
+  })
+
+  test('a stop in the middle turns the faults off at once and cancels the rest of the timeline', async () => {
+    const time = createVirtualTime()
+    const services = fakeServices(time)
+    const { player, annotations, lines } = play(time, services)
+    await time.advanceTo(22_000)
+    expect(Object.keys(services.faults.cart)).toEqual(['error', 'latency'])
+
+    await player.stop()
+    expect(services.faults).toEqual({ gateway: {}, catalog: {}, cart: {} })
+    expect(annotations.open()).toEqual([])
+    expect(annotations.list().map((a) => [a.start_s, a.end_s])).toEqual([
+      [10, 22],
+      [20, 22],
+    ])
+    const puts = services.puts.length
+    await time.advanceTo(100_000)
+    expect(services.puts.length).toBe(puts)
+    expect(lines).toContain('+10.0s cart: error 100% 503 on (errors)')
+    expect(lines.at(-1)).toBe('scenario faults off on cart')
+    // Stopping twice does it once.
+    await player.stop()
+    expect(services.puts.length).toBe(puts)
+  })
+
+  test('a change the service refuses is marked on its annotation, and the timeline goes on', async () => {
+    const time = createVirtualTime()
+    const services = fakeServices(time)
+    services.refuse.add('latency')
+    const { player, annotations, lines } = play(time, services)
+    await time.advanceTo(45_000)
+    const [errors, latency, readiness] = annotations.list()
+    expect(latency).toMatchObject({ start_s: 20, end_s: 20, error: 'cart: 422 refused' })
+    expect(errors).toMatchObject({ start_s: 10, end_s: 30 })
+    expect(readiness?.error).toBeUndefined()
+    expect(lines).toContain('+20.0s cart: the change was refused: cart: 422 refused')
+    await player.stop()
+  })
+
+  test('a run with a scenario ends only once the faults are off, by duration or by stop', async () => {
+    for (const ending of ['duration', 'stopped'] as const) {
+      const time = createVirtualTime()
+      const services = fakeServices(time)
+      const player = createScenarioPlayer({
+        scenario: timeline,
+        client: services.client,
+        now: time.now,
+        setTimer: time.setTimer,
+      })
+      const run = createRunner({
+        now: time.now,
+        setTimer: time.setTimer,
+        wallClock: () => 0,
+        fetch: async () => new Response('ok'),
+        createUser: (context) => {
+          const endpoint = context.stats.endpoint('gateway', 'GET', '/ping')
+          const step = { endpoint, url: 'http://test/ping', init: undefined }
+          return { next: () => step, thinkMs: () => 1000 }
+        },
+        users: 1,
+        metricsUsers: 0,
+        seed: 1,
+        runTimeMs: 35_000,
+        timeline: player,
+      })
+      run.start()
+      if (ending === 'stopped') {
+        await time.advanceTo(15_000)
+        void run.stop()
+      }
+      await time.advanceTo(50_000)
+      const result = await run.done
+      expect(result.reason).toBe(ending)
+      expect(result.scenario).toEqual({ name: 'timeline', description: timeline.description })
+      expect(services.faults).toEqual({ gateway: {}, catalog: {}, cart: {} })
+      expect(result.annotations.every((a) => a.end_s !== undefined)).toBe(true)
+      expect(result.annotations[0]).toMatchObject({ service: 'cart', start_s: 10 })
+      expect(result.annotations.length).toBe(ending === 'stopped' ? 1 : 2)
+    }
+  })
+})

@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { FaultSettings as LibFaultSettings } from '../../lib/src/faults.ts'
+import {
+  createFaultClient,
+  FAULT_KINDS,
+  FaultApiError,
+  type FieldSpec,
+  faultProblems,
+  summarizeFaults,
+} from './faults.ts'
+
+interface JsonSchema {
+  type?: string
+  required?: string[]
+  properties?: Record<string, JsonSchema>
+  minimum?: number
+  maximum?: number
+  multipleOf?: number
+  pattern?: string
+}
+
+describe('the fault kinds the load generator knows', () => {
+  test("match the services' FaultSettings schema: kinds, fields, bounds and what is optional", () => {
+    const lib = LibFaultSettings as unknown as JsonSchema
+    expect(Object.keys(FAULT_KINDS).sort()).toEqual(Object.keys(lib.properties ?? {}).sort())
+    for (const [kind, spec] of Object.entries(FAULT_KINDS)) {
+      const schema = lib.properties?.[kind] ?? {}
+      expect({ kind, fields: Object.keys(spec.fields).sort() }).toEqual({
+        kind,
+        fields: Object.keys(schema.properties ?? {}).sort(),
+      })
+      for (const [name, field] of Object.entries(spec.fields) as Array<[string, FieldSpec]>) {
+        const theirs = schema.properties?.[name] ?? {}
+        const optional = !(schema.required ?? []).includes(name)
+        const ours: JsonSchema & { optional: boolean } = { type: field.type, optional }
+        if (field.type === 'number') {
+          Object.assign(ours, { minimum: field.minimum, maximum: field.maximum })
+          if (field.integer) ours.multipleOf = 1
+        }
+        if (field.type === 'string') ours.pattern = field.pattern
+        expect({ at: `${kind}.${name}`, ...ours }).toEqual({
+          at: `${kind}.${name}`,
+          type: theirs.type,
+          optional: 'optional' in field ? field.optional === true : false,
+          ...(theirs.minimum === undefined ? {} : { minimum: theirs.minimum, maximum: theirs.maximum }),
+          ...(theirs.multipleOf === undefined ? {} : { multipleOf: theirs.multipleOf }),
+          ...(theirs.pattern === undefined ? {} : { pattern: theirs.pattern }),
+        })
+      }
+    }
+  })
+
+  test('a valid set has no problems', () => {
+    expect(
+      faultProblems(
+        {
+          latency: { min_ms: 100, max_ms: 200, route: '/catalog/:id' },
+          error: { rate: 0.5, status: 503 },
+          readiness: { fail: true },
+        },
+        'catalog',
+      ),
+    ).toEqual([])
+    expect(faultProblems({ upstream_unreachable: { upstream: 'cart' } }, 'gateway')).toEqual([])
+  })
+
+  test('problems name the field, the rule and the value', () => {
+    const problems = faultProblems(
+      {
+        lantency: { min_ms: 1, max_ms: 2 },
+        error: { rate: 2, status: 404, colour: 'red' },
+        latency: { min_ms: 300, max_ms: 100 },
+        hang: { ms: 10.5 },
+        upstream_unreachable: { upstream: 'cart' },
+        readiness: { fail: 'yes' },
+      },
+      'cart',
+      'steps[0].faults',
+    )
+    expect(problems).toEqual([
+      expect.stringContaining('steps[0].faults.lantency is not a fault'),
+      'steps[0].faults.error.colour is not a setting of error (rate, status, route)',
+      'steps[0].faults.error.rate must be a number from 0 to 1, got 2',
+      'steps[0].faults.error.status must be a whole number from 500 to 599, got 404',
+      'steps[0].faults.hang.rate is required',
+      'steps[0].faults.hang.ms must be a whole number from 0 to 120000, got 10.5',
+      'steps[0].faults.upstream_unreachable applies to gateway only, not cart',
+      'steps[0].faults.readiness.fail must be true or false, got "yes"',
+      'steps[0].faults.latency.min_ms must not exceed max_ms',
+    ])
+    expect(faultProblems([], 'cart')).toEqual(['faults must be an object of fault settings'])
+    expect(faultProblems({ upstream_unreachable: { upstream: 'payments' } }, 'gateway')).toEqual([
+      'faults.upstream_unreachable.upstream must be one of catalog, cart, got "payments"',
+    ])
+  })
+
+  test('a set of faults reads as one line', () => {
+    expect(summarizeFaults({})).toBe('no faults')
+    expect(
+      summarizeFaults({
+        latency: { min_ms: 500, max_ms: 500, route: '/catalog/:id' },
+        error: { rate: 0.1, status: 503 },
+        database: { latency_min_ms: 30, latency_max_ms: 90, failure_rate: 0.5 },
+      }),
+    ).toBe('database 30–90 ms, 50% failures, latency 500–500 ms on /catalog/:id, error 10% 503')
+    expect(summarizeFaults({ upstream_unreachable: { upstream: 'cart' }, readiness: { fail: true } })).toBe(
+      'readiness failing, cart unreachable',
+    )
+  })
+})
+
+describe('the admin API client', () => {
+  let server: ReturnType<typeof Bun.serve>
+  const seen: Array<{ method: string; auth: string | null; body: string }> = []
+
+  beforeAll(() => {
+    server = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch(request) {
+        const body = await request.text()
+        seen.push({ method: request.method, auth: request.headers.get('authorization'), body })
+        if (body.includes('"min_ms":9')) {
+          return Response.json(
+            {
+              title: 'Unprocessable Content',
+              status: 422,
+              detail: 'latency.min_ms must not exceed latency.max_ms',
+            },
+            { status: 422, headers: { 'content-type': 'application/problem+json' } },
+          )
+        }
+        return Response.json({ service: 'cart', faults: body ? JSON.parse(body) : {}, leaked_bytes: 0 })
+      },
+    })
+  })
+  afterAll(() => server.stop(true))
+
+  const hosts = (url: string) => ({ gateway: url, catalog: url, cart: url })
+
+  test('sends the bearer token and the settings, and returns the state', async () => {
+    const client = createFaultClient({ hosts: hosts(server.url.origin), token: 's3cret' })
+    const state = await client.set('cart', { error: { rate: 1 } })
+    expect(state.faults).toEqual({ error: { rate: 1 } })
+    expect(seen.at(-1)).toEqual({ method: 'PUT', auth: 'Bearer s3cret', body: '{"error":{"rate":1}}' })
+    await client.clear('cart')
+    expect(seen.at(-1)?.method).toBe('DELETE')
+  })
+
+  test("a refusal carries the service's problem+json", async () => {
+    const client = createFaultClient({ hosts: hosts(server.url.origin) })
+    const error = await client.set('cart', { latency: { min_ms: 9, max_ms: 1 } }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(FaultApiError)
+    expect(error).toMatchObject({ service: 'cart', status: 422, problem: { title: 'Unprocessable Content' } })
+    expect((error as Error).message).toBe('cart: 422 latency.min_ms must not exceed latency.max_ms')
+    expect(seen.at(-1)?.auth).toBeNull()
+  })
+
+  test('a service that does not answer is a 502 naming it', async () => {
+    const closed = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('') })
+    const url = closed.url.origin
+    await closed.stop(true)
+    const error = await createFaultClient({ hosts: hosts(url) })
+      .get('gateway')
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ service: 'gateway', status: 502 })
+    expect((error as Error).message).toContain(`gateway's admin API at ${url}/admin/faults did not answer`)
+  })
+})
