@@ -207,8 +207,11 @@ describe.skipIf(!hasPrometheus)('PromQL of the dashboards and rules, against the
     await waitFor(
       async () => {
         await (await fetch(`${gateway.url}/cart/promql-after`)).arrayBuffer()
-        // The counter, in either exposition (OpenMetrics names it without _total).
-        return /^upstream_ejections(_total)?\{/m.test(await (await fetch(`${gateway.url}/metrics`)).text())
+        // The counter exists from the start at 0: wait for an ejection to count.
+        const text = await (await fetch(`${gateway.url}/metrics`)).text()
+        return text
+          .split('\n')
+          .some((line) => line.startsWith('upstream_ejections_total{') && Number(line.split(' ').pop()) > 0)
       },
       10_000,
       10,

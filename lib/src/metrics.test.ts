@@ -23,6 +23,20 @@ describe('createMetrics', () => {
     expect(openText.trimEnd()).toEndWith('# EOF')
   })
 
+  test('an OpenMetrics scrape does not rename the counters of the next plain-text scrape', async () => {
+    const metrics = createMetrics({ service: 'svc', runtime: false })
+    metrics.httpRequests.inc({ method: 'GET', endpoint: '/', status: '200' })
+    const plainFirst = await (await metrics.scrape(null)).text()
+    const [open, plain] = await Promise.all([
+      metrics.scrape('application/openmetrics-text').then((r) => r.text()),
+      metrics.scrape('text/plain').then((r) => r.text()),
+    ])
+    expect(open).toContain('# TYPE http_requests counter')
+    expect(open).toContain('http_requests_total{')
+    expect(plain).toBe(plainFirst)
+    expect(plain).toContain('# TYPE http_requests_total counter')
+  })
+
   test('runtime metrics are the ones that are right on Bun', async () => {
     const metrics = createMetrics({ service: 'svc' })
     try {

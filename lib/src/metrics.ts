@@ -71,6 +71,24 @@ export function createMetrics(options: MetricsOptions) {
 
   const stopRuntime = runtime ? registerRuntimeMetrics(register, registers, lagSampleMs) : () => {}
 
+  // prom-client's OpenMetrics rendering renames every counter in place (`http_requests_total`
+  // becomes `http_requests`, as the OpenMetrics TYPE line wants), and the metric objects are shared
+  // with the Prometheus-format registry: after one OpenMetrics scrape, plain-text scrapes lost the
+  // `_total` suffix. Renderings therefore run one at a time, and a plain-text one first gives the
+  // counters their names back.
+  let scrapes: Promise<void> = Promise.resolve()
+  const render = (registry: Registry<OpenMetricsContentType> | Registry): Promise<string> => {
+    if (registry === prometheus) {
+      for (const metric of prometheus.getMetricsAsArray() as unknown as Array<{
+        type?: string
+        name: string
+      }>) {
+        if (metric.type === 'counter' && !metric.name.endsWith('_total')) metric.name = `${metric.name}_total`
+      }
+    }
+    return registry.metrics()
+  }
+
   return {
     openMetrics,
     prometheus,
@@ -97,7 +115,13 @@ export function createMetrics(options: MetricsOptions) {
     /** Render for a scrape, honouring `Accept: application/openmetrics-text`. */
     async scrape(accept: string | null): Promise<Response> {
       const registry = accept?.includes('application/openmetrics-text') ? openMetrics : prometheus
-      return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } })
+      // One rendering at a time (see render above).
+      const rendering = scrapes.then(() => render(registry))
+      scrapes = rendering.then(
+        () => {},
+        () => {},
+      )
+      return new Response(await rendering, { headers: { 'content-type': registry.contentType } })
     },
     stop: stopRuntime,
   }

@@ -170,10 +170,11 @@ export function createUpstream(options: UpstreamOptions) {
     },
   })
   for (const instance of pool.instances) {
-    upstreamMetrics?.instanceState.set(
-      { upstream: name, upstream_instance: instance.host },
-      INSTANCE_STATE.healthy,
-    )
+    const labels = { upstream: name, upstream_instance: instance.host }
+    upstreamMetrics?.instanceState.set(labels, INSTANCE_STATE.healthy)
+    // The ejection counter exists from the start at 0, so the first ejection is an increase that
+    // rate() and increase() can see (a series born at 1 has nothing to increase from).
+    upstreamMetrics?.ejections.inc(labels, 0)
   }
   const peers = new Map(
     pool.instances.map((instance) => {
