@@ -120,6 +120,8 @@ COPY lib/package.json lib/
 COPY lib/src lib/src
 COPY loadtest/package.json loadtest/
 COPY loadtest/src loadtest/src
+# The shipped fault scenarios: `--scenario loadtest/scenarios/<name>.json`.
+COPY loadtest/scenarios loadtest/scenarios
 EXPOSE 8089
 # No /livez here: the load generator is a client, so its health is not probed.
 HEALTHCHECK NONE
