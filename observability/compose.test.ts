@@ -120,10 +120,10 @@ describe('compose.yaml', () => {
     expect(defaultServices(stack).length).toBeLessThanOrEqual(9)
     expect(limits(defaultServices(stack))).toBeLessThanOrEqual(1.5 * 1024 ** 3)
     // The numbers observability/README.md gives.
-    expect(limits(defaultServices(stack)) / 1024 ** 2).toBe(1456)
+    expect(limits(defaultServices(stack)) / 1024 ** 2).toBe(1520)
     const profiled = services.filter((name) => stack.services[name]?.profiles?.length)
     expect(profiled.sort()).toEqual(['cart-2', 'loadtest'])
-    for (const name of profiled) expect(limits([name]) / 1024 ** 2, name).toBe(144)
+    for (const name of profiled) expect(limits([name]) / 1024 ** 2, name).toBe(176)
   })
 
   test('has the ShopStack services, the pipeline, and the load generator behind a profile', () => {
