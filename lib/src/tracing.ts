@@ -36,7 +36,8 @@ export interface TracingOptions {
   endpoint?: string
   /** Overrides the OTLP exporter (tests). */
   exporter?: SpanExporter
-  /** Batch processor sizes; the defaults keep up with ~20k spans/s without dropping. */
+  /** Batch processor sizes. Measured with bun run bench: 0 dropped at ~37k spans/s from one process
+   * on an idle 2-core machine, drops from ~25-30k spans/s on a busy one (counted, see droppedSpans). */
   maxQueueSize?: number
   maxExportBatchSize?: number
   scheduledDelayMillis?: number
