@@ -104,35 +104,40 @@ export function createApp(options: GatewayAppOptions) {
   const catalog = createProxy(upstream('catalog', catalogUrls))
   const cart = createProxy(upstream('cart', cartUrls))
 
-  /** Forward the request as it came (path and query), under the route template. */
-  const pass = (proxy: typeof catalog, route: string, body?: unknown) => async (request: Request) => {
-    const { requestId, span } = telemetryOf(request)
-    const url = new URL(request.url)
-    const name = proxy.upstream.name
-    if (faults.isUnreachable(name)) {
-      span?.addEvent('shopstack.fault.upstream_unreachable', { 'shopstack.upstream': name })
-      throw new UpstreamError(502, name, `The ${name} service is unreachable (injected fault)`)
-    }
-    try {
-      return await proxy.forward(request, {
-        path: url.pathname + url.search,
-        route,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        requestId,
-        parent: span,
-        // RFC 9110 §9.2.2: GET is idempotent; a write is made so by its Idempotency-Key.
-        idempotent: request.method === 'GET' || request.headers.has('idempotency-key'),
-      })
-    } catch (error) {
-      // Shed load says when to come back (RFC 9110 §10.2.3); the error plugin sets no headers.
-      if (error instanceof ShedError) {
-        return problemResponse(problem(503, error.detail, error.extensions), {
-          'retry-after': String(error.retryAfterSeconds),
-        })
+  /**
+   * A handler that forwards the request as it came (path and query) to `proxy`, labelled with the
+   * route template Elysia matched, and the validated body re-serialised (the stream is consumed).
+   */
+  const pass =
+    (proxy: typeof catalog) => async (context: { request: Request; route: string; body?: unknown }) => {
+      const { request, route, body } = context
+      const { requestId, span } = telemetryOf(request)
+      const url = new URL(request.url)
+      const name = proxy.upstream.name
+      if (faults.isUnreachable(name)) {
+        span?.addEvent('shopstack.fault.upstream_unreachable', { 'shopstack.upstream': name })
+        throw new UpstreamError(502, name, `The ${name} service is unreachable (injected fault)`)
       }
-      throw error
+      try {
+        return await proxy.forward(request, {
+          path: url.pathname + url.search,
+          route,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          requestId,
+          parent: span,
+          // RFC 9110 §9.2.2: GET is idempotent; a write is made so by its Idempotency-Key.
+          idempotent: request.method === 'GET' || request.headers.has('idempotency-key'),
+        })
+      } catch (error) {
+        // Shed load says when to come back (RFC 9110 §10.2.3); the error plugin sets no headers.
+        if (error instanceof ShedError) {
+          return problemResponse(problem(503, error.detail, error.extensions), {
+            'retry-after': String(error.retryAfterSeconds),
+          })
+        }
+        throw error
+      }
     }
-  }
 
   return createServiceBase({
     service: 'gateway',
@@ -163,33 +168,29 @@ export function createApp(options: GatewayAppOptions) {
             detail: { summary: 'Service information', tags: ['gateway'] },
           },
         )
-        .get('/catalog', ({ request }) => pass(catalog, '/catalog')(request), {
+        .get('/catalog', pass(catalog), {
           query: ProductListQuery,
           detail: { summary: 'List products', tags: ['catalog'] },
         })
-        .get('/catalog/:id', ({ request }) => pass(catalog, '/catalog/:id')(request), {
+        .get('/catalog/:id', pass(catalog), {
           params: ProductParams,
           detail: { summary: 'Get one product', tags: ['catalog'] },
         })
-        .post('/cart/add', ({ request, body }) => pass(cart, '/cart/add', body)(request), {
+        .post('/cart/add', pass(cart), {
           body: AddToCart,
           detail: { summary: 'Add a product to a cart', tags: ['cart'] },
         })
-        .get('/cart/:id', ({ request }) => pass(cart, '/cart/:id')(request), {
+        .get('/cart/:id', pass(cart), {
           params: CartParams,
           detail: { summary: 'Read a cart', tags: ['cart'] },
         })
-        .delete('/cart/:id', ({ request }) => pass(cart, '/cart/:id')(request), {
+        .delete('/cart/:id', pass(cart), {
           params: CartParams,
           detail: { summary: 'Clear a cart', tags: ['cart'] },
         })
-        .delete(
-          '/cart/:id/items/:product_id',
-          ({ request }) => pass(cart, '/cart/:id/items/:product_id')(request),
-          {
-            params: CartLineParams,
-            detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
-          },
-        ),
+        .delete('/cart/:id/items/:product_id', pass(cart), {
+          params: CartLineParams,
+          detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
+        }),
     )
 }
