@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { type Stack, startStack, waitFor } from './harness.ts'
-import { type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.ts'
+import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.ts'
 
 let receiver: ReturnType<typeof startOtlpReceiver>
 let stack: Stack
@@ -19,6 +19,14 @@ afterAll(async () => {
 
 const SERVER = 2
 const CLIENT = 3
+
+/** The spans of one trace, once at least `count` have arrived at `at`. */
+function spansOf(at: OtlpReceiver, traceId: string, count: number): Promise<ReceivedSpan[]> {
+  return waitFor(() => {
+    const found = at.trace(traceId)
+    return found.length >= count ? found : false
+  })
+}
 
 function traceIdOf(response: Response): string {
   const header = response.headers.get('traceresponse')
@@ -47,10 +55,7 @@ describe('one trace per request', () => {
     const response = await fetch(`${stack.gateway.url}/catalog/123`)
     expect(response.status).toBe(200)
     const traceId = traceIdOf(response)
-    const spans = await waitFor(() => {
-      const found = receiver.trace(traceId)
-      return found.length >= 4 ? found : false
-    })
+    const spans = await spansOf(receiver, traceId, 4)
     expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([traceId]))
     const root = spans.find((s) => s.parentSpanId === undefined)
     expect(root).toMatchObject({ service: 'shopstack-gateway', name: 'GET /catalog/:id', kind: SERVER })
@@ -70,10 +75,7 @@ describe('one trace per request', () => {
     })
     expect(response.status).toBe(200)
     const traceId = traceIdOf(response)
-    const spans = await waitFor(() => {
-      const found = receiver.trace(traceId)
-      return found.length >= 7 ? found : false
-    })
+    const spans = await spansOf(receiver, traceId, 7)
     const root = spans.find((s) => s.parentSpanId === undefined)
     expect(root).toMatchObject({ service: 'shopstack-gateway', name: 'POST /cart/add' })
     const toCart = childOf(spans, root, 'shopstack-gateway', 'POST /cart/add', CLIENT)
@@ -109,10 +111,7 @@ describe('one trace per request', () => {
       headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     })
     expect(traceIdOf(response)).toBe(traceId)
-    const spans = await waitFor(() => {
-      const found = receiver.trace(traceId)
-      return found.length >= 4 ? found : false
-    })
+    const spans = await spansOf(receiver, traceId, 4)
     expect(spans.find((s) => s.service === 'shopstack-gateway' && s.kind === SERVER)?.parentSpanId).toBe(
       '00f067aa0ba902b7',
     )
@@ -133,10 +132,7 @@ describe('failures', () => {
       })
       expect(response.status).toBe(503)
       const traceId = traceIdOf(response)
-      const spans = await waitFor(() => {
-        const found = own.trace(traceId)
-        return found.length >= 7 ? found : false
-      })
+      const spans = await spansOf(own, traceId, 7)
       const ERROR = 2
       const cartServer = spans.find((s) => s.service === 'shopstack-cart' && s.kind === SERVER)
       expect(cartServer?.status).toBe(ERROR)
