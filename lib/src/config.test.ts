@@ -33,6 +33,22 @@ describe('loadConfig', () => {
     )
   })
 
+  test('OTLP export headers come from the OpenTelemetry variables, percent-decoded', () => {
+    const config = loadConfig('gateway', {
+      OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20dXNlcjpwdw==, X-Scope-OrgID=shop',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-scope-orgid=traces',
+    })
+    expect(config.otlpHeaders).toEqual({ authorization: 'Basic dXNlcjpwdw==', 'x-scope-orgid': 'traces' })
+    expect(loadConfig('gateway', {}).otlpHeaders).toEqual({})
+    // A bad entry names the variable and the key, never the value (it may be a secret).
+    expect(() => loadConfig('gateway', { OTEL_EXPORTER_OTLP_HEADERS: 'api-key' })).toThrow(
+      /OTEL_EXPORTER_OTLP_HEADERS .*"api-key=…"/,
+    )
+    const secret = () => loadConfig('gateway', { OTEL_EXPORTER_OTLP_HEADERS: 'bad key=s3cr3t' })
+    expect(secret).toThrow(ConfigError)
+    expect(secret).not.toThrow(/s3cr3t/)
+  })
+
   test('several instances of an upstream are given comma-separated', () => {
     const config = loadConfig('gateway', { CART_SERVICE_URL: 'http://cart-1:8002, http://cart-2:8002/' })
     expect(config.cartUrls).toEqual(['http://cart-1:8002', 'http://cart-2:8002'])

@@ -35,6 +35,8 @@ export interface Config {
   readonly simulation: SimulationConfig
   /** OTLP/HTTP base URL (for example http://localhost:4318); undefined turns tracing off. */
   readonly otlpEndpoint: string | undefined
+  /** Headers sent with every OTLP export (OTEL_EXPORTER_OTLP_HEADERS, then _TRACES_HEADERS). */
+  readonly otlpHeaders: Readonly<Record<string, string>>
   /** 'lean' (our tracer, the default) or 'plugin' (@elysiajs/opentelemetry). */
   readonly tracingMode: TracingMode
   readonly logLevel: string
@@ -123,6 +125,10 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     cartStoreUrl,
     simulation: Object.freeze(simulation),
     otlpEndpoint: otlp === undefined ? undefined : parseUrl(otlpName, otlp),
+    otlpHeaders: Object.freeze({
+      ...parseHeaders('OTEL_EXPORTER_OTLP_HEADERS', read('OTEL_EXPORTER_OTLP_HEADERS')),
+      ...parseHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS', read('OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
+    }),
     tracingMode,
     logLevel,
     databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
@@ -180,6 +186,33 @@ function parseOrigins(value: string): string[] {
     }
     return trimmed
   })
+}
+
+/**
+ * OpenTelemetry's header list: `key1=value1,key2=value2`, values percent-encoded (the W3C
+ * Baggage format the OTLP exporter specification names).
+ */
+function parseHeaders(name: string, value: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (value === undefined) return headers
+  for (const entry of value.split(',')) {
+    if (entry.trim() === '') continue
+    const at = entry.indexOf('=')
+    const key = entry.slice(0, at).trim().toLowerCase()
+    let decoded: string | undefined
+    try {
+      decoded = at > 0 ? decodeURIComponent(entry.slice(at + 1).trim()) : undefined
+    } catch {
+      decoded = undefined
+    }
+    if (!/^[!#$%&'*+.^_`|~\w-]+$/.test(key) || decoded === undefined || /[\r\n\0]/.test(decoded)) {
+      throw new ConfigError(
+        `${name} must be a list like "api-key=secret,tenant=shop", got an invalid entry "${entry.trim().split('=')[0]}=…"`,
+      )
+    }
+    headers[key] = decoded
+  }
+  return headers
 }
 
 /** One URL, or several separated by commas (instances of one service). */

@@ -32,6 +32,7 @@ export function createTelemetry(config: Config): Telemetry {
     version: config.version,
     environment: config.environment,
     endpoint: config.otlpEndpoint,
+    headers: config.otlpHeaders,
     mode: config.tracingMode,
   })
   if (tracing.enabled) countDroppedSpans(metrics, tracing)
@@ -42,18 +43,25 @@ export function createTelemetry(config: Config): Telemetry {
   }
 }
 
-/** The batch processor drops spans when its queue is full; make that visible, not silent. */
+/**
+ * Spans that never reach the backend, made visible instead of silent: dropped because the batch
+ * processor's queue was full (reason="queue_full"), or lost with a batch whose export failed
+ * (reason="export_failed").
+ */
 export function countDroppedSpans(metrics: Metrics, tracing: Tracing): void {
-  let reported = 0
+  const sources = { queue_full: tracing.droppedSpans, export_failed: tracing.failedSpans }
+  const reported = { queue_full: 0, export_failed: 0 }
   metrics.counter(
     'otel_spans_dropped_total',
-    'Spans dropped because the export queue was full.',
-    [],
+    'Spans that were not exported: the export queue was full, or their export failed.',
+    ['reason'],
     function () {
-      // Counters only go up: add the growth since the previous scrape.
-      const dropped = tracing.droppedSpans()
-      this.inc(dropped - reported)
-      reported = dropped
+      // Counters only go up: add the growth since the previous scrape (both series exist from 0).
+      for (const reason of ['queue_full', 'export_failed'] as const) {
+        const now = sources[reason]()
+        this.inc({ reason }, now - reported[reason])
+        reported[reason] = now
+      }
     },
   )
 }

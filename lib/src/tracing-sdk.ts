@@ -1,9 +1,8 @@
-// The OpenTelemetry SDK side of tracing: the OTLP/HTTP exporter, a batch processor that counts
-// what it drops, the provider and the W3C propagator. tracing.ts loads this module only when
+// The OpenTelemetry SDK side of tracing: a batch processor that counts what it drops, the provider
+// and the W3C propagator (the exporter is otlp-exporter.ts). tracing.ts loads this module only when
 // tracing is on, so a service with tracing off does not pay for it (about 50 ms of start-up).
 
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   BasicTracerProvider,
@@ -13,10 +12,6 @@ import {
 } from '@opentelemetry/sdk-trace-base'
 
 export { BasicTracerProvider, resourceFromAttributes, W3CTraceContextPropagator }
-
-export function otlpExporter(endpoint: string): SpanExporter {
-  return new OTLPTraceExporter({ url: `${endpoint}/v1/traces` })
-}
 
 /** Counts what the batch processor throws away when its queue is full (the SDK only logs it). */
 export class CountingBatchSpanProcessor extends BatchSpanProcessor {

@@ -34,7 +34,10 @@ describe('createTracing', () => {
     for (let i = 0; i < 10; i++) tracing.startSpan(`span ${i}`, SpanKind.INTERNAL, undefined).end()
     expect(tracing.droppedSpans()).toBeGreaterThanOrEqual(2)
     const text = await (await metrics.scrape(null)).text()
-    expect(sampleValue(text, 'otel_spans_dropped_total')).toBe(tracing.droppedSpans())
+    expect(sampleValue(text, 'otel_spans_dropped_total', { reason: 'queue_full' })).toBe(
+      tracing.droppedSpans(),
+    )
+    expect(sampleValue(text, 'otel_spans_dropped_total', { reason: 'export_failed' })).toBe(0)
   })
 
   test('inject writes a W3C traceparent for the span, and extract reads it back', () => {
