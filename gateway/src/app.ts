@@ -16,7 +16,7 @@ import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
-import { telemetryOf } from '@shopstack/lib/service-plugin'
+import { pathOf, telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Tracing } from '@shopstack/lib/tracing'
 import { createUpstream, createUpstreamMetrics, type RetryPolicy, ShedError } from '@shopstack/lib/upstream'
 import { Elysia, t } from 'elysia'
@@ -109,25 +109,34 @@ export function createApp(options: GatewayAppOptions) {
    * route template Elysia matched, and the validated body re-serialised (the stream is consumed).
    */
   const pass =
-    (proxy: typeof catalog) => async (context: { request: Request; route: string; body?: unknown }) => {
-      const { request, route, body } = context
+    (proxy: typeof catalog) =>
+    async (context: {
+      request: Request
+      route: string
+      body?: unknown
+      set: { headers: Record<string, string | number> }
+    }) => {
+      const { request, route, body, set } = context
       const { requestId, span } = telemetryOf(request)
-      const url = new URL(request.url)
       const name = proxy.upstream.name
       if (faults.isUnreachable(name)) {
         span?.addEvent('shopstack.fault.upstream_unreachable', { 'shopstack.upstream': name })
         throw new UpstreamError(502, name, `The ${name} service is unreachable (injected fault)`)
       }
       try {
-        return await proxy.forward(request, {
-          path: url.pathname + url.search,
+        const response = await proxy.forward(request, {
+          path: pathAndQuery(request.url),
           route,
           body: body === undefined ? undefined : JSON.stringify(body),
           requestId,
           parent: span,
           // RFC 9110 §9.2.2: GET is idempotent; a write is made so by its Idempotency-Key.
           idempotent: request.method === 'GET' || request.headers.has('idempotency-key'),
+          responseHeaders: set.headers,
         })
+        // They are in the response now (see proxy.ts); left here, Elysia would copy it to add them.
+        for (const header in set.headers) delete set.headers[header]
+        return response
       } catch (error) {
         // Shed load says when to come back (RFC 9110 §10.2.3); the error plugin sets no headers.
         if (error instanceof ShedError) {
@@ -193,4 +202,13 @@ export function createApp(options: GatewayAppOptions) {
           detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
         }),
     )
+}
+
+/** `/a/b?x=1` from `http://host/a/b?x=1#frag`, without parsing the whole URL. */
+function pathAndQuery(url: string): string {
+  const path = pathOf(url)
+  const query = url.indexOf('?')
+  if (query === -1) return path
+  const hash = url.indexOf('#', query)
+  return path + url.slice(query, hash === -1 ? url.length : hash)
 }

@@ -22,7 +22,7 @@
 
 import { Elysia, StatusMap } from 'elysia'
 import { HttpError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts'
-import type { Logger } from './logger.ts'
+import { createRequestLog, type Logger } from './logger.ts'
 import { DURATION_BUCKETS, type Metrics } from './metrics.ts'
 import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
 
@@ -101,6 +101,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/
 export function createServicePlugin(options: ServicePluginOptions) {
   const { service, logger, metrics, tracing, maxBodyBytes = 16_384, now = () => performance.now() } = options
   const pluginMode = tracing.enabled && tracing.mode === 'plugin'
+  const logRequest = createRequestLog(logger)
   const series = new Map<string, Series>()
 
   function seriesOf(method: string, endpoint: string, status: number): Series {
@@ -250,7 +251,7 @@ export function createServicePlugin(options: ServicePluginOptions) {
     traceId?: string,
     spanId?: string,
   ) {
-    const line = {
+    logRequest({
       method: request.method,
       route,
       status,
@@ -259,9 +260,7 @@ export function createServicePlugin(options: ServicePluginOptions) {
       trace_id: traceId,
       span_id: spanId,
       ...(state.error ? { err: state.error } : {}),
-    }
-    if (status >= 500) logger.error(line, 'request failed')
-    else logger.info(line, 'request')
+    })
   }
 }
 

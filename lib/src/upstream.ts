@@ -114,6 +114,7 @@ export interface UpstreamRequest {
   path: string
   /** Route template for metric labels and span names ("/catalog/:id"). */
   route: string
+  /** Sent as they are, plus `traceparent`, which each try sets on this object: build it per call. */
   headers?: Headers
   body?: string | null
   /** The span this call is a child of (the caller's SERVER span). */
@@ -193,14 +194,14 @@ export function createUpstream(options: UpstreamOptions) {
   ): Promise<Try> {
     const { method = 'GET', path, route, headers = new Headers(), body } = call
     const started = performance.now()
-    const sent = new Headers(headers)
-    if (span) tracing.inject(span, sent)
+    // The call's headers are its own (see UpstreamRequest.headers): each try sets its traceparent.
+    if (span) tracing.inject(span, headers)
     let status = 'error'
     try {
       const response = await doFetch(
         new Request(instance.url + path, {
           method,
-          headers: sent,
+          headers,
           body,
           signal: AbortSignal.timeout(tryTimeoutMs),
         }),

@@ -1,0 +1,141 @@
+import { describe, expect, test } from 'bun:test'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { bufferedStdout, createLogger, createRequestLog, flushLogger, type RequestLine } from './logger.ts'
+
+/** A logger from createLogger writing into an array, as a service's would write to stdout. */
+function capture(level: string, version?: string) {
+  const lines: string[] = []
+  const logger = createLogger({
+    service: 'gateway',
+    version,
+    level,
+    destination: { write: (l) => void lines.push(l) },
+  })
+  return { logger, lines }
+}
+
+/** The same fields written by pino itself, for comparison (time set to a fixed value in both). */
+function throughPino(line: RequestLine, version?: string): string {
+  const out: string[] = []
+  const logger = pino(
+    {
+      base: { service: 'gateway', ...(version ? { version } : {}) },
+      timestamp: () => ',"time":0',
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    { write: (l: string) => void out.push(l) },
+  )
+  logger.info(line, 'request')
+  return out[0] as string
+}
+
+const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0')
+
+describe('createRequestLog', () => {
+  const cases: Array<[string, RequestLine]> = [
+    [
+      'traced request',
+      {
+        method: 'GET',
+        route: '/catalog/:id',
+        status: 200,
+        duration_ms: 1.234,
+        request_id: '3f0c7a9e-9a51-4b7e-a0b2-1c2d3e4f5a6b',
+        trace_id: '0af7651916cd43dd8448eb211c80319c',
+        span_id: 'b7ad6b7169203331',
+      },
+    ],
+    [
+      'untraced 404',
+      { method: 'DELETE', route: 'unmatched', status: 404, duration_ms: 0.05, request_id: 'r-1' },
+    ],
+    [
+      'text that JSON must escape',
+      { method: 'GET', route: '/say/"hi"\\\n', status: 201, duration_ms: 12, request_id: 'é:ü' },
+    ],
+  ]
+  for (const [name, line] of cases) {
+    test(`writes exactly the line pino writes (${name})`, () => {
+      for (const version of ['1.2.3', undefined]) {
+        const { logger, lines } = capture('info', version)
+        createRequestLog(logger)(line)
+        expect(lines).toHaveLength(1)
+        expect(withoutTime(lines[0] as string)).toBe(throughPino(line, version))
+      }
+    })
+  }
+
+  test('follows the logger level, and a 5xx is an error line with the error serialised', () => {
+    const { logger, lines } = capture('warn', '1.2.3')
+    const log = createRequestLog(logger)
+    log({ method: 'GET', route: '/', status: 200, duration_ms: 1, request_id: 'a' })
+    expect(lines).toHaveLength(0)
+    log({
+      method: 'GET',
+      route: '/',
+      status: 503,
+      duration_ms: 1,
+      request_id: 'b',
+      err: new Error('db down'),
+    })
+    expect(lines).toHaveLength(1)
+    const failed = JSON.parse(lines[0] as string)
+    expect(failed).toMatchObject({
+      level: 'error',
+      msg: 'request failed',
+      status: 503,
+      err: { message: 'db down' },
+    })
+    logger.level = 'info'
+    log({ method: 'GET', route: '/', status: 200, duration_ms: 1, request_id: 'c' })
+    expect(JSON.parse(lines[1] as string)).toMatchObject({ level: 'info', msg: 'request', request_id: 'c' })
+  })
+})
+
+describe('bufferedStdout', () => {
+  test('holds lines until the buffer fills or is flushed, and writes them whole as UTF-8', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopstack-log-'))
+    const path = join(dir, 'out.log')
+    const fd = openSync(path, 'w')
+    try {
+      const destination = bufferedStdout(fd, 64)
+      destination.write('{"msg":"naïve café ✓"}\n')
+      expect(readFileSync(path, 'utf8')).toBe('')
+      destination.write(`{"msg":"${'x'.repeat(60)}"}\n`)
+      // Past 64 bytes: both lines are out.
+      expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(3)
+      destination.write('{"msg":"last"}\n')
+      destination.flushSync()
+      const lines = readFileSync(path, 'utf8').trimEnd().split('\n')
+      expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['naïve café ✓', 'x'.repeat(60), 'last'])
+    } finally {
+      closeSync(fd)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('flushLogger writes out what a logger buffered', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopstack-log-'))
+    const path = join(dir, 'out.log')
+    const fd = openSync(path, 'w')
+    try {
+      const logger = createLogger({ service: 'cart', destination: bufferedStdout(fd) })
+      createRequestLog(logger)({
+        method: 'POST',
+        route: '/cart/add',
+        status: 200,
+        duration_ms: 3,
+        request_id: 'x',
+      })
+      expect(readFileSync(path, 'utf8')).toBe('')
+      flushLogger(logger)
+      expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ service: 'cart', route: '/cart/add' })
+    } finally {
+      closeSync(fd)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
