@@ -23,11 +23,17 @@ const allocate = (size: number) => Buffer.allocUnsafe(size) as FastBuffer
 
 /** A growable UTF-8 buffer with JSON helpers. */
 export class ByteWriter {
+  /** For latin1Write/utf8Write. */
   buf: FastBuffer
+  /** The same memory as a plain Uint8Array: single-byte stores to it are faster than to a Buffer. */
+  u8: Uint8Array
   pos = 0
+  #seconds = Number.NaN
+  #secondsText = ''
 
   constructor(size: number) {
     this.buf = allocate(size)
+    this.u8 = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length)
   }
 
   reserve(n: number): void {
@@ -35,17 +41,53 @@ export class ByteWriter {
     const next = allocate(Math.max(this.buf.length * 2, this.pos + n))
     this.buf.copy(next, 0, 0, this.pos)
     this.buf = next
+    this.u8 = new Uint8Array(next.buffer, next.byteOffset, next.length)
   }
 
   byte(value: number): void {
     this.reserve(1)
-    this.buf[this.pos++] = value
+    this.u8[this.pos++] = value
   }
 
   /** Text known to be printable ASCII with nothing to escape: JSON syntax, numbers, hex ids. */
   raw(text: string): void {
     this.reserve(text.length)
     this.pos += this.buf.latin1Write(text, this.pos)
+  }
+
+  /** A non-negative safe integer, in decimal. */
+  uint(value: number): void {
+    if (value < 10) this.byte(48 + value)
+    else this.raw(String(value))
+  }
+
+  /**
+   * HrTime ([seconds, nanoseconds]) as a JSON string of decimal nanoseconds since the epoch. That
+   * is more than 2^53, so it is written as the seconds (the same for a whole second's spans, so
+   * their digits are kept) and then the nine digits of the fraction: no BigInt.
+   */
+  nanos(time: readonly [number, number]): void {
+    const [seconds, fraction] = time
+    if (seconds === 0) {
+      this.raw(`"${fraction}"`)
+      return
+    }
+    if (seconds !== this.#seconds) {
+      this.#seconds = seconds
+      this.#secondsText = `"${seconds}`
+    }
+    this.raw(this.#secondsText)
+    this.reserve(10)
+    const u8 = this.u8
+    const at = this.pos
+    let f = fraction | 0
+    for (let i = 8; i >= 0; i--) {
+      const q = (f / 10) | 0
+      u8[at + i] = 48 + f - q * 10
+      f = q
+    }
+    u8[at + 9] = QUOTE
+    this.pos = at + 10
   }
 
   bytes(bytes: Uint8Array): void {
@@ -64,10 +106,9 @@ export class ByteWriter {
   string(text: string): void {
     if (PLAIN.test(text)) {
       this.reserve(text.length + 2)
-      const buf = this.buf
-      buf[this.pos++] = QUOTE
-      this.pos += buf.latin1Write(text, this.pos)
-      buf[this.pos++] = QUOTE
+      this.u8[this.pos++] = QUOTE
+      this.pos += this.buf.latin1Write(text, this.pos)
+      this.u8[this.pos++] = QUOTE
     } else {
       const json = JSON.stringify(text)
       this.reserve(json.length * 3)

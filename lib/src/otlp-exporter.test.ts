@@ -10,7 +10,8 @@ import {
   SimpleSpanProcessor,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
-import { createOtlpSpanProcessor, encodeSpans, nanos } from './otlp-exporter.ts'
+import { ByteWriter } from './bytes.ts'
+import { createOtlpSpanProcessor, encodeSpans } from './otlp-exporter.ts'
 
 /** Real SDK spans covering every field the encoder writes, from two resources and three scopes. */
 function sampleSpans(): ReadableSpan[] {
@@ -90,10 +91,18 @@ describe('encodeSpans', () => {
     expect(encodeSpans(spans).split('"spanId":"').length - 1).toBe(spans.length)
   })
 
-  test('nanosecond timestamps are exact decimal strings', () => {
-    expect(nanos([1_764_172_800, 5])).toBe('1764172800000000005')
-    expect(nanos([1_764_172_800, 999_999_999])).toBe('1764172800999999999')
-    expect(nanos([0, 1234])).toBe('1234')
+  test('nanosecond timestamps are exact decimal strings (beyond 2^53, so not via a Number)', () => {
+    const nanos = (...times: Array<[number, number]>) => {
+      const w = new ByteWriter(16)
+      for (const time of times) w.nanos(time)
+      return new TextDecoder().decode(w.take())
+    }
+    expect(nanos([1_764_172_800, 5])).toBe('"1764172800000000005"')
+    // The seconds' digits are kept between calls; the fraction must still be each call's own.
+    expect(nanos([1_764_172_800, 999_999_999], [1_764_172_800, 0], [1_764_172_801, 10])).toBe(
+      '"1764172800999999999""1764172800000000000""1764172801000000010"',
+    )
+    expect(nanos([0, 1234])).toBe('"1234"')
   })
 
   test('an empty batch is a valid request', () => {
