@@ -47,5 +47,5 @@ test.skipIf(!Bun.which('wrk'))(
       rmSync(dir, { recursive: true, force: true })
     }
   },
-  60_000,
+  90_000,
 )

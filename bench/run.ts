@@ -1,12 +1,12 @@
 // `bun run bench`: a reproducible throughput, memory and start-up benchmark of the real services.
 //
 // It starts everything itself on free loopback ports (SIMULATION=off), a local OTLP sink, and an
-// nginx in front of the catalog as a yardstick; drives each path with wrk; checks the targets of
-// issue #8; prints a table; and writes bench/results/<timestamp>.json so two commits compare.
-// Method and figures: bench/README.md.
+// nginx in front of the catalog as a yardstick; drives each path with wrk, in interleaved rounds;
+// checks the targets of issue #8 as ratios of same-round figures; prints a table; and writes
+// bench/results/<timestamp>.json so two commits compare. Method and figures: bench/README.md.
 //
-//   bun run bench                      # 8 s per case, 2 s warm-up (about 3 minutes)
-//   bun run bench --duration 15        # longer cases, less noise
+//   bun run bench                      # 3 rounds of 5 s per case, 1 s warm-up (about 5 minutes)
+//   bun run bench --rounds 5           # more rounds, less noise
 //   bun run bench --modes off,full     # skip the plugin mode
 //   bun run bench --smoke              # 1 s per case: proves the bench works, measures nothing
 
@@ -47,7 +47,10 @@ export interface CaseResult {
   path: PathId | 'nginx-catalog'
   label: string
   mode: Mode
+  /** Median over the rounds (the round whose rps is the median gives requests, latencies, errors). */
   rps: number
+  /** Requests per second in each round, in round order: ratios pair figures of the same round. */
+  roundsRps: number[]
   requests: number
   seconds: number
   p50Ms: number
@@ -71,7 +74,14 @@ export interface BenchResult {
   commit: string
   dirty: boolean
   machine: { cpus: number; model: string; loadavg: number[]; bun: string; wrk: string; nginx: string }
-  settings: { durationS: number; warmupS: number; threads: number; connections: number; modes: Mode[] }
+  settings: {
+    durationS: number
+    warmupS: number
+    rounds: number
+    threads: number
+    connections: number
+    modes: Mode[]
+  }
   cases: CaseResult[]
   /** Idle RSS per mode and service, MB, after start and a few probe requests. */
   rssIdleMb: Record<string, Record<string, number>>
@@ -95,6 +105,8 @@ export interface Target {
 export interface BenchOptions {
   durationS: number
   warmupS: number
+  /** Every case runs this many times, the cases interleaved round by round. */
+  rounds: number
   threads: number
   connections: number
   modes: Mode[]
@@ -167,17 +179,28 @@ async function send(request: Request): Promise<void> {
   if (!response.ok) throw new Error(`${request.method} ${request.url} answered ${response.status}`)
 }
 
-/** Sum of otel_spans_dropped_total over the services (0 when tracing is off). */
-async function droppedSpans(stack: Stack): Promise<number> {
+/** /metrics requests the bench made: each one is a span when the service traces. */
+let scrapes = 0
+
+/** Sum of a metric's samples over the stack's services (0 when a service does not have it). */
+async function sumMetric(stack: Stack, name: string): Promise<number> {
   let total = 0
   for (const service of Object.values(stack.services)) {
+    scrapes++
     const text = await (await fetch(`${service.url}/metrics`)).text()
     for (const line of text.split('\n')) {
-      if (line.startsWith('otel_spans_dropped_total')) total += Number(line.slice(line.lastIndexOf(' ') + 1))
+      if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) {
+        total += Number(line.slice(line.lastIndexOf(' ') + 1))
+      }
     }
   }
   return total
 }
+
+/** Spans not exported: dropped from a full queue or lost with a failed export (otel_spans_dropped_total). */
+const droppedSpans = (stack: Stack) => sumMetric(stack, 'otel_spans_dropped_total')
+/** Spans ended but not yet accepted by the sink (otel_spans_pending). */
+const pendingSpans = (stack: Stack) => sumMetric(stack, 'otel_spans_pending')
 
 function countLines(path: string): number {
   try {
@@ -198,6 +221,46 @@ function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
+/**
+ * One case's rounds as one result: rps is the median round's (with that round's latencies and
+ * errors); spans and log lines are summed; RSS is the highest seen in any round.
+ */
+export function combineRounds(rounds: CaseResult[]): CaseResult {
+  const first = rounds[0]
+  if (!first) throw new Error('a case without rounds')
+  const byRps = [...rounds].sort((a, b) => a.rps - b.rps)
+  const mid = byRps[(byRps.length - 1) >> 1] as CaseResult
+  const rssLoadMb: Record<string, number> = {}
+  for (const c of rounds) {
+    for (const [name, mb] of Object.entries(c.rssLoadMb)) rssLoadMb[name] = Math.max(rssLoadMb[name] ?? 0, mb)
+  }
+  const combined: CaseResult = {
+    ...mid,
+    rps: round(median(rounds.map((c) => c.rps))),
+    roundsRps: rounds.map((c) => c.rps),
+    requests: rounds.reduce((n, c) => n + c.requests, 0),
+    non2xx: rounds.reduce((n, c) => n + c.non2xx, 0),
+    socketErrors: rounds.reduce((n, c) => n + c.socketErrors, 0),
+    rssLoadMb,
+  }
+  for (const key of ['spansExpected', 'spansReceived', 'spansDropped', 'logLines'] as const) {
+    if (rounds.some((c) => c[key] !== undefined))
+      combined[key] = rounds.reduce((n, c) => n + (c[key] ?? 0), 0)
+  }
+  return combined
+}
+
+/** `on` ÷ `base`: the median of the per-round ratios (same-round pairs), or of the medians. */
+export function pairedRatio(on: CaseResult, base: CaseResult): number {
+  const n = Math.min(on.roundsRps.length, base.roundsRps.length)
+  if (n === 0) return on.rps / base.rps
+  const ratios = Array.from(
+    { length: n },
+    (_, i) => (on.roundsRps[i] as number) / (base.roundsRps[i] as number),
+  )
+  return median(ratios)
+}
+
 function round(value: number, digits = 1): number {
   const f = 10 ** digits
   return Math.round(value * f) / f
@@ -213,7 +276,16 @@ function sh(command: string[]): string {
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
-  const { durationS, warmupS, threads, connections, modes, coldStartRuns, log = console.log } = options
+  const {
+    durationS,
+    warmupS,
+    rounds,
+    threads,
+    connections,
+    modes,
+    coldStartRuns,
+    log = console.log,
+  } = options
   if (!wrkBinary()) throw new Error('wrk is not installed (apt-get install wrk); it drives the load')
   const temp = mkdtempSync(join(tmpdir(), 'shopstack-bench-'))
   const sink = startSink()
@@ -240,13 +312,31 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       wrk: sh(['wrk', '--version']).split('\n')[0]?.split(' Copyright')[0] ?? '',
       nginx: sh(['nginx', '-v']),
     },
-    settings: { durationS, warmupS, threads, connections, modes },
+    settings: { durationS, warmupS, rounds, threads, connections, modes },
     cases: [],
     rssIdleMb: {},
     coldStartMs: {},
     targets: [],
   }
-  const script = writeCartAddScript(temp)
+  const cartAddScript = writeCartAddScript(temp)
+
+  /**
+   * Wait until every span the stack has ended is at the sink: the services report none pending
+   * (otel_spans_pending), then the sink stays quiet for longer than the services' batch delay
+   * (500 ms), so the span of the last /metrics request has arrived too. Polls are further apart
+   * than that delay: each poll's own spans are sent by the next one.
+   */
+  async function settle(stack: Stack): Promise<void> {
+    const deadline = performance.now() + 30_000
+    while (performance.now() < deadline && (await pendingSpans(stack)) > 0) await Bun.sleep(700)
+    await sink.settle(800)
+  }
+
+  /**
+   * Spans the sink holds that requests made, not the bench's own scrapes: each /metrics request to
+   * a traced service is one SERVER span. Read right after settle(), so those spans have arrived.
+   */
+  const requestSpans = () => sink.spans() - scrapes
 
   async function measure(
     label: string,
@@ -254,7 +344,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     processes: Running[],
     isPost: boolean,
   ): Promise<{ wrk: WrkResult; rss: Record<string, number> }> {
-    const wrkScript = isPost ? script : undefined
+    const wrkScript = isPost ? cartAddScript : undefined
     const rss: Record<string, number> = {}
     const sample = () => {
       for (const p of processes) rss[p.name] = Math.max(rss[p.name] ?? 0, p.rssMb())
@@ -265,90 +355,129 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     return { wrk, rss }
   }
 
+  /** One case: what wrk drives, and where its spans and log lines are counted. */
+  interface Case {
+    path: CaseResult['path']
+    label: string
+    mode: Mode
+    url: string
+    isPost: boolean
+    processes: Running[]
+    stack: Stack
+    spansPerRequest?: number
+    logPath?: string
+  }
+  const stacks = new Map<Mode, Stack>()
+
   try {
+    // Every mode's stack runs for the whole measurement, so the rounds below can interleave the
+    // cases: a burst of load from elsewhere then hits a case and its baseline alike.
     for (const mode of modes) {
-      log(`\n[${mode}] starting catalog, cart, gateway`)
-      const dir = join(temp, mode)
-      const stack = await startStack(dir, modeEnv(mode, sink))
+      log(`[${mode}] starting catalog, cart, gateway`)
+      const stack = await startStack(join(temp, mode), modeEnv(mode, sink))
       running.push(stack)
-      const all = Object.values(stack.services)
-      result.coldStartMs[mode] = {}
-      try {
-        const traced = mode !== 'off'
-        // Probe every path once (and warm the connections), then read idle memory.
-        for (const path of PATHS) await send(requestFor(path.id, stack))
-        await Bun.sleep(200)
-        result.rssIdleMb[mode] = Object.fromEntries(all.map((s) => [s.name, round(s.rssMb())]))
+      stacks.set(mode, stack)
+      // Probe every path once (and warm the connections), then read idle memory.
+      for (const path of PATHS) await send(requestFor(path.id, stack))
+      await Bun.sleep(200)
+      result.rssIdleMb[mode] = Object.fromEntries(
+        Object.values(stack.services).map((s) => [s.name, round(s.rssMb())]),
+      )
+    }
 
-        if (mode === 'off') {
-          const nginx = await startNginx(join(temp, 'nginx'), stack.services.catalog.url).catch((error) => {
-            log(`  nginx could not start, skipped: ${error}`)
-            return undefined
-          })
-          if (nginx) {
-            running.push(nginx)
-            const nginxUrl = `${nginx.url}/catalog/42`
-            if (warmupS > 0) await runWrk({ url: nginxUrl, durationS: warmupS, threads, connections })
-            const { wrk, rss } = await measure('nginx → catalog', nginxUrl, [stack.services.catalog], false)
-            result.cases.push({
-              path: 'nginx-catalog',
-              label: 'nginx → catalog GET /catalog/42',
-              mode,
-              ...wrk,
-              rssLoadMb: rss,
-            })
-            await nginx.stop()
-          } else {
-            log('  nginx is not installed: the nginx yardstick is skipped')
-          }
-        }
-
-        for (const path of PATHS) {
-          const processes = path.entry === 'catalog' ? [stack.services.catalog] : all
-          let spansPerRequest: number | undefined
-          if (traced) {
-            // Spans one request makes, counted at the sink (the sink sees only what was exported).
-            await sink.settle()
-            const before = sink.spans()
-            const probes = 10
-            for (let i = 0; i < probes; i++) await send(requestFor(path.id, stack))
-            await sink.settle()
-            spansPerRequest = round((sink.spans() - before) / probes, 2)
-          }
-          const url = requestFor(path.id, stack).url
-          const isPost = path.id === 'gateway-cart-add'
-          // Warm up first, then settle so the case counts only its own spans.
-          if (warmupS > 0)
-            await runWrk({
-              url,
-              durationS: warmupS,
-              threads,
-              connections,
-              script: isPost ? script : undefined,
-            })
-          if (traced) await sink.settle()
-          const spansBefore = sink.spans()
-          const droppedBefore = traced ? await droppedSpans(stack) : 0
-          const linesBefore = countLines(stack.logs[path.entry])
-          const { wrk, rss } = await measure(path.label, url, processes, isPost)
-          const entry: CaseResult = { path: path.id, label: path.label, mode, ...wrk, rssLoadMb: rss }
-          if (traced && spansPerRequest !== undefined) {
-            entry.spansPerRequest = spansPerRequest
-            entry.spansExpected = Math.round(wrk.requests * spansPerRequest)
-            entry.spansReceived = (await sink.settle()) - spansBefore
-            entry.spansDropped = (await droppedSpans(stack)) - droppedBefore
-            await Bun.sleep(300)
-            entry.logLines = countLines(stack.logs[path.entry]) - linesBefore
-          }
-          result.cases.push(entry)
-        }
-      } finally {
-        await stack.stop()
-        running.splice(running.indexOf(stack), 1)
+    const cases: Case[] = []
+    const offStack = stacks.get('off')
+    if (offStack) {
+      const nginx = await startNginx(join(temp, 'nginx'), offStack.services.catalog.url).catch((error) => {
+        log(`  nginx could not start, skipped: ${error}`)
+        return undefined
+      })
+      if (nginx) {
+        running.push(nginx)
+        const label = 'nginx → catalog GET /catalog/42'
+        const url = `${nginx.url}/catalog/42`
+        const processes = [offStack.services.catalog]
+        cases.push({
+          path: 'nginx-catalog',
+          label,
+          mode: 'off',
+          url,
+          isPost: false,
+          processes,
+          stack: offStack,
+        })
+      } else {
+        log('  nginx is not installed: the nginx yardstick is skipped')
       }
+    }
+    for (const [mode, stack] of stacks) {
+      for (const path of PATHS) {
+        const all = Object.values(stack.services)
+        const entry: Case = {
+          path: path.id,
+          label: path.label,
+          mode,
+          url: requestFor(path.id, stack).url,
+          isPost: path.id === 'gateway-cart-add',
+          processes: path.entry === 'catalog' ? [stack.services.catalog] : all,
+          stack,
+          logPath: stack.logs[path.entry],
+        }
+        if (mode !== 'off') {
+          // Spans one request makes, counted at the sink (the sink sees only what was exported).
+          await settle(stack)
+          const before = requestSpans()
+          const probes = 10
+          for (let i = 0; i < probes; i++) await send(requestFor(path.id, stack))
+          await settle(stack)
+          entry.spansPerRequest = round((requestSpans() - before) / probes, 2)
+        }
+        cases.push(entry)
+      }
+    }
 
+    const measured = new Map<Case, CaseResult[]>(cases.map((c) => [c, []]))
+    for (let r = 1; r <= rounds; r++) {
+      log(`\nround ${r} of ${rounds}`)
+      for (const c of cases) {
+        const traced = c.spansPerRequest !== undefined
+        const script = c.isPost ? cartAddScript : undefined
+        // Warm up first, then settle so the case counts only its own spans.
+        if (warmupS > 0) await runWrk({ url: c.url, durationS: warmupS, threads, connections, script })
+        if (traced) await settle(c.stack)
+        const spansBefore = requestSpans()
+        const droppedBefore = traced ? await droppedSpans(c.stack) : 0
+        const linesBefore = c.logPath ? countLines(c.logPath) : 0
+        const { wrk, rss } = await measure(`${c.label} [${c.mode}]`, c.url, c.processes, c.isPost)
+        const entry: CaseResult = {
+          path: c.path,
+          label: c.label,
+          mode: c.mode,
+          ...wrk,
+          roundsRps: [wrk.rps],
+          rssLoadMb: rss,
+        }
+        if (traced && c.spansPerRequest !== undefined) {
+          entry.spansPerRequest = c.spansPerRequest
+          entry.spansExpected = Math.round(wrk.requests * c.spansPerRequest)
+          await settle(c.stack)
+          entry.spansReceived = requestSpans() - spansBefore
+          entry.spansDropped = (await droppedSpans(c.stack)) - droppedBefore
+          await Bun.sleep(300)
+          entry.logLines = c.logPath ? countLines(c.logPath) - linesBefore : 0
+        }
+        measured.get(c)?.push(entry)
+      }
+    }
+    for (const c of cases) result.cases.push(combineRounds(measured.get(c) ?? []))
+
+    for (const stack of stacks.values()) await stack.stop()
+    stacks.clear()
+
+    for (const mode of modes) {
       // Cold start: spawn → /livez 200, with the databases already seeded by the run above.
-      log(`  cold starts (${coldStartRuns} per service)`)
+      log(`[${mode}] cold starts (${coldStartRuns} per service)`)
+      result.coldStartMs[mode] = {}
       for (const name of ['catalog', 'cart', 'gateway'] as const) {
         const samples: number[] = []
         for (let i = 0; i < coldStartRuns; i++) {
@@ -356,12 +485,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
             name,
             env: {
               ...modeEnv(mode, sink),
-              DATABASE_PATH: join(dir, `${name}.sqlite`),
+              DATABASE_PATH: join(temp, mode, `${name}.sqlite`),
               // Liveness checks no dependency, so the upstreams need not exist.
               CATALOG_SERVICE_URL: 'http://127.0.0.1:9',
               CART_SERVICE_URL: 'http://127.0.0.1:9',
             },
-            logPath: join(dir, `${name}-cold.log`),
+            logPath: join(temp, mode, `${name}-cold.log`),
           })
           samples.push(round(service.readyMs))
           await service.stop()
@@ -398,7 +527,7 @@ export function evaluate(result: BenchResult): Target[] {
       const off = find(result, path, 'off')
       const on = find(result, path, mode)
       if (off && on) {
-        const value = round(on.rps / off.rps, 2)
+        const value = round(pairedRatio(on, off), 2)
         targets.push({
           name: `${mode} / off throughput, ${on.label}`,
           value,
@@ -410,7 +539,7 @@ export function evaluate(result: BenchResult): Target[] {
     }
     const gateway = find(result, 'gateway-get', mode)
     if (nginx && gateway) {
-      const value = round(gateway.rps / nginx.rps, 2)
+      const value = round(pairedRatio(gateway, nginx), 2)
       targets.push({
         name: `${mode} gateway GET / nginx → catalog`,
         value,
@@ -475,7 +604,7 @@ export function formatTable(result: BenchResult): string {
     `ShopStack bench ${result.startedAt}  commit ${result.commit}${result.dirty ? ' (dirty)' : ''}  bun ${machine.bun}`,
   )
   lines.push(
-    `wrk -t${settings.threads} -c${settings.connections} -d${settings.durationS}s (warm-up ${settings.warmupS}s), ${machine.cpus} CPUs, load average at start ${machine.loadavg.join(' ')}`,
+    `wrk -t${settings.threads} -c${settings.connections} -d${settings.durationS}s (warm-up ${settings.warmupS}s) × ${settings.rounds} interleaved rounds, ${machine.cpus} CPUs, load average at start ${machine.loadavg.join(' ')}`,
   )
   lines.push('')
   const header = `${pad('path', 36)} ${pad('mode', 6)} ${pad('req/s', 8, true)} ${pad('p50 ms', 7, true)} ${pad('p99 ms', 7, true)} ${pad('errors', 6, true)} ${pad('spans/req', 9, true)} ${pad('received/expected', 17, true)} ${pad('dropped', 7, true)}  RSS under load MB`
@@ -520,8 +649,9 @@ if (import.meta.main) {
   const { values } = parseArgs({
     args: Bun.argv.slice(2),
     options: {
-      duration: { type: 'string', default: '8' },
-      warmup: { type: 'string', default: '2' },
+      duration: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
       modes: { type: 'string', default: ALL_MODES.join(',') },
@@ -539,6 +669,7 @@ if (import.meta.main) {
   const result = await runBench({
     durationS: smoke ? 1 : Number(values.duration),
     warmupS: smoke ? 0 : Number(values.warmup),
+    rounds: smoke ? 1 : Number(values.rounds),
     threads: Number(values.threads),
     connections: smoke ? 10 : Number(values.connections),
     modes,

@@ -109,8 +109,13 @@ export function createMetrics(options: MetricsOptions) {
       return register(new Histogram<L>({ name, help, labelNames, buckets: DURATION_BUCKETS, registers }))
     },
     /** Build a Gauge registered in both renderings. */
-    gauge<L extends string>(name: string, help: string, labelNames: readonly L[]) {
-      return register(new Gauge<L>({ name, help, labelNames, registers }))
+    gauge<L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      collect?: (this: Gauge<L>) => void,
+    ) {
+      return register(new Gauge<L>({ name, help, labelNames, registers, collect }))
     },
     /** Render for a scrape, honouring `Accept: application/openmetrics-text`. */
     async scrape(accept: string | null): Promise<Response> {

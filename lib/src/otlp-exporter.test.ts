@@ -191,8 +191,10 @@ describe('createOtlpSpanProcessor', () => {
     // 2 go out in the stuck request, 4 wait, the rest are dropped.
     endAll(processor, [...spans, ...spans])
     expect(processor.droppedSpans()).toBe(10 - 2 - 4)
+    expect(processor.pendingSpans()).toBe(6)
     release()
     await processor.forceFlush()
+    expect(processor.pendingSpans()).toBe(0)
     expect(processor.failedSpans()).toBe(0)
   })
 

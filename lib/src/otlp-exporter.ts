@@ -49,6 +49,8 @@ export interface OtlpSpanProcessor extends SpanProcessor {
   droppedSpans(): number
   /** Spans in batches that could not be delivered. */
   failedSpans(): number
+  /** Spans ended and not yet accepted by the endpoint: queued, or in a request in flight. */
+  pendingSpans(): number
 }
 
 /** Statuses the OTLP/HTTP spec says to retry. */
@@ -72,6 +74,7 @@ export function createOtlpSpanProcessor(options: OtlpProcessorOptions): OtlpSpan
   let timer: ReturnType<typeof setTimeout> | undefined
   let dropped = 0
   let failed = 0
+  let sendingSpans = 0
   let stopped = false
 
   /** POST one document; true once the endpoint accepted it. */
@@ -99,8 +102,10 @@ export function createOtlpSpanProcessor(options: OtlpProcessorOptions): OtlpSpan
   function sendBatch(): void {
     if (queue.size === 0 || inFlight.size >= maxConcurrentExports) return
     const { body, count } = queue.take(maxExportBatchSize)
+    sendingSpans += count
     const sending = deliver(body).then((ok) => {
       if (!ok) failed += count
+      sendingSpans -= count
       inFlight.delete(sending)
       schedule()
     })
@@ -145,6 +150,7 @@ export function createOtlpSpanProcessor(options: OtlpProcessorOptions): OtlpSpan
     },
     droppedSpans: () => dropped,
     failedSpans: () => failed,
+    pendingSpans: () => queue.size + sendingSpans,
   }
 }
 

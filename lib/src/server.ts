@@ -64,6 +64,14 @@ export function countDroppedSpans(metrics: Metrics, tracing: Tracing): void {
       }
     },
   )
+  metrics.gauge(
+    'otel_spans_pending',
+    'Spans ended and not yet accepted by the OTLP endpoint (queued, or being sent).',
+    [],
+    function () {
+      this.set(tracing.pendingSpans())
+    },
+  )
 }
 
 export interface Lifecycle {

@@ -38,6 +38,9 @@ describe('createTracing', () => {
       tracing.droppedSpans(),
     )
     expect(sampleValue(text, 'otel_spans_dropped_total', { reason: 'export_failed' })).toBe(0)
+    // The stuck exporter holds one batch; what waits behind it is pending.
+    expect(sampleValue(text, 'otel_spans_pending')).toBe(tracing.pendingSpans())
+    expect(tracing.pendingSpans()).toBeGreaterThan(0)
   })
 
   test('inject writes a W3C traceparent for the span, and extract reads it back', () => {
