@@ -32,7 +32,13 @@ export type UpstreamMetrics = ReturnType<typeof createUpstreamMetrics>
 
 /** Upstream RED and resilience metrics, created once per app and shared by all its upstreams. */
 export function createUpstreamMetrics(metrics: Metrics) {
+  // Calls in flight are read when scraped, not written on every call (two label lookups a call).
+  const inFlightOf = new Map<string, () => number>()
   return {
+    /** Report `upstream`'s calls in flight through upstream_in_flight_requests. */
+    trackInFlight(upstream: string, count: () => number) {
+      inFlightOf.set(upstream, count)
+    },
     requests: metrics.counter(
       'upstream_requests_total',
       'Requests sent to upstream services (each try), by upstream, method, route and status (or error kind).',
@@ -68,7 +74,14 @@ export function createUpstreamMetrics(metrics: Metrics) {
       'Calls refused with 503 because the upstream had as many calls in flight as allowed.',
       ['upstream'],
     ),
-    inFlight: metrics.gauge('upstream_in_flight_requests', 'Calls in flight per upstream.', ['upstream']),
+    inFlight: metrics.gauge(
+      'upstream_in_flight_requests',
+      'Calls in flight per upstream.',
+      ['upstream'],
+      function () {
+        for (const [upstream, count] of inFlightOf) this.set({ upstream }, count())
+      },
+    ),
   }
 }
 
@@ -184,6 +197,7 @@ export function createUpstream(options: UpstreamOptions) {
     }),
   )
   let inFlight = 0
+  upstreamMetrics?.trackInFlight(name, () => inFlight)
 
   /** One try against one instance, with its own span, timeout and metrics. */
   async function send(
@@ -270,7 +284,6 @@ export function createUpstream(options: UpstreamOptions) {
         throw new ShedError(name, retryAfterSeconds)
       }
       inFlight++
-      upstreamMetrics?.inFlight.set({ upstream: name }, inFlight)
       budget.requestStarted()
       const deadline = now() + timeoutMs
       // A call that cannot be retried gets the whole time for its one try.
@@ -341,7 +354,6 @@ export function createUpstream(options: UpstreamOptions) {
         if (holdsRetrySlot) budget.retryFinished()
         budget.requestFinished()
         inFlight--
-        upstreamMetrics?.inFlight.set({ upstream: name }, inFlight)
       }
     },
 
