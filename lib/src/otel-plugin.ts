@@ -5,8 +5,8 @@
 // The plugin starts @opentelemetry/sdk-node, which registers a global tracer provider, context
 // manager (AsyncLocalStorage) and propagator. Left to its defaults the SDK would also read
 // OTEL_* variables and build exporters of its own (OTLP traces and logs to localhost:4318), so it
-// is given an explicit list of span processors — the tracer's counted batch processor behind our
-// OTLP exporter, or none when tracing is off — and no log processors or resource detectors.
+// is given an explicit list of span processors — the tracer's counted OTLP span processor
+// (otlp-exporter.ts), or none when tracing is off — and no log processors or resource detectors.
 //
 // Globals mean one plugin-mode app per process: a second one finds the provider already
 // registered and exports through the first one's processor. Services run one app per process.

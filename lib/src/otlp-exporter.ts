@@ -8,8 +8,9 @@
 // and how: the SDK pair keeps every finished span alive until its batch is exported, then builds an
 // object per span, attribute and event, stringifies the lot and sends it with node:http. Measured
 // on the gateway with every span exported (bench/README.md), that export cost about a fifth of the
-// gateway's throughput. Here a span becomes one JSON string while it is still in the cache, the
-// span object itself is garbage at once, and a batch is one join.
+// gateway's throughput. Here a span is written as UTF-8 JSON into a buffer when it ends, while it
+// is still in the cache, the span object itself is garbage at once, and a batch is a copy of that
+// buffer (the queue section below says why bytes and not strings).
 //
 // Batching and limits follow the BatchSpanProcessor's: at most `maxQueueSize` spans wait (beyond
 // that a span is dropped and counted), a batch goes out when `maxExportBatchSize` spans wait or

@@ -69,7 +69,7 @@ export interface Tracing {
   shutdown(): Promise<void>
   /**
    * Plugin mode only: what @elysiajs/opentelemetry's SDK must be built with — this tracer's
-   * counted batch processor (none when tracing is off) and the service's resource.
+   * counted span processor (none when tracing is off) and the service's resource.
    */
   readonly sdk?: { readonly spanProcessors: readonly SpanProcessor[]; readonly resource: Resource }
 }
