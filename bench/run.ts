@@ -74,14 +74,7 @@ export interface BenchResult {
   commit: string
   dirty: boolean
   machine: { cpus: number; model: string; loadavg: number[]; bun: string; wrk: string; nginx: string }
-  settings: {
-    durationS: number
-    warmupS: number
-    rounds: number
-    threads: number
-    connections: number
-    modes: Mode[]
-  }
+  settings: Pick<BenchOptions, 'durationS' | 'warmupS' | 'rounds' | 'threads' | 'connections' | 'modes'>
   cases: CaseResult[]
   /** Idle RSS per mode and service, MB, after start and a few probe requests. */
   rssIdleMb: Record<string, Record<string, number>>

@@ -95,12 +95,22 @@ describe('createRequestLog', () => {
   })
 })
 
+/** Run `use` with a file descriptor open on a new temp file, and that file's path. */
+function withTempFile(use: (fd: number, path: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'shopstack-log-'))
+  const path = join(dir, 'out.log')
+  const fd = openSync(path, 'w')
+  try {
+    use(fd, path)
+  } finally {
+    closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 describe('bufferedStdout', () => {
   test('holds lines until the buffer fills or is flushed, and writes them whole as UTF-8', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shopstack-log-'))
-    const path = join(dir, 'out.log')
-    const fd = openSync(path, 'w')
-    try {
+    withTempFile((fd, path) => {
       const destination = bufferedStdout(fd, 64)
       destination.write('{"msg":"naïve café ✓"}\n')
       expect(readFileSync(path, 'utf8')).toBe('')
@@ -111,17 +121,11 @@ describe('bufferedStdout', () => {
       destination.flushSync()
       const lines = readFileSync(path, 'utf8').trimEnd().split('\n')
       expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['naïve café ✓', 'x'.repeat(60), 'last'])
-    } finally {
-      closeSync(fd)
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('flushLogger writes out what a logger buffered', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shopstack-log-'))
-    const path = join(dir, 'out.log')
-    const fd = openSync(path, 'w')
-    try {
+    withTempFile((fd, path) => {
       const logger = createLogger({ service: 'cart', destination: bufferedStdout(fd) })
       createRequestLog(logger)({
         method: 'POST',
@@ -133,9 +137,6 @@ describe('bufferedStdout', () => {
       expect(readFileSync(path, 'utf8')).toBe('')
       flushLogger(logger)
       expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ service: 'cart', route: '/cart/add' })
-    } finally {
-      closeSync(fd)
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 })
