@@ -3,6 +3,8 @@
 // throws a ConfigError whose message names the offending variable, so a process stops at start with
 // one clear line instead of misbehaving later.
 
+import { SAMPLERS, type SamplerName, type Sampling } from './span.ts'
+
 export type ServiceName = 'gateway' | 'catalog' | 'cart'
 
 export class ConfigError extends Error {
@@ -39,6 +41,8 @@ export interface Config {
   readonly otlpHeaders: Readonly<Record<string, string>>
   /** 'lean' (our tracer, the default) or 'plugin' (@elysiajs/opentelemetry). */
   readonly tracingMode: TracingMode
+  /** Which traces are recorded (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG). */
+  readonly sampling: Sampling
   readonly logLevel: string
   /** SQLite database file, or ':memory:'. */
   readonly databasePath: string
@@ -101,6 +105,10 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   if (tracingMode !== 'lean' && tracingMode !== 'plugin') {
     throw new ConfigError(`TRACING_MODE must be "lean" or "plugin", got "${tracingMode}"`)
   }
+  const sampler = read('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on'
+  if (!(SAMPLERS as readonly string[]).includes(sampler)) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER must be one of ${SAMPLERS.join(', ')}, got "${sampler}"`)
+  }
   const adminToken = read('ADMIN_TOKEN')
   if (adminToken !== undefined && !/^[\x21-\x7e]{8,256}$/.test(adminToken)) {
     throw new ConfigError('ADMIN_TOKEN must be 8 to 256 visible ASCII characters')
@@ -130,6 +138,12 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
       ...parseHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS', read('OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
     }),
     tracingMode,
+    sampling: Object.freeze({
+      sampler: sampler as SamplerName,
+      ratio: sampler.endsWith('traceidratio')
+        ? (parseFraction('OTEL_TRACES_SAMPLER_ARG', read('OTEL_TRACES_SAMPLER_ARG')) ?? 1)
+        : 1,
+    }),
     logLevel,
     databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
     upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,

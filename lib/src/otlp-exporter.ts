@@ -21,8 +21,9 @@
 // of a failed batch are counted too: nothing is lost silently.
 
 import { type Attributes, TraceFlags } from '@opentelemetry/api'
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { ByteWriter } from './bytes.ts'
+import type { FinishedSpan } from './span.ts'
 
 export interface OtlpProcessorOptions {
   /** Full URL of the traces endpoint, e.g. http://localhost:4318/v1/traces. */
@@ -46,6 +47,8 @@ export interface OtlpProcessorOptions {
 }
 
 export interface OtlpSpanProcessor extends SpanProcessor {
+  /** Takes the SDK's spans (plugin mode) and the lean tracer's (span.ts) alike. */
+  onEnd(span: FinishedSpan): void
   /** Spans dropped because `maxQueueSize` spans were already waiting. */
   droppedSpans(): number
   /** Spans in batches that could not be delivered. */
@@ -164,7 +167,7 @@ function retryAfter(header: string | null): number | undefined {
 }
 
 /** The JSON text of an ExportTraceServiceRequest carrying `spans` (what one batch sends). */
-export function encodeSpans(spans: readonly ReadableSpan[]): string {
+export function encodeSpans(spans: readonly FinishedSpan[]): string {
   const queue = new SpanQueue()
   for (const span of spans) queue.add(span)
   return new TextDecoder().decode(queue.take(spans.length).body)
@@ -198,12 +201,12 @@ class Group {
 
 class SpanQueue {
   /** Groups by resource (first seen first), then scope key. */
-  readonly #groups = new Map<ReadableSpan['resource'], Map<string, Group>>()
+  readonly #groups = new Map<FinishedSpan['resource'], Map<string, Group>>()
   readonly #doc = new ByteWriter(64 * 1024)
   /** Spans queued. */
   size = 0
 
-  add(span: ReadableSpan): void {
+  add(span: FinishedSpan): void {
     const group = this.#groupOf(span)
     const w = group.spans
     if (group.ends.length > 0) w.byte(COMMA)
@@ -245,7 +248,7 @@ class SpanQueue {
     return { body: doc.take(), count }
   }
 
-  #groupOf(span: ReadableSpan): Group {
+  #groupOf(span: FinishedSpan): Group {
     let scopes = this.#groups.get(span.resource)
     if (!scopes) {
       scopes = new Map()
@@ -297,7 +300,7 @@ function removeFront(group: Group, n: number): void {
 
 const COMMA = 44
 
-function writeSpan(w: ByteWriter, s: ReadableSpan): void {
+function writeSpan(w: ByteWriter, s: FinishedSpan): void {
   const context = s.spanContext()
   // Ids are hex (the SDK only takes a parent whose ids are), so they need no escaping. Literals and
   // values are written one by one rather than joined in a template: a template is a rope, which
@@ -333,7 +336,7 @@ function writeSpan(w: ByteWriter, s: ReadableSpan): void {
   w.uint(s.droppedAttributesCount)
   w.raw(',"events":[')
   for (let i = 0; i < s.events.length; i++) {
-    const event = s.events[i] as ReadableSpan['events'][number]
+    const event = s.events[i] as FinishedSpan['events'][number]
     w.raw(i ? ',{"attributes":' : '{"attributes":')
     writeAttributes(w, event.attributes)
     w.raw(',"name":')
@@ -354,7 +357,7 @@ function writeSpan(w: ByteWriter, s: ReadableSpan): void {
   }
   w.raw('},"links":[')
   for (let i = 0; i < s.links.length; i++) {
-    const link = s.links[i] as ReadableSpan['links'][number]
+    const link = s.links[i] as FinishedSpan['links'][number]
     w.raw(i ? ',{"attributes":' : '{"attributes":')
     writeAttributes(w, link.attributes)
     w.raw(',"spanId":"')

@@ -34,6 +34,7 @@ export function createTelemetry(config: Config): Telemetry {
     endpoint: config.otlpEndpoint,
     headers: config.otlpHeaders,
     mode: config.tracingMode,
+    sampling: config.sampling,
   })
   if (tracing.enabled) countDroppedSpans(metrics, tracing)
   return {

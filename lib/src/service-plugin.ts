@@ -124,8 +124,7 @@ export function createServicePlugin(options: ServicePluginOptions) {
     if (pluginMode) {
       span = (request as PluginTaggedRequest)[SERVER_SPAN]
     } else if (tracing.enabled) {
-      const parent = tracing.extract(request.headers)
-      span = tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
+      span = tracing.startSpan(request.method, SpanKind.SERVER, tracing.extract(request.headers))
     }
     const state: RequestState = { start: now(), requestId, span }
     ;(request as TaggedRequest)[STATE] = state
@@ -150,8 +149,8 @@ export function createServicePlugin(options: ServicePluginOptions) {
       const state = beginRequest(request)
       set.headers['x-request-id'] = state.requestId
       if (state.span) {
-        const { traceId, spanId } = state.span.spanContext()
-        set.headers.traceresponse = `00-${traceId}-${spanId}-01`
+        const { traceId, spanId, traceFlags } = state.span.spanContext()
+        set.headers.traceresponse = `00-${traceId}-${spanId}-0${traceFlags & 1}`
       }
       // Refuse what no route here accepts before the body is read. (An onParse hook would see
       // only routes with bodies, but Elysia wraps anything it throws into a 400 ParseError.)

@@ -1,17 +1,12 @@
-// The OpenTelemetry SDK side of tracing: a batch processor that counts what it drops, the provider
-// and the W3C propagator (the exporter is otlp-exporter.ts). tracing.ts loads this module only when
-// tracing is on, so a service with tracing off does not pay for it (about 50 ms of start-up).
+// The OpenTelemetry SDK parts tracing still uses: the resource the plugin's SDK is built with
+// (TRACING_MODE=plugin), and a batch processor that counts what it drops, for tests that read
+// spans in memory. tracing.ts loads this module only then, so a service does not pay for the SDK
+// at start-up (about 50 ms).
 
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  type ReadableSpan,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base'
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base'
 
-export { BasicTracerProvider, resourceFromAttributes, W3CTraceContextPropagator }
+export { resourceFromAttributes }
 
 /** Counts what the batch processor throws away when its queue is full (the SDK only logs it). */
 export class CountingBatchSpanProcessor extends BatchSpanProcessor {

@@ -1,32 +1,31 @@
-// A lean OpenTelemetry tracer: the OpenTelemetry API and SDK (sdk-trace-base: spans, ids,
-// sampling) with an OTLP/HTTP JSON span processor of our own (otlp-exporter.ts, which batches and
-// sends what ends), and W3C trace context (https://www.w3.org/TR/trace-context/) propagation done
-// explicitly. Nothing is registered globally, so every app and test owns its
-// tracer; and parents are passed explicitly instead of through an async context manager, which
-// keeps the hot path free of AsyncLocalStorage.
+// A lean OpenTelemetry tracer: spans of our own on the OpenTelemetry API (span.ts: ids, sampling,
+// W3C trace context propagation) with an OTLP/HTTP JSON span processor of our own
+// (otlp-exporter.ts, which batches and sends what ends). Nothing is registered globally, so every
+// app and test owns its tracer; and parents are passed explicitly instead of through an async
+// context manager, which keeps the hot path free of AsyncLocalStorage and of API Context objects.
 //
 // Why not @elysiajs/opentelemetry by default: it makes a span per lifecycle hook (about four per
 // service per request) and always loads @opentelemetry/sdk-node; the measured cost is in
 // bench/README.md. With `mode: 'plugin'` (TRACING_MODE=plugin) the plugin makes the SERVER spans
-// instead (otel-plugin.ts): this tracer then builds no provider of its own, but hands its span
+// instead (otel-plugin.ts): this tracer then makes no spans of its own, but hands its span
 // processor to the plugin's SDK and starts the CLIENT spans from the global API, so every span of
 // a request lands in one trace and goes through one counted export queue.
 
 import {
   type Attributes,
-  type Context,
   context as contextApi,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
-  type Tracer,
   trace,
 } from '@opentelemetry/api'
 import type { Resource } from '@opentelemetry/resources'
-import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { createOtlpSpanProcessor } from './otlp-exporter.ts'
+import { extractContext, injectContext, LeanTracer, type Sampling } from './span.ts'
 
-export { type Context, type Span, SpanKind, SpanStatusCode }
+export { type Span, type SpanContext, SpanKind, SpanStatusCode }
 
 export interface TracingOptions {
   service: string
@@ -38,6 +37,8 @@ export interface TracingOptions {
   endpoint?: string
   /** Headers sent with every export (authentication for a hosted backend). */
   headers?: Readonly<Record<string, string>>
+  /** Which traces are recorded (OTEL_TRACES_SAMPLER); by default every root trace, and what the caller sampled. */
+  sampling?: Sampling
   /** Export through the SDK's BatchSpanProcessor to this exporter instead (tests read spans in memory). */
   exporter?: SpanExporter
   /** Queue and batch sizes (spans) and the longest wait for a batch (ms). With bun run bench, 8192 /
@@ -52,13 +53,17 @@ export interface Tracing {
   /** False when no endpoint is configured: callers skip every span, so tracing off costs nothing. */
   readonly enabled: boolean
   readonly mode: 'lean' | 'plugin'
-  readonly tracer: Tracer
-  /** Context carrying the caller's span, from a `traceparent` header (or the root context). */
-  extract(headers: Headers): Context
+  /** The caller's span context from a `traceparent` header, if it sent a valid one. */
+  extract(headers: Headers): SpanContext | undefined
   /** Write `traceparent` (and `tracestate`) naming `span` as the parent into `headers`. */
   inject(span: Span, headers: Headers): void
-  /** Start a span as a child of `parent` (a Context or a Span). */
-  startSpan(name: string, kind: SpanKind, parent: Context | Span | undefined, attributes?: Attributes): Span
+  /** Start a span as a child of `parent` (a span, or a caller's span context), or a root span. */
+  startSpan(
+    name: string,
+    kind: SpanKind,
+    parent: Span | SpanContext | undefined,
+    attributes?: Attributes,
+  ): Span
   /** Spans dropped because the export queue was full. */
   droppedSpans(): number
   /** Spans lost because their export failed (after the exporter's retries). */
@@ -74,11 +79,11 @@ export interface Tracing {
   readonly sdk?: { readonly spanProcessors: readonly SpanProcessor[]; readonly resource: Resource }
 }
 
-const headerGetter = {
-  get: (carrier: Headers, key: string) => carrier.get(key) ?? undefined,
-  keys: (carrier: Headers) => Array.from(carrier, ([key]) => key),
+type CountedProcessor = SpanProcessor & {
+  droppedSpans(): number
+  failedSpans(): number
+  pendingSpans(): number
 }
-const headerSetter = { set: (carrier: Headers, key: string, value: string) => carrier.set(key, value) }
 
 export function createTracing(options: TracingOptions): Tracing {
   const {
@@ -87,6 +92,7 @@ export function createTracing(options: TracingOptions): Tracing {
     version = '0.0.0',
     environment = 'development',
     endpoint,
+    sampling,
     maxQueueSize = 8192,
     maxExportBatchSize = 1024,
     scheduledDelayMillis = 500,
@@ -96,8 +102,7 @@ export function createTracing(options: TracingOptions): Tracing {
     return {
       enabled: false,
       mode,
-      tracer,
-      extract: () => contextApi.active(),
+      extract: () => undefined,
       inject: () => {},
       startSpan: (name) => tracer.startSpan(name),
       droppedSpans: () => 0,
@@ -108,27 +113,72 @@ export function createTracing(options: TracingOptions): Tracing {
     }
   }
 
-  // Bun's synchronous require keeps createTracing synchronous and the SDK out of start-up when off.
-  const sdk = require('./tracing-sdk.ts') as typeof import('./tracing-sdk.ts')
-  const propagator = new sdk.W3CTraceContextPropagator()
   // Services export with the OTLP span processor (otlp-exporter.ts); a given exporter (tests) gets
-  // the SDK's batch processor, counted the same way.
-  const processor: SpanProcessor & { droppedSpans(): number; failedSpans(): number; pendingSpans(): number } =
-    options.exporter
-      ? countingBatchProcessor(sdk, options.exporter, {
-          maxQueueSize,
-          maxExportBatchSize,
-          scheduledDelayMillis,
-        })
-      : createOtlpSpanProcessor({
-          url: `${endpoint}/v1/traces`,
-          headers: options.headers,
-          maxQueueSize,
-          maxExportBatchSize,
-          scheduledDelayMillis,
-        })
-  // Spans still open at shutdown (a SERVER span ends after its response is written) must end
-  // before the exporter is shut down, or the last requests' spans are lost.
+  // the SDK's batch processor, counted the same way. Bun's synchronous require keeps createTracing
+  // synchronous and the SDK out of start-up when it is not used.
+  const sdk = () => require('./tracing-sdk.ts') as typeof import('./tracing-sdk.ts')
+  const processor: CountedProcessor = options.exporter
+    ? countingBatchProcessor(sdk(), options.exporter, {
+        maxQueueSize,
+        maxExportBatchSize,
+        scheduledDelayMillis,
+      })
+    : createOtlpSpanProcessor({
+        url: `${endpoint}/v1/traces`,
+        headers: options.headers,
+        maxQueueSize,
+        maxExportBatchSize,
+        scheduledDelayMillis,
+      })
+  const attributes = {
+    'service.name': service,
+    'service.version': version,
+    'deployment.environment': environment,
+    'deployment.environment.name': environment,
+  }
+  const counters = {
+    extract: extractContext,
+    inject: injectContext,
+    droppedSpans: () => processor.droppedSpans(),
+    failedSpans: () => processor.failedSpans(),
+    pendingSpans: () => processor.pendingSpans(),
+    forceFlush: () => processor.forceFlush(),
+  }
+  if (mode === 'plugin')
+    return pluginTracing(version, sdk().resourceFromAttributes(attributes), processor, counters)
+
+  const tracer = new LeanTracer({
+    resource: Object.freeze({ attributes: Object.freeze(attributes) }),
+    scope: Object.freeze({ name: 'shopstack', version }),
+    // The SDK's processors take these spans as they are: they carry every ReadableSpan field.
+    sink: processor as unknown as { onEnd(span: unknown): void },
+    sampling,
+  })
+  return {
+    enabled: true,
+    mode,
+    ...counters,
+    startSpan: (name, kind, parent, attributes) => tracer.startSpan(name, kind, parent, attributes),
+    async shutdown() {
+      // A SERVER span ends after its response is written: spans still open must end before the
+      // processor shuts down, or the last requests' spans are lost.
+      const deadline = performance.now() + 2000
+      while (tracer.open > 0 && performance.now() < deadline) await Bun.sleep(5)
+      await processor.shutdown()
+    },
+  }
+}
+
+/**
+ * Plugin mode: the plugin's SDK registers the global provider with this processor; the API's proxy
+ * tracer delegates to it once it exists, so CLIENT spans join the plugin's traces.
+ */
+function pluginTracing(
+  version: string,
+  resource: Resource,
+  processor: CountedProcessor,
+  counters: Omit<Tracing, 'enabled' | 'mode' | 'startSpan' | 'shutdown'>,
+): Tracing {
   let open = 0
   const openSpans: SpanProcessor = {
     onStart: () => void open++,
@@ -136,39 +186,27 @@ export function createTracing(options: TracingOptions): Tracing {
     forceFlush: async () => {},
     shutdown: async () => {},
   }
-  const resource = sdk.resourceFromAttributes({
-    'service.name': service,
-    'service.version': version,
-    'deployment.environment': environment,
-    'deployment.environment.name': environment,
-  })
-  const spanProcessors = [openSpans, processor]
-  // Plugin mode: the plugin's SDK registers the global provider with these processors; the API's
-  // proxy tracer delegates to it once it exists, so CLIENT spans join the plugin's traces.
-  const provider = mode === 'plugin' ? undefined : new sdk.BasicTracerProvider({ resource, spanProcessors })
-  const tracer = provider ? provider.getTracer('shopstack', version) : trace.getTracer('shopstack', version)
+  const tracer = trace.getTracer('shopstack', version)
   const root = contextApi.active()
-
   return {
     enabled: true,
-    mode,
-    tracer,
-    extract: (headers) => propagator.extract(root, headers, headerGetter),
-    inject: (span, headers) => propagator.inject(trace.setSpan(root, span), headers, headerSetter),
+    mode: 'plugin',
+    ...counters,
     startSpan(name, kind, parent, attributes) {
-      const ctx = parent === undefined ? root : isSpan(parent) ? trace.setSpan(root, parent) : parent
+      const ctx =
+        parent === undefined
+          ? root
+          : 'spanContext' in parent
+            ? trace.setSpan(root, parent)
+            : trace.setSpanContext(root, parent)
       return tracer.startSpan(name, { kind, attributes }, ctx)
     },
-    droppedSpans: () => processor.droppedSpans(),
-    failedSpans: () => processor.failedSpans(),
-    pendingSpans: () => processor.pendingSpans(),
-    forceFlush: () => (provider ? provider.forceFlush() : processor.forceFlush()),
     async shutdown() {
       const deadline = performance.now() + 2000
       while (open > 0 && performance.now() < deadline) await Bun.sleep(5)
-      await (provider ? provider.shutdown() : processor.shutdown())
+      await processor.shutdown()
     },
-    ...(provider ? {} : { sdk: { spanProcessors, resource } }),
+    sdk: { spanProcessors: [openSpans, processor], resource },
   }
 }
 
@@ -176,10 +214,10 @@ function countingBatchProcessor(
   sdk: typeof import('./tracing-sdk.ts'),
   exporter: SpanExporter,
   config: { maxQueueSize: number; maxExportBatchSize: number; scheduledDelayMillis: number },
-) {
+): CountedProcessor {
   const processor = new sdk.CountingBatchSpanProcessor(exporter, config)
   // `_finishedSpans` is the SDK's queue (sdk-trace-base 2.0, pinned), as in CountingBatchSpanProcessor.
-  const queued = () => (processor as unknown as { _finishedSpans: unknown[] })._finishedSpans.length
+  const queued = () => (processor as unknown as { _finishedSpans: ReadableSpan[] })._finishedSpans.length
   return Object.assign(processor, {
     droppedSpans: () => processor.dropped,
     failedSpans: () => 0,
@@ -190,10 +228,6 @@ function countingBatchProcessor(
 /** The span active in the global context (plugin mode: set by @elysiajs/opentelemetry). */
 export function activeSpan(): Span | undefined {
   return trace.getActiveSpan()
-}
-
-function isSpan(value: Context | Span): value is Span {
-  return typeof (value as Span).spanContext === 'function'
 }
 
 /** Mark a span failed: record the exception and set ERROR status (OTel semantic conventions). */
