@@ -41,6 +41,12 @@ test.skipIf(!Bun.which('wrk'))(
       for (const c of result.cases) expect(c.requests).toBeGreaterThan(0)
       const traced = result.cases.filter((c) => c.mode === 'full')
       for (const c of traced) expect(c.spansPerRequest).toBeGreaterThan(0)
+      // Spans are also told apart by service: a cart add reaches all three.
+      const cartAdd = traced.find((c) => c.path === 'gateway-cart-add')
+      for (const service of ['shopstack-gateway', 'shopstack-cart', 'shopstack-catalog']) {
+        expect(cartAdd?.spansByService?.[service]).toBeGreaterThan(0)
+      }
+      expect(cartAdd?.logLinesByService?.cart).toBeGreaterThan(0)
       expect(result.coldStartMs.full?.gateway?.samples).toHaveLength(1)
       expect(result.targets.length).toBeGreaterThan(0)
     } finally {

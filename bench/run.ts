@@ -65,6 +65,10 @@ export interface CaseResult {
   spansDropped?: number
   /** Lines the entry service logged during the case. */
   logLines?: number
+  /** Where a shortfall is: spans received from each service and lines each service logged (its
+   * requests, plus the bench's few /metrics scrapes) during the case. */
+  spansByService?: Record<string, number>
+  logLinesByService?: Record<string, number>
   /** Highest VmRSS seen during the case, per service, in MB. */
   rssLoadMb: Record<string, number>
 }
@@ -240,7 +244,21 @@ export function combineRounds(rounds: CaseResult[]): CaseResult {
     if (rounds.some((c) => c[key] !== undefined))
       combined[key] = rounds.reduce((n, c) => n + (c[key] ?? 0), 0)
   }
+  for (const key of ['spansByService', 'logLinesByService'] as const) {
+    if (rounds.some((c) => c[key] !== undefined)) combined[key] = sumRecords(rounds.map((c) => c[key] ?? {}))
+  }
   return combined
+}
+
+function sumRecords(records: Array<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const record of records) for (const [key, n] of Object.entries(record)) out[key] = (out[key] ?? 0) + n
+  return out
+}
+
+/** Growth of each count from `before` to `after`. */
+function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([key, n]) => [key, n - (before[key] ?? 0)]))
 }
 
 /** `on` ÷ `base`: the median of the per-round ratios (same-round pairs), or of the medians. */
@@ -441,6 +459,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         const spansBefore = requestSpans()
         const droppedBefore = traced ? await droppedSpans(c.stack) : 0
         const linesBefore = c.logPath ? countLines(c.logPath) : 0
+        const serviceLines = () =>
+          Object.fromEntries(Object.entries(c.stack.logs).map(([name, path]) => [name, countLines(path)]))
+        const serviceSpansBefore = sink.spansByService()
+        const serviceLinesBefore = serviceLines()
         const { wrk, rss } = await measure(`${c.label} [${c.mode}]`, c.url, c.processes, c.isPost)
         const entry: CaseResult = {
           path: c.path,
@@ -458,6 +480,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           entry.spansDropped = (await droppedSpans(c.stack)) - droppedBefore
           await Bun.sleep(300)
           entry.logLines = c.logPath ? countLines(c.logPath) - linesBefore : 0
+          entry.spansByService = delta(sink.spansByService(), serviceSpansBefore)
+          entry.logLinesByService = delta(serviceLines(), serviceLinesBefore)
         }
         measured.get(c)?.push(entry)
       }
@@ -611,6 +635,13 @@ export function formatTable(result: BenchResult): string {
     lines.push(
       `${pad(c.label, 36)} ${pad(c.mode, 6)} ${pad(Math.round(c.rps), 8, true)} ${pad(round(c.p50Ms, 2), 7, true)} ${pad(round(c.p99Ms, 2), 7, true)} ${pad(c.non2xx + c.socketErrors, 6, true)} ${pad(c.spansPerRequest ?? '', 9, true)} ${pad(spans, 17, true)} ${pad(c.spansDropped ?? '', 7, true)}  ${rss}`,
     )
+    if ((c.spansReceived ?? 0) < (c.spansExpected ?? 0) && c.spansByService && c.logLinesByService) {
+      // A shortfall: per service, what arrived against what it logged, to show where spans went.
+      const by = Object.entries(c.logLinesByService)
+        .map(([name, n]) => `${name} ${c.spansByService?.[`shopstack-${name}`] ?? 0} spans / ${n} log lines`)
+        .join(', ')
+      lines.push(`${pad('', 36)} short: ${by}`)
+    }
   }
   lines.push('')
   lines.push('idle RSS MB / cold start ms (median of runs):')

@@ -2,6 +2,8 @@
 // receives. It counts instead of parsing: the OTLP/JSON encoding writes `"spanId":"` once per span
 // (a parent is `"parentSpanId"`, which does not match), so a substring count is exact and keeps the
 // sink's CPU cost low on a machine whose two cores are also running the services and wrk.
+// Spans are also counted per service: each ShopStack process has one resource, so an export request
+// carries one `service.name`, read from the first resource of the body.
 
 const SPAN_MARKER = '"spanId":"'
 
@@ -9,6 +11,8 @@ export interface Sink {
   readonly url: string
   /** Spans received so far. */
   spans(): number
+  /** Spans received so far from each service (by its resource's service.name). */
+  spansByService(): Record<string, number>
   /** Export requests received so far. */
   batches(): number
   /** Wait until no span has arrived for `quietMs` (the services' batch delay is 500 ms). */
@@ -26,7 +30,18 @@ export function countSpans(body: string): number {
   return count
 }
 
+const SERVICE_MARKER = '{"key":"service.name","value":{"stringValue":"'
+
+/** The service.name of the first resource in an OTLP/JSON body ('?' when there is none). */
+export function serviceOf(body: string): string {
+  const at = body.indexOf(SERVICE_MARKER)
+  if (at === -1) return '?'
+  const start = at + SERVICE_MARKER.length
+  return body.slice(start, body.indexOf('"', start))
+}
+
 export function startSink(): Sink {
+  const byService: Record<string, number> = {}
   let spans = 0
   let batches = 0
   let lastArrival = performance.now()
@@ -37,7 +52,11 @@ export function startSink(): Sink {
       if (request.method !== 'POST' || !request.url.endsWith('/v1/traces')) {
         return new Response('not found', { status: 404 })
       }
-      spans += countSpans(await request.text())
+      const body = await request.text()
+      const count = countSpans(body)
+      spans += count
+      const service = serviceOf(body)
+      byService[service] = (byService[service] ?? 0) + count
       batches++
       lastArrival = performance.now()
       return new Response('{}', { headers: { 'content-type': 'application/json' } })
@@ -46,6 +65,7 @@ export function startSink(): Sink {
   return {
     url: `http://127.0.0.1:${server.port}`,
     spans: () => spans,
+    spansByService: () => ({ ...byService }),
     batches: () => batches,
     async settle(quietMs = 1200, timeoutMs = 30_000) {
       // Quiet since the later of the last arrival and this call: spans still waiting in a
