@@ -44,8 +44,11 @@ LABEL org.opencontainers.image.title="ShopStack" \
 WORKDIR /app
 # /data holds the SQLite stores; a named volume mounted there inherits this ownership.
 RUN mkdir -p /data && chown 1000:1000 /data
+# The memory budget JSC sizes its heap by (scripts/services.ts RUNTIME_ENV says why; a test keeps
+# the two equal).
 ENV HOST=0.0.0.0 \
-    SERVICE_VERSION=${VERSION}
+    SERVICE_VERSION=${VERSION} \
+    BUN_JSC_forceRAMSize=268435456
 # Bun itself probes /livez: the slim image has no curl or wget, and needs none.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["bun", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
+import { RUNTIME_ENV } from '../scripts/services.ts'
 
 export const ROOT = join(import.meta.dir, '..')
 
@@ -95,7 +96,7 @@ export async function startService(options: ServiceStart): Promise<Running> {
   const start = performance.now()
   const proc = Bun.spawn(['bun', 'src/index.ts'], {
     cwd: join(ROOT, name),
-    env: { ...inherited, SIMULATION: 'off', HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { ...RUNTIME_ENV, ...inherited, SIMULATION: 'off', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdin: 'ignore',
     stdout: Bun.file(logPath),
     stderr: Bun.file(`${logPath}.err`),

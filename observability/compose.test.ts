@@ -6,6 +6,7 @@
 import { describe, expect, test } from 'bun:test'
 import { existsSync, statSync } from 'node:fs'
 import { join, posix } from 'node:path'
+import { RUNTIME_ENV } from '../scripts/services.ts'
 import {
   type Compose,
   collectorConfig,
@@ -524,6 +525,14 @@ describe('the Dockerfile', () => {
     for (const target of targets) expect(stages.map((s) => s.name)).toContain(target)
     const version = stageChain(stages, 'runtime').find(([k, v]) => k === 'ARG' && v.startsWith('VERSION='))
     expect(version?.[1]).toBe(`VERSION=${pkg.version}`)
+  })
+
+  test('services start with the same runtime environment as under bun run dev', () => {
+    for (const target of targets) {
+      const env = stageEnv(stages, target)
+      for (const [name, value] of Object.entries(RUNTIME_ENV))
+        expect(env[name], `${target} ${name}`).toBe(value)
+    }
   })
 
   test('every COPY source from the build context exists and is let through .dockerignore', () => {

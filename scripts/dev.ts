@@ -4,7 +4,7 @@
 
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { LOG_DIR, PID_FILE, RUN_DIR, SERVICES } from './services.ts'
+import { LOG_DIR, PID_FILE, RUN_DIR, RUNTIME_ENV, SERVICES } from './services.ts'
 
 const root = join(import.meta.dir, '..')
 const watch = !process.argv.includes('--no-watch')
@@ -19,7 +19,11 @@ const children = SERVICES.map((service) => {
   writeFileSync(logFile, '')
   const child = Bun.spawn(['bun', ...(watch ? ['--watch'] : []), 'src/index.ts'], {
     cwd: join(root, service.name),
-    env: { ...Bun.env, PORT: Bun.env[`${service.name.toUpperCase()}_PORT`] ?? String(service.port) },
+    env: {
+      ...RUNTIME_ENV,
+      ...Bun.env,
+      PORT: Bun.env[`${service.name.toUpperCase()}_PORT`] ?? String(service.port),
+    },
     stdout: 'pipe',
     stderr: 'pipe',
   })

@@ -13,6 +13,18 @@ export const SERVICES: readonly ServiceInfo[] = [
   { name: 'gateway', port: 8000, colour: '\x1b[33m' },
 ]
 
+/**
+ * Environment every service process starts with (a caller's own value wins). JSC sizes its heap
+ * from the machine's RAM; told the budget a service runs in (256 MiB; compose limits each to
+ * 176 MiB), it collects sooner. Measured with full telemetry under wrk -c50 (bench/README.md): the
+ * gateway's peak RSS fell from 117 to 92-93 MB and the catalog's from 94-95 to 85-88 MB, at the
+ * same throughput. It must be set before Bun starts, so it is here (bun run dev, the bench) and in
+ * the Dockerfile (a test keeps the two equal).
+ */
+export const RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze({
+  BUN_JSC_forceRAMSize: String(256 * 1024 * 1024),
+})
+
 /** Where `bun run dev` keeps its pid file and per-service logs (tests point these elsewhere). */
 export const RUN_DIR = Bun.env.SHOPSTACK_RUN_DIR ?? '.run'
 export const PID_FILE = `${RUN_DIR}/pids.json`

@@ -375,9 +375,16 @@ export class LeanTracer {
     attributes?: Attributes,
     links: Link[] = [],
   ): Span {
-    let parentContext =
-      parent === undefined ? undefined : 'spanContext' in parent ? parent.spanContext() : parent
-    if (parentContext && !isValidContext(parentContext)) parentContext = undefined
+    // A span's context is valid unless it is the API's invalid one (tracing off); a context from
+    // elsewhere is checked in full.
+    let parentContext: SpanContext | undefined
+    if (parent !== undefined && 'spanContext' in parent) {
+      parentContext = parent.spanContext()
+      if (parentContext.traceId === INVALID_TRACE_ID || parentContext.spanId === INVALID_SPAN_ID)
+        parentContext = undefined
+    } else if (parent !== undefined && isValidContext(parent)) {
+      parentContext = parent
+    }
     const traceId = parentContext ? parentContext.traceId : randomId(16, INVALID_TRACE_ID)
     const spanId = randomId(8, INVALID_SPAN_ID)
     const traceState = parentContext?.traceState
