@@ -1,0 +1,123 @@
+// The memory floor: what a proxy on this stack holds before ShopStack adds anything. A bare Bun
+// proxy, the same proxy as one Elysia route, and that route with the telemetry libraries imported,
+// each in front of a bare Bun backend, started as the services are (RUNTIME_ENV) and driven with
+// the bench's wrk settings. Idle RSS and peak RSS under load put `bun run bench`'s figures for the
+// services in proportion (bench/README.md).
+//
+//   bun run bench:floor                 # 8 s of load per proxy
+//   bun run bench:floor --duration 2
+
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { Subprocess } from 'bun'
+import { RUNTIME_ENV } from '../scripts/services.ts'
+import { rssMb } from './processes.ts'
+import { runWrk, wrkBinary } from './wrk.ts'
+
+const FLOORS = [
+  { name: 'Bun.serve + fetch', file: 'bun-proxy.ts', env: {} },
+  { name: 'Elysia route + fetch', file: 'elysia-proxy.ts', env: {} },
+  {
+    name: 'Elysia route + fetch, with OpenTelemetry API, pino and prom-client imported',
+    file: 'elysia-proxy.ts',
+    env: { FLOOR_LIBS: '1' },
+  },
+] as const
+
+export interface FloorResult {
+  name: string
+  idleMb: number
+  loadMb: number
+  rps: number
+  /** Non-2xx answers and socket errors: a floor that failed requests measured nothing. */
+  errors: number
+}
+
+/** Spawn a fixture that prints its port on its first line of output. */
+async function spawnFixture(
+  file: string,
+  env: Record<string, string>,
+): Promise<{ proc: Subprocess; url: string }> {
+  const proc = Bun.spawn(['bun', join(import.meta.dir, 'floor', file)], {
+    env: { ...RUNTIME_ENV, ...Bun.env, ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'inherit',
+  })
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
+  const { value } = await reader.read()
+  reader.releaseLock()
+  const port = Number(new TextDecoder().decode(value).trim())
+  if (!port) {
+    proc.kill()
+    throw new Error(`${file} did not print a port`)
+  }
+  return { proc, url: `http://127.0.0.1:${port}` }
+}
+
+export async function measureFloors(options: { durationS: number; connections: number; threads: number }) {
+  const backend = await spawnFixture('backend.ts', {})
+  const results: FloorResult[] = []
+  try {
+    for (const floor of FLOORS) {
+      const proxy = await spawnFixture(floor.file, { UPSTREAM_URL: backend.url, ...floor.env })
+      try {
+        await Bun.sleep(300)
+        const idleMb = rssMb(proxy.proc.pid)
+        let loadMb = idleMb
+        const wrk = await runWrk({
+          url: `${proxy.url}/catalog/42`,
+          durationS: options.durationS,
+          threads: options.threads,
+          connections: options.connections,
+          onTick: () => {
+            loadMb = Math.max(loadMb, rssMb(proxy.proc.pid))
+          },
+        })
+        results.push({
+          name: floor.name,
+          idleMb: round(idleMb),
+          loadMb: round(loadMb),
+          rps: Math.round(wrk.rps),
+          errors: wrk.non2xx + wrk.socketErrors,
+        })
+      } finally {
+        proxy.proc.kill()
+        await proxy.proc.exited
+      }
+    }
+  } finally {
+    backend.proc.kill()
+    await backend.proc.exited
+  }
+  return results
+}
+
+function round(mb: number): number {
+  return Math.round(mb * 10) / 10
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: {
+      duration: { type: 'string', default: '8' },
+      connections: { type: 'string', default: '50' },
+      threads: { type: 'string', default: '2' },
+    },
+  })
+  if (!wrkBinary()) throw new Error('wrk is not installed (apt-get install wrk)')
+  const settings = {
+    durationS: Number(values.duration),
+    connections: Number(values.connections),
+    threads: Number(values.threads),
+  }
+  console.log(
+    `memory floor: wrk -t${settings.threads} -c${settings.connections} -d${settings.durationS}s, ${JSON.stringify(RUNTIME_ENV)}`,
+  )
+  for (const r of await measureFloors(settings)) {
+    console.log(
+      `${r.name.padEnd(78)} idle ${String(r.idleMb).padStart(5)} MB   under load ${String(r.loadMb).padStart(5)} MB   ${r.rps} req/s`,
+    )
+  }
+}

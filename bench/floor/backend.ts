@@ -1,0 +1,14 @@
+// The upstream for the memory floor: a bare Bun server answering one product as JSON.
+const body = JSON.stringify({
+  id: 42,
+  name: 'Product 42',
+  price: 12.5,
+  stock: 3,
+  description: 'x'.repeat(60),
+})
+const server = Bun.serve({
+  hostname: '127.0.0.1',
+  port: 0,
+  fetch: () => new Response(body, { headers: { 'content-type': 'application/json' } }),
+})
+console.log(server.port)

@@ -1,0 +1,11 @@
+// Floor 1: a proxy on Bun.serve and native fetch, nothing else.
+const upstream = process.env.UPSTREAM_URL
+const server = Bun.serve({
+  hostname: '127.0.0.1',
+  port: 0,
+  fetch(request) {
+    const url = request.url
+    return fetch(upstream + url.slice(url.indexOf('/', url.indexOf('//') + 2)))
+  },
+})
+console.log(server.port)
