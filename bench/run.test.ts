@@ -41,8 +41,12 @@ test.skipIf(!Bun.which('wrk'))(
       for (const c of result.cases) expect(c.requests).toBeGreaterThan(0)
       const traced = result.cases.filter((c) => c.mode === 'full')
       for (const c of traced) expect(c.spansPerRequest).toBeGreaterThan(0)
+      // The bench's own /metrics reads make no span, so the probes count exactly: a gateway read is
+      // gateway SERVER + CLIENT and catalog SERVER + SELECT; a cart add adds the cart's three.
+      expect(traced.find((c) => c.path === 'gateway-get')?.spansPerRequest).toBe(4)
       // Spans are also told apart by service: a cart add reaches all three.
       const cartAdd = traced.find((c) => c.path === 'gateway-cart-add')
+      expect(cartAdd?.spansPerRequest).toBe(7)
       for (const service of ['shopstack-gateway', 'shopstack-cart', 'shopstack-catalog']) {
         expect(cartAdd?.spansByService?.[service]).toBeGreaterThan(0)
       }
