@@ -248,7 +248,18 @@ class SpanQueue {
     return { body: doc.take(), count }
   }
 
+  /** The group of the last span added: a process's spans nearly all share one resource and scope. */
+  #last: { resource: unknown; scope: unknown; group: Group } | undefined
+
   #groupOf(span: FinishedSpan): Group {
+    const last = this.#last
+    if (last && last.resource === span.resource && last.scope === span.instrumentationScope) return last.group
+    const group = this.#findGroup(span)
+    this.#last = { resource: span.resource, scope: span.instrumentationScope, group }
+    return group
+  }
+
+  #findGroup(span: FinishedSpan): Group {
     let scopes = this.#groups.get(span.resource)
     if (!scopes) {
       scopes = new Map()
