@@ -53,6 +53,10 @@ test.skipIf(!Bun.which('wrk'))(
       expect(cartAdd?.logLinesByService?.cart).toBeGreaterThan(0)
       expect(result.coldStartMs.full?.gateway?.samples).toHaveLength(1)
       expect(result.targets.length).toBeGreaterThan(0)
+      // The memory floor runs in the same bench, and the table sets the services against it.
+      expect(result.floor).toHaveLength(3)
+      for (const floor of result.floor) expect(floor.loadMb).toBeGreaterThan(0)
+      expect(stdout).toContain('services under load ÷ the last floor')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

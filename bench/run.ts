@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { type FloorResult, measureFloors } from './floor.ts'
 import { ROOT, type Running, type ServiceName, startNginx, startService } from './processes.ts'
 import { type Sink, startSink } from './sink.ts'
 import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
@@ -84,6 +85,8 @@ export interface BenchResult {
   rssIdleMb: Record<string, Record<string, number>>
   /** Spawn → /livez 200, ms, per mode and service (every sample, and the median). */
   coldStartMs: Record<string, Record<string, { median: number; samples: number[] }>>
+  /** The memory floor (bench/floor.ts) measured in the same run, with the same wrk settings. */
+  floor: FloorResult[]
   targets: Target[]
 }
 
@@ -267,6 +270,15 @@ function delta(after: Record<string, number>, before: Record<string, number>): R
   return Object.fromEntries(Object.entries(after).map(([key, n]) => [key, n - (before[key] ?? 0)]))
 }
 
+/** Each service's highest RSS under load in a mode, over its cases. */
+function peakRss(result: BenchResult, mode: Mode): Record<string, number> {
+  const rss: Record<string, number> = {}
+  for (const c of result.cases.filter((x) => x.mode === mode)) {
+    for (const [name, mb] of Object.entries(c.rssLoadMb)) rss[name] = Math.max(rss[name] ?? 0, mb)
+  }
+  return rss
+}
+
 /** `on` ÷ `base`: the median of the per-round ratios (same-round pairs), or of the medians. */
 export function pairedRatio(on: CaseResult, base: CaseResult): number {
   const n = Math.min(on.roundsRps.length, base.roundsRps.length)
@@ -333,6 +345,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     cases: [],
     rssIdleMb: {},
     coldStartMs: {},
+    floor: [],
     targets: [],
   }
   const cartAddScript = writeCartAddScript(temp)
@@ -517,6 +530,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         result.coldStartMs[mode][name] = { median: round(median(samples)), samples }
       }
     }
+
+    log('memory floor: bare Bun and Elysia proxies under the same load')
+    result.floor = await measureFloors({ durationS, threads, connections })
   } finally {
     await Promise.all(running.map((r) => r.stop()))
     sink.stop()
@@ -582,11 +598,7 @@ export function evaluate(result: BenchResult): Target[] {
         info,
       })
     }
-    const rss: Record<string, number> = {}
-    for (const c of result.cases.filter((x) => x.mode === mode)) {
-      for (const [name, mb] of Object.entries(c.rssLoadMb)) rss[name] = Math.max(rss[name] ?? 0, mb)
-    }
-    for (const [name, mb] of Object.entries(rss)) {
+    for (const [name, mb] of Object.entries(peakRss(result, mode))) {
       targets.push({
         name: `${mode}: ${name} RSS under load (MB)`,
         value: mb,
@@ -654,6 +666,18 @@ export function formatTable(result: BenchResult): string {
       (n) => `${n} ${idle[n] ?? '-'} MB / ${cold[n]?.median ?? '-'} ms`,
     )
     lines.push(`  ${pad(mode, 6)} ${parts.join('   ')}`)
+  }
+  const floor = result.floor.at(-1)
+  if (floor) {
+    lines.push('')
+    lines.push('memory floor, same load (bun run bench:floor): idle / under load MB')
+    for (const f of result.floor) lines.push(`  ${pad(f.name, 78)} ${f.idleMb} / ${f.loadMb}`)
+    for (const mode of settings.modes) {
+      const peak = peakRss(result, mode)
+      const parts = Object.entries(peak).map(([name, mb]) => `${name} ${round(mb / floor.loadMb, 2)}`)
+      if (parts.length)
+        lines.push(`  ${pad(mode, 6)} services under load ÷ the last floor: ${parts.join(', ')}`)
+    }
   }
   lines.push('')
   lines.push('targets:')
