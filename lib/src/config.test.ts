@@ -33,6 +33,20 @@ describe('loadConfig', () => {
     )
   })
 
+  test('OTEL_TRACES_SAMPLER picks the sampler (any case) and _ARG its ratio; a bad one names itself', () => {
+    expect(loadConfig('gateway', {}).sampling).toEqual({ sampler: 'parentbased_always_on', ratio: 1 })
+    expect(
+      loadConfig('gateway', {
+        OTEL_TRACES_SAMPLER: 'ParentBased_TraceIdRatio',
+        OTEL_TRACES_SAMPLER_ARG: '0.1',
+      }).sampling,
+    ).toEqual({ sampler: 'parentbased_traceidratio', ratio: 0.1 })
+    expect(() => loadConfig('gateway', { OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER/)
+    expect(() =>
+      loadConfig('gateway', { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' }),
+    ).toThrow(/OTEL_TRACES_SAMPLER_ARG/)
+  })
+
   test('OTLP export headers come from the OpenTelemetry variables, percent-decoded', () => {
     const config = loadConfig('gateway', {
       OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20dXNlcjpwdw==, X-Scope-OrgID=shop',

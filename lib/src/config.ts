@@ -105,7 +105,9 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   if (tracingMode !== 'lean' && tracingMode !== 'plugin') {
     throw new ConfigError(`TRACING_MODE must be "lean" or "plugin", got "${tracingMode}"`)
   }
-  const sampler = read('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on'
+  // Values are case-insensitive (OpenTelemetry's environment specification); a wrong one stops the
+  // service at start, like every other variable here, instead of falling back silently.
+  const sampler = (read('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on').toLowerCase()
   if (!(SAMPLERS as readonly string[]).includes(sampler)) {
     throw new ConfigError(`OTEL_TRACES_SAMPLER must be one of ${SAMPLERS.join(', ')}, got "${sampler}"`)
   }

@@ -62,4 +62,19 @@ describe('exemplars', () => {
     const line = text.split('\n').find((l) => l.startsWith('http_request_duration_seconds_bucket{le="1",'))
     expect(line).toContain(`trace_id="${slowTrace}"`)
   })
+
+  test('a request its caller did not sample gives no exemplar: there is no trace to link to', async () => {
+    const telemetry = createTestTelemetry({ service: 'x', tracing: true })
+    const app = new Elysia().use(createServicePlugin({ service: 'x', ...telemetry })).get('/', () => 'ok')
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const response = await app.handle(
+      new Request('http://localhost/', { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-00` } }),
+    )
+    expect(response.headers.get('traceresponse')).toMatch(new RegExp(`^00-${traceId}-[\\da-f]{16}-00$`))
+    await Bun.sleep(5)
+    const text = await (await telemetry.metrics.scrape('application/openmetrics-text')).text()
+    expect(text).toContain('http_request_duration_seconds_count{')
+    expect(text).not.toContain('trace_id=')
+    expect(await telemetry.spans()).toHaveLength(0)
+  })
 })

@@ -201,9 +201,10 @@ export function createServicePlugin(options: ServicePluginOptions) {
 
       const span = state.span
       if (span) {
-        const { traceId, spanId } = span.spanContext()
+        const { traceId, spanId, traceFlags } = span.spanContext()
         const bucket = bucketOf(seconds)
-        if (end - (entry.exemplarAt[bucket] as number) >= EXEMPLAR_INTERVAL_MS) {
+        // An exemplar links to a trace, so only a recorded (sampled) one gives it.
+        if ((traceFlags & 1) === 1 && end - (entry.exemplarAt[bucket] as number) >= EXEMPLAR_INTERVAL_MS) {
           entry.exemplarAt[bucket] = end
           // prom-client types exemplar labels as the metric's own label names; they are free-form.
           const exemplarLabels = { trace_id: traceId } as Record<string, string>

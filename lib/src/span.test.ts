@@ -1,12 +1,14 @@
 import { describe, expect, test } from 'bun:test'
-import { type Span, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api'
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api'
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
+  SamplingDecision,
   SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base'
 import { encodeSpans } from './otlp-exporter.ts'
 import {
@@ -135,6 +137,15 @@ describe('LeanSpan', () => {
     expect(Math.abs(Number(nanos(p.endTime) / 1_000_000n) - Date.now())).toBeLessThan(50)
   })
 
+  test('an array attribute is copied: changing the array later changes no span', () => {
+    const { tracer, ended } = leanTracer()
+    const tags = ['a', 'b']
+    const span = tracer.startSpan('s', SpanKind.INTERNAL, undefined, { tags })
+    tags.push('c')
+    span.end()
+    expect(ended[0]?.attributes.tags).toEqual(['a', 'b'])
+  })
+
   test('keeps 128 attributes and 128 events, counting the rest as dropped', () => {
     const { tracer, ended } = leanTracer()
     const span = tracer.startSpan('busy', SpanKind.INTERNAL, undefined)
@@ -201,6 +212,23 @@ describe('sampling', () => {
     expect(other.ended.map((s) => s.spanContext().traceId)).toEqual(ended.map((s) => s.spanContext().traceId))
   })
 
+  test('traceidratio keeps the traces OpenTelemetry JS keeps (lean and plugin-mode services agree)', () => {
+    const { tracer, ended } = leanTracer({ sampler: 'traceidratio', ratio: 0.3 })
+    const theirs = new TraceIdRatioBasedSampler(0.3)
+    let kept = 0
+    for (let i = 0; i < 2000; i++) {
+      const span = tracer.startSpan('root', SpanKind.SERVER, undefined)
+      const { traceId } = span.spanContext()
+      span.end()
+      const sdk = theirs.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED
+      const ours = ended.at(-1)?.spanContext().traceId === traceId
+      expect(ours).toBe(sdk)
+      if (ours) kept++
+    }
+    expect(kept).toBeGreaterThan(2000 * 0.25)
+    expect(kept).toBeLessThan(2000 * 0.35)
+  })
+
   test('always_off records nothing; always_on records even under an unsampled caller', () => {
     const off = leanTracer({ sampler: 'always_off' })
     off.tracer.startSpan('root', SpanKind.SERVER, undefined).end()
@@ -227,6 +255,15 @@ describe('W3C trace context', () => {
     injectContext(child, out)
     expect(out.get('traceparent')).toBe(`00-${ID}-${child.spanContext().spanId}-01`)
     expect(out.get('tracestate')).toBe('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7')
+  })
+
+  test('an empty tracestate is not passed on', () => {
+    const { tracer } = leanTracer()
+    const child = tracer.startSpan('child', SpanKind.SERVER, read(`00-${ID}-${PARENT}-01`, ' '))
+    const out = new Headers()
+    injectContext(child, out)
+    expect(out.get('traceparent')).not.toBeNull()
+    expect(out.has('tracestate')).toBe(false)
   })
 
   test('a later version is read up to the flags; what the spec calls invalid is ignored', () => {

@@ -11,9 +11,12 @@
 // the `exception` event, end() only once) and the SDK's ReadableSpan fields, so its span
 // processors (the tests' in-memory exporter) take these spans as they are.
 //
-// Timestamps are performance.now() plus one offset to the wall clock shared by all spans and
-// refreshed once a minute: durations are exact, and a child never starts before its parent
-// because the two read the wall clock a millisecond apart (each SDK span reads Date.now()).
+// Timestamps: a root span starts at performance.now() plus an offset to the wall clock (re-read
+// every 10 s, and moved only when the wall clock has moved by more than 2 ms, so the millisecond
+// steps of Date.now() never show); a child starts at its parent's start plus the monotonic time
+// between them, and every end and event time is the span's start plus monotonic time. So a child
+// never starts before its parent, as it can when each span reads Date.now() (the SDK), and
+// durations keep performance.now()'s precision.
 
 import {
   type Attributes,
@@ -114,16 +117,25 @@ function randomId(bytes: 8 | 16, invalid: string): string {
 // ---------------------------------------------------------------------------------------------
 // Time: milliseconds since the epoch, as performance.now() plus an offset to the wall clock.
 
-const REANCHOR_MS = 60_000
+const REREAD_MS = 10_000
+const MOVE_MS = 2
 let offsetMs = Date.now() - performance.now()
-let anchoredAt = performance.now()
+let readAt = performance.now()
 
 function wallOffset(now: number): number {
-  if (now - anchoredAt >= REANCHOR_MS) {
-    anchoredAt = now
-    offsetMs = Date.now() - now
+  if (now - readAt >= REREAD_MS) {
+    readAt = now
+    const offset = Date.now() - now
+    if (Math.abs(offset - offsetMs) > MOVE_MS) offsetMs = offset
   }
   return offsetMs
+}
+
+/** `time` moved by `nanos` (which may be negative). */
+function addNanos(time: HrTime, nanos: number): HrTime {
+  const total = time[1] + Math.round(nanos)
+  const carry = Math.floor(total / 1e9)
+  return [time[0] + carry, total - carry * 1e9]
 }
 
 function hrTime(epochMs: number): HrTime {
@@ -194,9 +206,8 @@ export class LeanSpan implements Span, FinishedSpan {
   readonly instrumentationScope: FinishedSpan['instrumentationScope']
   private readonly context: SpanContext
   private readonly tracer: LeanTracer
-  /** performance.now() at start, and the wall-clock offset the start time was taken with. */
+  /** performance.now() at start: later times are startTime plus the monotonic time since. */
   private readonly start: number
-  private readonly offset: number
   /** Attributes stored so far, counting overwrites: below the limit, no count is needed. */
   private stored = 0
   private ended_ = false
@@ -207,6 +218,7 @@ export class LeanSpan implements Span, FinishedSpan {
     kind: SpanKind,
     context: SpanContext,
     parent: SpanContext | undefined,
+    parentSpan: LeanSpan | undefined,
     attributes: Attributes | undefined,
     links: Link[],
   ) {
@@ -219,8 +231,9 @@ export class LeanSpan implements Span, FinishedSpan {
     this.resource = tracer.resource
     this.instrumentationScope = tracer.scope
     this.start = performance.now()
-    this.offset = wallOffset(this.start)
-    this.startTime = hrTime(this.start + this.offset)
+    this.startTime = parentSpan
+      ? addNanos(parentSpan.startTime, (this.start - parentSpan.start) * 1e6)
+      : hrTime(this.start + wallOffset(this.start))
     if (attributes) this.setAttributes(attributes)
   }
 
@@ -240,7 +253,8 @@ export class LeanSpan implements Span, FinishedSpan {
       return this
     }
     this.stored++
-    attributes[key] = value
+    // Arrays are copied, as the SDK does: a caller changing its array later changes no span.
+    attributes[key] = Array.isArray(value) ? (value.slice() as AttributeValue) : value
     return this
   }
 
@@ -335,8 +349,10 @@ export class LeanSpan implements Span, FinishedSpan {
 
   /** A time input as HrTime; a number up to performance.now() is a performance timestamp. */
   private timeOf(input: TimeInput | undefined): HrTime {
-    if (input === undefined) return hrTime(performance.now() + this.offset)
-    if (typeof input === 'number') return hrTime(input <= performance.now() ? input + this.offset : input)
+    if (input === undefined) return addNanos(this.startTime, (performance.now() - this.start) * 1e6)
+    if (typeof input === 'number') {
+      return input <= performance.now() ? addNanos(this.startTime, (input - this.start) * 1e6) : hrTime(input)
+    }
     if (input instanceof Date) return hrTime(input.getTime())
     return input
   }
@@ -393,7 +409,8 @@ export class LeanTracer {
     }
     const context: SpanContext = { traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState }
     this.open++
-    return new LeanSpan(this, name, kind, context, parentContext, attributes, links)
+    const parentSpan = parent instanceof LeanSpan && parentContext ? parent : undefined
+    return new LeanSpan(this, name, kind, context, parentContext, parentSpan, attributes, links)
   }
 
   /** Called by a span's end(). */
@@ -417,16 +434,25 @@ function sampler({
   sampler: name,
   ratio = 1,
 }: Sampling): (parent: SpanContext | undefined, traceId: string) => boolean {
-  // The ratio compares the trace id's last 13 hex digits (52 random bits, exact in a double) with
-  // ratio × 2^52, so every service makes the same choice for the same trace.
-  const bound = Math.max(0, Math.min(1, ratio)) * 2 ** 52
+  const bound = Math.floor(Math.max(0, Math.min(1, ratio)) * 0xffffffff)
   const root = name.endsWith('always_on')
     ? () => true
     : name.endsWith('always_off')
       ? () => false
-      : (traceId: string) => Number.parseInt(traceId.slice(19), 16) < bound
+      : (traceId: string) => ratioKey(traceId) < bound
   if (!name.startsWith('parentbased_')) return (_parent, traceId) => root(traceId)
   return (parent, traceId) => (parent ? (parent.traceFlags & TraceFlags.SAMPLED) !== 0 : root(traceId))
+}
+
+/**
+ * The number a trace id is compared with for ratio sampling: its four 32-bit words XORed, as
+ * OpenTelemetry JS's TraceIdRatioBasedSampler computes it, so a lean service and a plugin-mode one
+ * keep the same traces for the same ratio.
+ */
+function ratioKey(traceId: string): number {
+  let key = 0
+  for (let at = 0; at < 32; at += 8) key = (key ^ Number.parseInt(traceId.slice(at, at + 8), 16)) >>> 0
+  return key
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,7 +485,7 @@ export function extractContext(headers: Headers): SpanContext | undefined {
     spanId,
     traceFlags: Number.parseInt(flags, 16),
     isRemote: true,
-    traceState: state === null ? undefined : createTraceState(state),
+    traceState: state ? createTraceState(state) : undefined,
   }
 }
 
@@ -468,7 +494,8 @@ export function injectContext(span: Span, headers: Headers): void {
   const { traceId, spanId, traceFlags, traceState } = span.spanContext()
   if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return
   headers.set('traceparent', `00-${traceId}-${spanId}-0${traceFlags & TraceFlags.SAMPLED}`)
-  if (traceState) headers.set('tracestate', traceState.serialize())
+  const state = traceState?.serialize()
+  if (state) headers.set('tracestate', state)
 }
 
 export { SpanKind, SpanStatusCode }
