@@ -27,7 +27,7 @@ import {
   type Link,
   type Span,
   type SpanContext,
-  SpanKind,
+  type SpanKind,
   type SpanStatus,
   SpanStatusCode,
   type TimeInput,
@@ -497,5 +497,3 @@ export function injectContext(span: Span, headers: Headers): void {
   const state = traceState?.serialize()
   if (state) headers.set('tracestate', state)
 }
-
-export { SpanKind, SpanStatusCode }
