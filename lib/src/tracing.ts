@@ -159,13 +159,7 @@ export function createTracing(options: TracingOptions): Tracing {
     mode,
     ...counters,
     startSpan: (name, kind, parent, attributes) => tracer.startSpan(name, kind, parent, attributes),
-    async shutdown() {
-      // A SERVER span ends after its response is written: spans still open must end before the
-      // processor shuts down, or the last requests' spans are lost.
-      const deadline = performance.now() + 2000
-      while (tracer.open > 0 && performance.now() < deadline) await Bun.sleep(5)
-      await processor.shutdown()
-    },
+    shutdown: () => shutdownWhenEnded(() => tracer.open, processor),
   }
 }
 
@@ -201,13 +195,19 @@ function pluginTracing(
             : trace.setSpanContext(root, parent)
       return tracer.startSpan(name, { kind, attributes }, ctx)
     },
-    async shutdown() {
-      const deadline = performance.now() + 2000
-      while (open > 0 && performance.now() < deadline) await Bun.sleep(5)
-      await processor.shutdown()
-    },
+    shutdown: () => shutdownWhenEnded(() => open, processor),
     sdk: { spanProcessors: [openSpans, processor], resource },
   }
+}
+
+/**
+ * Shut the processor down once no span is open (at most 2 s): a SERVER span ends after its
+ * response is written, so spans still open at SIGTERM would otherwise be lost.
+ */
+async function shutdownWhenEnded(open: () => number, processor: SpanProcessor): Promise<void> {
+  const deadline = performance.now() + 2000
+  while (open() > 0 && performance.now() < deadline) await Bun.sleep(5)
+  await processor.shutdown()
 }
 
 function countingBatchProcessor(
