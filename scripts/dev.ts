@@ -1,32 +1,72 @@
 // `bun run dev`: start catalog, cart and gateway together. Each line is prefixed with its service
 // (and made readable on a terminal), and also written as the service wrote it to logs/<service>.log
 // for `tail -f`. Ctrl-C stops them all and leaves no orphan. `--no-watch` runs without reloading.
+//
+// One service exiting leaves the others running — killing the catalog to watch the gateway retry
+// and eject is the first experiment a learner makes — and `bun run restart <service>` starts it
+// again (it writes the name to .run/restart and sends this runner SIGUSR2). A service that keeps
+// dying soon after each start is reported as crash-looping, with its last lines.
 
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { LOG_DIR, PID_FILE, RUN_DIR, RUNTIME_ENV, SERVICES } from './services.ts'
+import type { FileSink, Subprocess } from 'bun'
+import {
+  LOG_DIR,
+  PID_FILE,
+  RESTART_FILE,
+  RUN_DIR,
+  RUNTIME_ENV,
+  SERVICES,
+  type ServiceInfo,
+  servicePort,
+} from './services.ts'
 
 const root = join(import.meta.dir, '..')
 const watch = !process.argv.includes('--no-watch')
 const pretty = process.stdout.isTTY === true
 const reset = '\x1b[0m'
+/** An exit this soon after a start counts towards a crash loop. */
+const CRASH_WINDOW_MS = 10_000
+/** Lines of a service's output kept to show when it dies. */
+const LAST_LINES = 5
 
 mkdirSync(resolve(root, LOG_DIR), { recursive: true })
 mkdirSync(resolve(root, RUN_DIR), { recursive: true })
 
-const children = SERVICES.map((service) => {
-  const logFile = resolve(root, LOG_DIR, `${service.name}.log`)
-  writeFileSync(logFile, '')
+interface Running {
+  service: ServiceInfo
+  child: Subprocess<'ignore', 'pipe', 'pipe'>
+  startedAt: number
+  /** Quick exits in a row (reset by a run that lasted longer than CRASH_WINDOW_MS). */
+  quickExits: number
+  lastLines: string[]
+  log: FileSink
+  /** Set while this runner itself stops or restarts the process, so its exit is expected. */
+  expected: boolean
+}
+
+const running = new Map<ServiceInfo['name'], Running>()
+
+function spawn(service: ServiceInfo, previous?: Running): Running {
+  // One open file per service, kept across restarts (a write per line, flushed on a timer below:
+  // a synchronous append per line cost the stack about a fifth of its throughput, issue 19).
+  const log = previous?.log ?? Bun.file(resolve(root, LOG_DIR, `${service.name}.log`)).writer()
   const child = Bun.spawn(['bun', ...(watch ? ['--watch'] : []), 'src/index.ts'], {
     cwd: join(root, service.name),
-    env: {
-      ...RUNTIME_ENV,
-      ...Bun.env,
-      PORT: Bun.env[`${service.name.toUpperCase()}_PORT`] ?? String(service.port),
-    },
+    env: { ...RUNTIME_ENV, ...Bun.env, PORT: String(servicePort(service)) },
+    stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
   })
+  const entry: Running = {
+    service,
+    child,
+    startedAt: Date.now(),
+    quickExits: previous?.quickExits ?? 0,
+    lastLines: [],
+    log,
+    expected: false,
+  }
   const prefix = `${service.colour}${service.name.padEnd(7)}${reset} |`
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder()
@@ -36,53 +76,109 @@ const children = SERVICES.map((service) => {
       const lines = buffered.split('\n')
       buffered = lines.pop() ?? ''
       for (const line of lines) {
-        appendFileSync(logFile, `${line}\n`)
+        log.write(`${line}\n`)
+        entry.lastLines.push(line)
+        if (entry.lastLines.length > LAST_LINES) entry.lastLines.shift()
         process.stdout.write(`${prefix} ${pretty ? humanize(line) : line}\n`)
       }
     }
+    log.flush()
   }
   void pump(child.stdout)
   void pump(child.stderr)
-  return { service, child }
-})
+  void child.exited.then(() => onExit(entry))
+  running.set(service.name, entry)
+  return entry
+}
 
-writeFileSync(
-  resolve(root, PID_FILE),
-  // The runner first: `bun run stop` asks it to stop its children the same way Ctrl-C does.
-  JSON.stringify([
-    { name: 'dev runner', pid: process.pid },
-    ...children.map(({ service, child }) => ({ name: service.name, pid: child.pid })),
-  ]),
-)
-const ports = children.map(
-  ({ service }) => `${service.name} :${Bun.env[`${service.name.toUpperCase()}_PORT`] ?? service.port}`,
-)
+function onExit(entry: Running) {
+  const { service, child } = entry
+  if (stopping || entry.expected || running.get(service.name) !== entry) return
+  const ranFor = Date.now() - entry.startedAt
+  entry.quickExits = ranFor < CRASH_WINDOW_MS ? entry.quickExits + 1 : 0
+  const how = child.signalCode ? `was stopped by ${child.signalCode}` : `exited with code ${child.exitCode}`
+  const others = SERVICES.filter((s) => s !== service && running.get(s.name)?.child.exitCode === null)
+  const rest = others.length ? `${others.map((s) => s.name).join(' and ')} keep running` : 'nothing else runs'
+  console.error(
+    `\n${service.name} ${how} after ${(ranFor / 1000).toFixed(1)} s; ${rest}. ` +
+      `Start it again with: bun run restart ${service.name}`,
+  )
+  if (entry.quickExits >= 2) {
+    console.error(
+      `${service.name} is crash-looping: it died within ${CRASH_WINDOW_MS / 1000} s of starting ` +
+        `${entry.quickExits} times in a row. Its last lines:\n  ${entry.lastLines.join('\n  ')}`,
+    )
+  }
+  writePids()
+}
+
+/** Stop one process (SIGTERM, then SIGKILL after 12 s) and wait for it. */
+async function stopOne(entry: Running) {
+  entry.expected = true
+  entry.child.kill('SIGTERM')
+  const timeout = Bun.sleep(12_000).then(() => 'timeout')
+  if ((await Promise.race([entry.child.exited, timeout])) === 'timeout') entry.child.kill('SIGKILL')
+  await entry.child.exited
+}
+
+function writePids() {
+  writeFileSync(
+    resolve(root, PID_FILE),
+    // The runner first: `bun run stop` asks it to stop its children the same way Ctrl-C does.
+    JSON.stringify([
+      { name: 'dev runner', pid: process.pid },
+      ...[...running.values()]
+        .filter(({ child }) => child.exitCode === null && child.signalCode === null)
+        .map(({ service, child }) => ({ name: service.name, pid: child.pid })),
+    ]),
+  )
+}
+
+async function restart(name: string) {
+  const service = SERVICES.find((s) => s.name === name)
+  const previous = service && running.get(service.name)
+  if (!service || !previous) {
+    console.error(`restart: no service named "${name}" (${SERVICES.map((s) => s.name).join(', ')})`)
+    return
+  }
+  if (previous.child.exitCode === null && previous.child.signalCode === null) await stopOne(previous)
+  const entry = spawn(service, previous)
+  writePids()
+  console.log(`${service.name} restarted (pid ${entry.child.pid}) on :${servicePort(service)}`)
+}
+
+for (const service of SERVICES) spawn(service)
+writePids()
+// Often enough for `tail -f` to look live.
+setInterval(() => {
+  for (const { log } of running.values()) log.flush()
+}, 200)
+const ports = SERVICES.map((service) => `${service.name} :${servicePort(service)}`)
 console.log(`ShopStack: ${ports.join(' · ')} · logs in ${LOG_DIR}/ · Ctrl-C stops all`)
 
 let stopping = false
 async function stopAll(code: number) {
   if (stopping) return
   stopping = true
-  for (const { child } of children) child.kill('SIGTERM')
-  const exited = Promise.all(children.map(({ child }) => child.exited))
-  const timeout = Bun.sleep(12_000).then(() => 'timeout')
-  if ((await Promise.race([exited, timeout])) === 'timeout') {
-    for (const { child } of children) child.kill('SIGKILL')
-  }
+  await Promise.all([...running.values()].map(stopOne))
+  for (const { log } of running.values()) await log.end()
   rmSync(resolve(root, PID_FILE), { force: true })
   process.exit(code)
 }
 process.on('SIGINT', () => void stopAll(0))
 process.on('SIGTERM', () => void stopAll(0))
-
-// One service dying (not while we stop) takes the others down with a clear message.
-for (const { service, child } of children) {
-  void child.exited.then((code) => {
-    if (stopping) return
-    console.error(`${service.name} exited with code ${code}; stopping the others`)
-    void stopAll(code || 1)
-  })
-}
+process.on('SIGUSR2', () => {
+  let names: string[] = []
+  try {
+    names = readFileSync(resolve(root, RESTART_FILE), 'utf8').split(/\s+/).filter(Boolean)
+    rmSync(resolve(root, RESTART_FILE), { force: true })
+  } catch {
+    // No request file: nothing asked for.
+  }
+  void (async () => {
+    for (const name of names) await restart(name)
+  })()
+})
 
 const LEVEL_COLOURS: Record<string, string> = { error: '\x1b[31m', fatal: '\x1b[31m', warn: '\x1b[33m' }
 

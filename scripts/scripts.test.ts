@@ -79,6 +79,75 @@ describe('developer scripts', () => {
     }
   }, 60_000)
 
+  test('one service stopped leaves the others running, and restart brings it back', async () => {
+    const runEnv = {
+      ...env,
+      SHOPSTACK_RUN_DIR: join(dir, 'run-restart'),
+      SHOPSTACK_LOG_DIR: join(dir, 'logs-restart'),
+    }
+    const dev = Bun.spawn(['bun', 'scripts/dev.ts', '--no-watch'], {
+      cwd: ROOT,
+      env: runEnv,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    let errors = ''
+    void (async () => {
+      for await (const chunk of dev.stderr) errors += new TextDecoder().decode(chunk)
+    })()
+    try {
+      const status = () => Bun.spawnSync(['bun', 'scripts/status.ts'], { cwd: ROOT, env: runEnv })
+      await waitFor(() => status().exitCode === 0, 15_000, 200)
+      const stop = Bun.spawnSync(['bun', 'scripts/stop.ts', 'catalog'], { cwd: ROOT, env: runEnv })
+      expect(stop.stdout.toString()).toMatch(/catalog \(pid \d+\) stopped/)
+      await waitFor(() => errors.includes('bun run restart catalog'), 5000)
+      expect(errors).toContain('cart and gateway keep running')
+      // The gateway is still there and answers for the missing catalog with a 502.
+      const read = await fetch(`http://127.0.0.1:${gatewayPort}/catalog/1`)
+      expect(read.status).toBe(502)
+      expect(dev.exitCode).toBeNull()
+
+      const restart = Bun.spawnSync(['bun', 'scripts/restart.ts', 'catalog'], { cwd: ROOT, env: runEnv })
+      expect(restart.stdout.toString()).toContain('catalog is up again')
+      expect(restart.exitCode).toBe(0)
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${gatewayPort}/catalog/1`)).status === 200,
+        10_000,
+      )
+      dev.kill('SIGINT')
+      expect(await dev.exited).toBe(0)
+    } finally {
+      if (dev.exitCode === null) dev.kill('SIGKILL')
+    }
+  }, 60_000)
+
+  for (const name of ['catalog', 'cart', 'gateway']) {
+    test(`bun run dev:${name} starts the ${name} alone`, async () => {
+      const port = freePort()
+      const child = Bun.spawn(['bun', 'run', `dev:${name}`], {
+        cwd: ROOT,
+        env: { ...env, PORT: String(port) },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      })
+      try {
+        const body = await waitFor(
+          () =>
+            fetch(`http://127.0.0.1:${port}/livez`).then(
+              async (response) => response.ok && ((await response.json()) as { service: string }),
+              () => false,
+            ),
+          15_000,
+          100,
+        )
+        expect(body).toMatchObject({ service: name })
+      } finally {
+        child.kill('SIGTERM')
+        await child.exited
+      }
+    }, 30_000)
+  }
+
   test('status reports services that are down and exits non-zero', () => {
     const run = Bun.spawnSync(['bun', 'scripts/status.ts'], {
       cwd: ROOT,

@@ -1,5 +1,7 @@
 // What the scripts know about the services: names, folders, default ports, colours.
 
+import { existsSync, readFileSync } from 'node:fs'
+
 export interface ServiceInfo {
   name: 'catalog' | 'cart' | 'gateway'
   port: number
@@ -29,6 +31,19 @@ export const RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze({
 export const RUN_DIR = Bun.env.SHOPSTACK_RUN_DIR ?? '.run'
 export const PID_FILE = `${RUN_DIR}/pids.json`
 export const LOG_DIR = Bun.env.SHOPSTACK_LOG_DIR ?? 'logs'
+/** `bun run restart <service>` writes the names here, then signals the runner (SIGUSR2). */
+export const RESTART_FILE = `${RUN_DIR}/restart`
+
+/** The port the dev runner gives a service: `<SERVICE>_PORT`, or its default. */
+export function servicePort(service: ServiceInfo, env = Bun.env): number {
+  return Number(env[`${service.name.toUpperCase()}_PORT`] ?? service.port)
+}
+
+/** What `bun run dev` recorded: the runner first, then each service it runs. */
+export function readPids(file: string): Array<{ name: string; pid: number }> | undefined {
+  if (!existsSync(file)) return undefined
+  return JSON.parse(readFileSync(file, 'utf8')) as Array<{ name: string; pid: number }>
+}
 
 /** The base URL of a service from the same environment variables the services read. */
 export function serviceUrl(service: ServiceInfo, env = Bun.env): string {
