@@ -78,3 +78,36 @@ describe('exemplars', () => {
     expect(await telemetry.spans()).toHaveLength(0)
   })
 })
+
+describe('trace context with tracing off', () => {
+  function untraced() {
+    const telemetry = createTestTelemetry({ service: 'x' })
+    const app = new Elysia().use(createServicePlugin({ service: 'x', ...telemetry })).get('/', () => 'ok')
+    return { telemetry, call: (init?: RequestInit) => app.handle(new Request('http://localhost/', init)) }
+  }
+
+  test("a caller's traceparent is continued: traceresponse and the log line name its trace, flag 00", async () => {
+    const { telemetry, call } = untraced()
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const response = await call({ headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } })
+    const header = response.headers.get('traceresponse') ?? ''
+    expect(header).toMatch(new RegExp(`^00-${traceId}-[\\da-f]{16}-00$`))
+    await Bun.sleep(5)
+    expect(telemetry.lines.find((l) => l.msg === 'request')).toMatchObject({
+      trace_id: traceId,
+      span_id: header.split('-')[2],
+    })
+    const text = await (await telemetry.metrics.scrape('application/openmetrics-text')).text()
+    expect(text).not.toContain('trace_id=')
+  })
+
+  test('without a traceparent, each request starts a trace of its own', async () => {
+    const { telemetry, call } = untraced()
+    const first = (await call()).headers.get('traceresponse') ?? ''
+    const second = (await call()).headers.get('traceresponse') ?? ''
+    expect(first).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-00$/)
+    expect(second.split('-')[1]).not.toBe(first.split('-')[1])
+    await Bun.sleep(5)
+    expect(telemetry.lines.map((l) => l.trace_id)).toEqual([first.split('-')[1], second.split('-')[1]])
+  })
+})

@@ -39,7 +39,10 @@ export interface ServicePluginOptions {
 /** What a handler can read about the request it serves. */
 export interface RequestTelemetry {
   readonly requestId: string
-  /** The SERVER span, when tracing is on: the parent of spans the handler starts. */
+  /**
+   * The SERVER span: the parent of spans the handler starts. With tracing off (or a trace the
+   * sampler left out) it records nothing and only carries the trace context (flag 00).
+   */
   readonly span: Span | undefined
 }
 
@@ -123,7 +126,9 @@ export function createServicePlugin(options: ServicePluginOptions) {
     let span: Span | undefined
     if (pluginMode) {
       span = (request as PluginTaggedRequest)[SERVER_SPAN]
-    } else if (tracing.enabled) {
+    } else {
+      // With tracing off this is a span that carries ids only (flag 00): the caller's trace is
+      // still continued, answered in `traceresponse` and written in the log line.
       span = tracing.startSpan(request.method, SpanKind.SERVER, tracing.extract(request.headers))
     }
     const state: RequestState = { start: now(), requestId, span }
@@ -212,23 +217,9 @@ export function createServicePlugin(options: ServicePluginOptions) {
         } else {
           metrics.httpDuration.observe({ labels, value: seconds })
         }
-        if (!pluginMode) {
-          span.updateName(`${request.method} ${endpoint}`)
-          span.setAttributes({
-            'http.request.method': request.method,
-            'http.route': endpoint,
-            'url.path': pathOf(request.url),
-          })
-        }
-        // In plugin mode the plugin ends its span after this hook; it reads the status from
-        // `set.status`, which is wrong when a handler returned a Response, so ours wins.
-        span.setAttribute('http.response.status_code', status)
-        span.setAttribute('shopstack.request_id', state.requestId)
-        if (status >= 500) {
-          if (state.error instanceof Error) span.recordException(state.error)
-          span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) })
-        }
-        if (!pluginMode) span.end()
+        // Nothing to write on a span that records nothing (tracing off, or not sampled): skipping
+        // it keeps the off mode to the ids alone.
+        if (span.isRecording()) finishSpan(span, request, endpoint, status, state)
         log(status, endpoint, seconds, state, request, traceId, spanId)
       } else {
         metrics.httpDuration.observe({ labels, value: seconds })
@@ -241,6 +232,26 @@ export function createServicePlugin(options: ServicePluginOptions) {
         tags: ['operations'],
       },
     })
+
+  function finishSpan(span: Span, request: Request, endpoint: string, status: number, state: RequestState) {
+    if (!pluginMode) {
+      span.updateName(`${request.method} ${endpoint}`)
+      span.setAttributes({
+        'http.request.method': request.method,
+        'http.route': endpoint,
+        'url.path': pathOf(request.url),
+      })
+    }
+    // In plugin mode the plugin ends its span after this hook; it reads the status from
+    // `set.status`, which is wrong when a handler returned a Response, so ours wins.
+    span.setAttribute('http.response.status_code', status)
+    span.setAttribute('shopstack.request_id', state.requestId)
+    if (status >= 500) {
+      if (state.error instanceof Error) span.recordException(state.error)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) })
+    }
+    if (!pluginMode) span.end()
+  }
 
   function log(
     status: number,
