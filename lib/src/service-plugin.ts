@@ -22,6 +22,7 @@
 
 import { Elysia, StatusMap } from 'elysia'
 import { HttpError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts'
+import { isProbeUrl } from './health.ts'
 import { createRequestLog, type Logger } from './logger.ts'
 import { DURATION_BUCKETS, type Metrics } from './metrics.ts'
 import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
@@ -48,6 +49,8 @@ export interface RequestTelemetry {
 
 interface RequestState extends RequestTelemetry {
   readonly start: number
+  /** A probe (health.ts PROBE_PATHS) with TRACE_PROBES off: no span, its log line at debug. */
+  readonly quiet: boolean
   error?: unknown
 }
 
@@ -123,15 +126,22 @@ export function createServicePlugin(options: ServicePluginOptions) {
   function beginRequest(request: Request): RequestState {
     const incomingId = request.headers.get('x-request-id')
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID()
+    // Probes (unless TRACE_PROBES) get a span that only carries ids: traceresponse and the log
+    // line still name a trace id, and no trace is made per probe per service every few seconds.
+    const quiet = !tracing.traceProbes && isProbeUrl(request.url)
     let span: Span | undefined
-    if (pluginMode) {
-      span = (request as PluginTaggedRequest)[SERVER_SPAN]
-    } else {
-      // With tracing off this is a span that carries ids only (flag 00): the caller's trace is
-      // still continued, answered in `traceresponse` and written in the log line.
-      span = tracing.startSpan(request.method, SpanKind.SERVER, tracing.extract(request.headers))
+    if (pluginMode) span = (request as PluginTaggedRequest)[SERVER_SPAN]
+    if (!span) {
+      const parent = tracing.extract(request.headers)
+      // With tracing off startSpan, too, gives a span that carries ids only (flag 00): the
+      // caller's trace is still continued, answered in `traceresponse` and written in the log line.
+      span = quiet
+        ? tracing.startUnrecorded(parent)
+        : pluginMode
+          ? undefined
+          : tracing.startSpan(request.method, SpanKind.SERVER, parent)
     }
-    const state: RequestState = { start: now(), requestId, span }
+    const state: RequestState = { start: now(), requestId, span, quiet }
     ;(request as TaggedRequest)[STATE] = state
     return state
   }
@@ -262,16 +272,19 @@ export function createServicePlugin(options: ServicePluginOptions) {
     traceId?: string,
     spanId?: string,
   ) {
-    logRequest({
-      method: request.method,
-      route,
-      status,
-      duration_ms: Math.round(seconds * 1e6) / 1000,
-      request_id: state.requestId,
-      trace_id: traceId,
-      span_id: spanId,
-      ...(state.error ? { err: state.error } : {}),
-    })
+    logRequest(
+      {
+        method: request.method,
+        route,
+        status,
+        duration_ms: Math.round(seconds * 1e6) / 1000,
+        request_id: state.requestId,
+        trace_id: traceId,
+        span_id: spanId,
+        ...(state.error ? { err: state.error } : {}),
+      },
+      state.quiet,
+    )
   }
 }
 

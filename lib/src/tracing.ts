@@ -39,6 +39,8 @@ export interface TracingOptions {
   headers?: Readonly<Record<string, string>>
   /** Which traces are recorded (OTEL_TRACES_SAMPLER); by default every root trace, and what the caller sampled. */
   sampling?: Sampling
+  /** Whether probe requests (health.ts PROBE_PATHS) get spans; by default they do not. */
+  traceProbes?: boolean
   /** Export through the SDK's BatchSpanProcessor to this exporter instead (tests read spans in memory). */
   exporter?: SpanExporter
   /** Queue and batch sizes (spans) and the longest wait for a batch (ms). With bun run bench, 8192 /
@@ -57,6 +59,8 @@ export interface Tracing {
    */
   readonly enabled: boolean
   readonly mode: 'lean' | 'plugin'
+  /** Whether probe requests (/livez, /healthz, /readyz, /metrics) get spans (TRACE_PROBES). */
+  readonly traceProbes: boolean
   /** The caller's span context from a `traceparent` header, if it sent a valid one. */
   extract(headers: Headers): SpanContext | undefined
   /** Write `traceparent` (and `tracestate`) naming `span` as the parent into `headers`. */
@@ -103,6 +107,7 @@ export function createTracing(options: TracingOptions): Tracing {
     environment = 'development',
     endpoint,
     sampling,
+    traceProbes = false,
     maxQueueSize = 8192,
     maxExportBatchSize = 1024,
     scheduledDelayMillis = 500,
@@ -125,6 +130,7 @@ export function createTracing(options: TracingOptions): Tracing {
     return {
       enabled: false,
       mode,
+      traceProbes,
       extract: extractContext,
       inject: injectContext,
       startSpan: (name, kind, parent) => unrecorded.startSpan(name, kind, parent),
@@ -158,6 +164,7 @@ export function createTracing(options: TracingOptions): Tracing {
     extract: extractContext,
     inject: injectContext,
     startUnrecorded,
+    traceProbes,
     droppedSpans: () => processor.droppedSpans(),
     failedSpans: () => processor.failedSpans(),
     pendingSpans: () => processor.pendingSpans(),
