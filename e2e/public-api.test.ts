@@ -88,6 +88,28 @@ describe('the public API through the gateway', () => {
     expect(catalogLine).toMatchObject({ route: '/catalog/:id', status: 200 })
   })
 
+  test('with tracing off, one trace id ties the log lines of every service a cart add touched', async () => {
+    const response = await fetch(`${stack.gateway.url}/cart/add`, {
+      method: 'POST',
+      headers: { ...json, 'x-request-id': 'untraced-add' },
+      body: JSON.stringify({ cart_id: 'untraced', product_id: 9, quantity: 1 }),
+    })
+    expect(response.status).toBe(200)
+    const header = response.headers.get('traceresponse') ?? ''
+    expect(header).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-00$/)
+    const traceId = header.split('-')[1]
+    await Bun.sleep(300)
+    const spanIds = [stack.gateway, stack.cart, stack.catalog].map((service) => {
+      const line = service.lines.find((l) => l.request_id === 'untraced-add' && l.msg === 'request')
+      expect(line?.trace_id, service.name).toBe(traceId)
+      return line?.span_id
+    })
+    // The gateway's line names the span its response named; each service has a span id of its own.
+    expect(spanIds[0]).toBe(header.split('-')[2])
+    expect(new Set(spanIds).size).toBe(3)
+    for (const id of spanIds) expect(id).toMatch(/^[\da-f]{16}$/)
+  })
+
   test('service-internal routes are not reachable through the gateway', async () => {
     const response = await fetch(`${stack.gateway.url}/cart/some-cart/internal`, { method: 'PUT' })
     expect(response.status).toBe(404)

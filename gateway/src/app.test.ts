@@ -232,6 +232,31 @@ describe('gateway as an HTTP intermediary', () => {
       upstream.server.stop(true)
     }
   })
+
+  test('with tracing off, the upstream still gets the trace context, marked not sampled', async () => {
+    const upstream = stubUpstream(() => Response.json({ id: 1 }))
+    try {
+      const { call, telemetry } = gateway(upstream.url, upstream.url)
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+      const response = await call('/catalog/1', {
+        headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      })
+      // Nothing is recorded, so the flag says 00 even though the caller sampled.
+      const answered = response.headers.get('traceresponse')
+      expect(answered).toMatch(new RegExp(`^00-${traceId}-[\\da-f]{16}-00$`))
+      const spanId = answered?.split('-')[2]
+      expect(spanId).not.toBe('00f067aa0ba902b7')
+      expect(upstream.received[0]?.headers.get('traceparent')).toBe(`00-${traceId}-${spanId}-00`)
+      await Bun.sleep(10)
+      expect(telemetry.lines.find((l) => l.msg === 'request')).toMatchObject({
+        trace_id: traceId,
+        span_id: spanId,
+      })
+      expect(await telemetry.spans()).toHaveLength(0)
+    } finally {
+      upstream.server.stop(true)
+    }
+  })
 })
 
 describe('gateway over several instances of an upstream', () => {

@@ -24,6 +24,15 @@ describe('loadConfig', () => {
     expect(config.simulation).toEqual({ latencyMs: [5, 10], failureRate: 0.5 })
   })
 
+  test('probes are not traced unless TRACE_PROBES=true; another value stops the service, naming it', () => {
+    expect(loadConfig('catalog', {}).traceProbes).toBe(false)
+    expect(loadConfig('catalog', { TRACE_PROBES: 'true' }).traceProbes).toBe(true)
+    expect(loadConfig('catalog', { TRACE_PROBES: 'FALSE' }).traceProbes).toBe(false)
+    expect(() => loadConfig('catalog', { TRACE_PROBES: 'yes please' })).toThrow(
+      new ConfigError('TRACE_PROBES must be "true" or "false", got "yes please"'),
+    )
+  })
+
   test('either spelling of the OTLP endpoint turns tracing on', () => {
     expect(loadConfig('gateway', { OTLP_ENDPOINT: 'http://collector:4318/' }).otlpEndpoint).toBe(
       'http://collector:4318',

@@ -43,6 +43,8 @@ export interface Config {
   readonly tracingMode: TracingMode
   /** Which traces are recorded (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG). */
   readonly sampling: Sampling
+  /** Whether /livez, /healthz, /readyz and /metrics make spans and info log lines (TRACE_PROBES). */
+  readonly traceProbes: boolean
   readonly logLevel: string
   /** SQLite database file, or ':memory:'. */
   readonly databasePath: string
@@ -146,6 +148,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
         ? (parseFraction('OTEL_TRACES_SAMPLER_ARG', read('OTEL_TRACES_SAMPLER_ARG')) ?? 1)
         : 1,
     }),
+    traceProbes: parseBoolean('TRACE_PROBES', read('TRACE_PROBES')) ?? false,
     logLevel,
     databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
     upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,
@@ -160,6 +163,15 @@ function parseSwitch(name: string, value: string): boolean {
   if (['on', 'true', '1', 'yes'].includes(value)) return true
   if (['off', 'false', '0', 'no'].includes(value)) return false
   throw new ConfigError(`${name} must be "on" or "off", got "${value}"`)
+}
+
+/** `true` or `false` (any case); undefined when unset. */
+export function parseBoolean(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined
+  const lower = value.toLowerCase()
+  if (lower === 'true') return true
+  if (lower === 'false') return false
+  throw new ConfigError(`${name} must be "true" or "false", got "${value}"`)
 }
 
 function parseInteger(name: string, value: string | undefined, min: number, max: number): number | undefined {

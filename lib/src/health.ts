@@ -6,6 +6,25 @@
 
 import { Elysia, t } from 'elysia'
 
+/**
+ * What orchestrators and scrapers call every few seconds: by default these requests make no span
+ * (a trace per probe per service is noise in any trace search) and log at debug (TRACE_PROBES).
+ */
+export const PROBE_PATHS = ['/livez', '/healthz', '/readyz', '/metrics'] as const
+
+/** Whether a request URL (`http://host/healthz?x`) is one of PROBE_PATHS, without slicing it. */
+export function isProbeUrl(url: string): boolean {
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start === -1) return false
+  for (const path of PROBE_PATHS) {
+    if (!url.startsWith(path, start)) continue
+    const next = url.charCodeAt(start + path.length)
+    // The path ends there: end of URL, `?` (63) or `#` (35).
+    if (Number.isNaN(next) || next === 63 || next === 35) return true
+  }
+  return false
+}
+
 export type HealthCheck = () => unknown | Promise<unknown>
 
 export interface HealthOptions {

@@ -57,16 +57,19 @@ export interface RequestLine {
 }
 
 /**
- * Log one request: `request` at info, or `request failed` at error for a 5xx. A successful
+ * Log one request: `request` at info (at debug when `quiet`: a probe), or `request failed` at
+ * error for a 5xx, probe or not. A successful
  * request's line is written by hand — the same text pino writes for those fields (logger.test.ts
  * compares the two) without pino's per-call work, which cost about a tenth of the gateway's
  * throughput with every request logged (bench/README.md). Failures, with their error serialised,
  * and loggers not made by createLogger go through pino.
  */
-export function createRequestLog(logger: Logger): (line: RequestLine) => void {
+export function createRequestLog(logger: Logger): (line: RequestLine, quiet?: boolean) => void {
   const own = requestLines.get(logger)
-  return (line) => {
+  return (line, quiet = false) => {
     if (line.status >= 500) return void logger.error(line, 'request failed')
+    // A probe's line (TRACE_PROBES off) is at debug: one per probe every few seconds is noise.
+    if (quiet) return void logger.debug(line, 'request')
     if (!own || line.err !== undefined) return void logger.info(line, 'request')
     // pino's levels: info is 30; `silent` is Infinity. Read each time: the level can change.
     if (logger.levelVal > 30) return

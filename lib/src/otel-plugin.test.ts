@@ -76,4 +76,23 @@ describe('TRACING_MODE=plugin', () => {
     })
     await tracing.shutdown()
   })
+  test('a probe makes no span in plugin mode either, but still answers its ids', async () => {
+    const exporter = new InMemorySpanExporter()
+    const tracing = createTracing({
+      service: 'shopstack-p',
+      mode: 'plugin',
+      exporter,
+      scheduledDelayMillis: 1,
+    })
+    const logger = createLogger({ service: 'p', destination: { write: () => {} } })
+    const metrics = createMetrics({ service: 'p', runtime: false })
+    const app = createServiceBase({ service: 'p', version: '1', description: 'd', logger, metrics, tracing })
+    const response = await app.handle(new Request('http://localhost/livez'))
+    expect(response.status).toBe(200)
+    expect(response.headers.get('traceresponse')).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-00$/)
+    await Bun.sleep(10)
+    await tracing.forceFlush()
+    expect(exporter.getFinishedSpans()).toHaveLength(0)
+    await tracing.shutdown()
+  })
 })

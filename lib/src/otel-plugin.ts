@@ -16,6 +16,7 @@
 import { opentelemetry } from '@elysiajs/opentelemetry'
 import type { Context } from '@opentelemetry/api'
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { isProbeUrl } from './health.ts'
 import type { Tracing } from './tracing.ts'
 
 export interface OtelPluginOptions {
@@ -70,5 +71,7 @@ export function createOtelPlugin(options: OtelPluginOptions) {
     spanProcessors: (sdk?.spanProcessors ?? []).map((processor) => new RedactingSpanProcessor(processor)),
     logRecordProcessors: [],
     instrumentations: [],
+    // Probes make no trace unless TRACE_PROBES=true; the service plugin still answers them.
+    ...(tracing.traceProbes ? {} : { checkIfShouldTrace: (request: Request) => !isProbeUrl(request.url) }),
   })
 }

@@ -35,6 +35,7 @@ export function createTelemetry(config: Config): Telemetry {
     headers: config.otlpHeaders,
     mode: config.tracingMode,
     sampling: config.sampling,
+    traceProbes: config.traceProbes,
   })
   if (tracing.enabled) countDroppedSpans(metrics, tracing)
   return {

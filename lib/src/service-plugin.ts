@@ -22,6 +22,7 @@
 
 import { Elysia, StatusMap } from 'elysia'
 import { HttpError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts'
+import { isProbeUrl } from './health.ts'
 import { createRequestLog, type Logger } from './logger.ts'
 import { DURATION_BUCKETS, type Metrics } from './metrics.ts'
 import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
@@ -39,12 +40,17 @@ export interface ServicePluginOptions {
 /** What a handler can read about the request it serves. */
 export interface RequestTelemetry {
   readonly requestId: string
-  /** The SERVER span, when tracing is on: the parent of spans the handler starts. */
+  /**
+   * The SERVER span: the parent of spans the handler starts. With tracing off (or a trace the
+   * sampler left out) it records nothing and only carries the trace context (flag 00).
+   */
   readonly span: Span | undefined
 }
 
 interface RequestState extends RequestTelemetry {
   readonly start: number
+  /** A probe (health.ts PROBE_PATHS) with TRACE_PROBES off: no span, its log line at debug. */
+  readonly quiet: boolean
   error?: unknown
 }
 
@@ -120,13 +126,22 @@ export function createServicePlugin(options: ServicePluginOptions) {
   function beginRequest(request: Request): RequestState {
     const incomingId = request.headers.get('x-request-id')
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID()
+    // Probes (unless TRACE_PROBES) get a span that only carries ids: traceresponse and the log
+    // line still name a trace id, and no trace is made per probe per service every few seconds.
+    const quiet = !tracing.traceProbes && isProbeUrl(request.url)
     let span: Span | undefined
-    if (pluginMode) {
-      span = (request as PluginTaggedRequest)[SERVER_SPAN]
-    } else if (tracing.enabled) {
-      span = tracing.startSpan(request.method, SpanKind.SERVER, tracing.extract(request.headers))
+    if (pluginMode) span = (request as PluginTaggedRequest)[SERVER_SPAN]
+    if (!span) {
+      const parent = tracing.extract(request.headers)
+      // With tracing off startSpan, too, gives a span that carries ids only (flag 00): the
+      // caller's trace is still continued, answered in `traceresponse` and written in the log line.
+      span = quiet
+        ? tracing.startUnrecorded(parent)
+        : pluginMode
+          ? undefined
+          : tracing.startSpan(request.method, SpanKind.SERVER, parent)
     }
-    const state: RequestState = { start: now(), requestId, span }
+    const state: RequestState = { start: now(), requestId, span, quiet }
     ;(request as TaggedRequest)[STATE] = state
     return state
   }
@@ -212,23 +227,9 @@ export function createServicePlugin(options: ServicePluginOptions) {
         } else {
           metrics.httpDuration.observe({ labels, value: seconds })
         }
-        if (!pluginMode) {
-          span.updateName(`${request.method} ${endpoint}`)
-          span.setAttributes({
-            'http.request.method': request.method,
-            'http.route': endpoint,
-            'url.path': pathOf(request.url),
-          })
-        }
-        // In plugin mode the plugin ends its span after this hook; it reads the status from
-        // `set.status`, which is wrong when a handler returned a Response, so ours wins.
-        span.setAttribute('http.response.status_code', status)
-        span.setAttribute('shopstack.request_id', state.requestId)
-        if (status >= 500) {
-          if (state.error instanceof Error) span.recordException(state.error)
-          span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) })
-        }
-        if (!pluginMode) span.end()
+        // Nothing to write on a span that records nothing (tracing off, or not sampled): skipping
+        // it keeps the off mode to the ids alone.
+        if (span.isRecording()) finishSpan(span, request, endpoint, status, state)
         log(status, endpoint, seconds, state, request, traceId, spanId)
       } else {
         metrics.httpDuration.observe({ labels, value: seconds })
@@ -242,6 +243,26 @@ export function createServicePlugin(options: ServicePluginOptions) {
       },
     })
 
+  function finishSpan(span: Span, request: Request, endpoint: string, status: number, state: RequestState) {
+    if (!pluginMode) {
+      span.updateName(`${request.method} ${endpoint}`)
+      span.setAttributes({
+        'http.request.method': request.method,
+        'http.route': endpoint,
+        'url.path': pathOf(request.url),
+      })
+    }
+    // In plugin mode the plugin ends its span after this hook; it reads the status from
+    // `set.status`, which is wrong when a handler returned a Response, so ours wins.
+    span.setAttribute('http.response.status_code', status)
+    span.setAttribute('shopstack.request_id', state.requestId)
+    if (status >= 500) {
+      if (state.error instanceof Error) span.recordException(state.error)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) })
+    }
+    if (!pluginMode) span.end()
+  }
+
   function log(
     status: number,
     route: string,
@@ -251,16 +272,19 @@ export function createServicePlugin(options: ServicePluginOptions) {
     traceId?: string,
     spanId?: string,
   ) {
-    logRequest({
-      method: request.method,
-      route,
-      status,
-      duration_ms: Math.round(seconds * 1e6) / 1000,
-      request_id: state.requestId,
-      trace_id: traceId,
-      span_id: spanId,
-      ...(state.error ? { err: state.error } : {}),
-    })
+    logRequest(
+      {
+        method: request.method,
+        route,
+        status,
+        duration_ms: Math.round(seconds * 1e6) / 1000,
+        request_id: state.requestId,
+        trace_id: traceId,
+        span_id: spanId,
+        ...(state.error ? { err: state.error } : {}),
+      },
+      state.quiet,
+    )
   }
 }
 

@@ -10,10 +10,12 @@ export interface TestTelemetryOptions {
   service?: string
   /** Record spans in memory (tracing on). */
   tracing?: boolean
+  /** Give probes spans too (TRACE_PROBES=true). */
+  traceProbes?: boolean
 }
 
 export function createTestTelemetry(options: TestTelemetryOptions = {}) {
-  const { service = 'test', tracing: traced = false } = options
+  const { service = 'test', tracing: traced = false, traceProbes = false } = options
   const lines: Array<Record<string, unknown>> = []
   const logger = createLogger({
     service,
@@ -21,7 +23,12 @@ export function createTestTelemetry(options: TestTelemetryOptions = {}) {
     destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
   })
   const exporter = new InMemorySpanExporter()
-  const tracing = createTracing({ service, exporter: traced ? exporter : undefined, scheduledDelayMillis: 1 })
+  const tracing = createTracing({
+    service,
+    exporter: traced ? exporter : undefined,
+    scheduledDelayMillis: 1,
+    traceProbes,
+  })
   return {
     logger,
     metrics: createMetrics({ service, runtime: false }),

@@ -15,10 +15,20 @@ function stuckExporter(): SpanExporter {
 }
 
 describe('createTracing', () => {
-  test('without an endpoint tracing is off and starts nothing', () => {
+  test('without an endpoint tracing is off: spans carry ids only, marked not sampled, and record nothing', () => {
     const tracing = createTracing({ service: 's' })
     expect(tracing.enabled).toBe(false)
+    const span = tracing.startSpan('GET', SpanKind.SERVER, undefined)
+    expect(span.isRecording()).toBe(false)
+    const headers = new Headers()
+    tracing.inject(span, headers)
+    const { traceId, spanId } = span.spanContext()
+    expect(headers.get('traceparent')).toBe(`00-${traceId}-${spanId}-00`)
+    const child = tracing.startSpan('GET', SpanKind.SERVER, tracing.extract(headers))
+    expect(child.spanContext()).toMatchObject({ traceId, traceFlags: 0 })
+    span.end()
     expect(tracing.droppedSpans()).toBe(0)
+    expect(tracing.pendingSpans()).toBe(0)
   })
 
   test('spans dropped by a full export queue are counted and exposed as a metric', async () => {

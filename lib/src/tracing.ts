@@ -39,6 +39,8 @@ export interface TracingOptions {
   headers?: Readonly<Record<string, string>>
   /** Which traces are recorded (OTEL_TRACES_SAMPLER); by default every root trace, and what the caller sampled. */
   sampling?: Sampling
+  /** Whether probe requests (health.ts PROBE_PATHS) get spans; by default they do not. */
+  traceProbes?: boolean
   /** Export through the SDK's BatchSpanProcessor to this exporter instead (tests read spans in memory). */
   exporter?: SpanExporter
   /** Queue and batch sizes (spans) and the longest wait for a batch (ms). With bun run bench, 8192 /
@@ -50,9 +52,15 @@ export interface TracingOptions {
 }
 
 export interface Tracing {
-  /** False when no endpoint is configured: callers skip every span, so tracing off costs nothing. */
+  /**
+   * False when no endpoint is configured: nothing is recorded or exported, and callers skip the
+   * spans that would only describe work (CLIENT, store). startSpan still returns a span that carries
+   * ids (trace flags 00), so a request's trace context is continued, logged and passed on.
+   */
   readonly enabled: boolean
   readonly mode: 'lean' | 'plugin'
+  /** Whether probe requests (/livez, /healthz, /readyz, /metrics) get spans (TRACE_PROBES). */
+  readonly traceProbes: boolean
   /** The caller's span context from a `traceparent` header, if it sent a valid one. */
   extract(headers: Headers): SpanContext | undefined
   /** Write `traceparent` (and `tracestate`) naming `span` as the parent into `headers`. */
@@ -64,6 +72,12 @@ export interface Tracing {
     parent: Span | SpanContext | undefined,
     attributes?: Attributes,
   ): Span
+  /**
+   * A span that only carries ids, never recorded (trace flags 00), continuing `parent`'s trace or
+   * starting a new one: for requests that are not traced (probes), and for every request when
+   * tracing is off.
+   */
+  startUnrecorded(parent: SpanContext | undefined): Span
   /** Spans dropped because the export queue was full. */
   droppedSpans(): number
   /** Spans lost because their export failed (after the exporter's retries). */
@@ -93,18 +107,34 @@ export function createTracing(options: TracingOptions): Tracing {
     environment = 'development',
     endpoint,
     sampling,
+    traceProbes = false,
     maxQueueSize = 8192,
     maxExportBatchSize = 1024,
     scheduledDelayMillis = 500,
   } = options
+  const resourceAttributes = {
+    'service.name': service,
+    'service.version': version,
+    'deployment.environment': environment,
+    'deployment.environment.name': environment,
+  }
+  const resource = Object.freeze({ attributes: Object.freeze(resourceAttributes) })
+  const scope = Object.freeze({ name: 'shopstack', version })
+  // Spans that carry ids and nothing else: the always-off sampler makes every one a context-only
+  // span (flag 00, no attributes kept, nothing handed to a processor), so a request's trace id
+  // still reaches the logs, `traceresponse` and the upstreams when nothing is recorded.
+  const unrecorded = new LeanTracer({ resource, scope, sink: NO_SINK, sampling: { sampler: 'always_off' } })
+  const startUnrecorded = (parent: SpanContext | undefined) =>
+    unrecorded.startSpan('', SpanKind.SERVER, parent)
   if (!options.exporter && !endpoint) {
-    const tracer = trace.getTracer(service)
     return {
       enabled: false,
       mode,
-      extract: () => undefined,
-      inject: () => {},
-      startSpan: (name) => tracer.startSpan(name),
+      traceProbes,
+      extract: extractContext,
+      inject: injectContext,
+      startSpan: (name, kind, parent) => unrecorded.startSpan(name, kind, parent),
+      startUnrecorded,
       droppedSpans: () => 0,
       failedSpans: () => 0,
       pendingSpans: () => 0,
@@ -130,26 +160,22 @@ export function createTracing(options: TracingOptions): Tracing {
         maxExportBatchSize,
         scheduledDelayMillis,
       })
-  const attributes = {
-    'service.name': service,
-    'service.version': version,
-    'deployment.environment': environment,
-    'deployment.environment.name': environment,
-  }
   const counters = {
     extract: extractContext,
     inject: injectContext,
+    startUnrecorded,
+    traceProbes,
     droppedSpans: () => processor.droppedSpans(),
     failedSpans: () => processor.failedSpans(),
     pendingSpans: () => processor.pendingSpans(),
     forceFlush: () => processor.forceFlush(),
   }
   if (mode === 'plugin')
-    return pluginTracing(version, sdk().resourceFromAttributes(attributes), processor, counters)
+    return pluginTracing(version, sdk().resourceFromAttributes(resourceAttributes), processor, counters)
 
   const tracer = new LeanTracer({
-    resource: Object.freeze({ attributes: Object.freeze(attributes) }),
-    scope: Object.freeze({ name: 'shopstack', version }),
+    resource,
+    scope,
     // The SDK's processors take these spans as they are: they carry every ReadableSpan field.
     sink: processor as unknown as { onEnd(span: unknown): void },
     sampling,
@@ -162,6 +188,9 @@ export function createTracing(options: TracingOptions): Tracing {
     shutdown: () => shutdownWhenEnded(() => tracer.open, processor),
   }
 }
+
+/** The always-off sampler never hands a span to its sink. */
+const NO_SINK = { onEnd() {} }
 
 /**
  * Plugin mode: the plugin's SDK registers the global provider with this processor; the API's proxy

@@ -1,6 +1,7 @@
 // An HTTP client for one upstream service — one or several instances of it — on Bun's native fetch
 // (kept-alive connections). Bun's fetch is not instrumented by OpenTelemetry, so this makes a
-// CLIENT span per try and injects the W3C `traceparent` itself.
+// CLIENT span per try and injects the W3C `traceparent` itself (with tracing off, the caller's
+// trace context, so the trace id still ties the services' log lines together).
 //
 // Resilience (resilience.ts has the parts and where their defaults come from):
 // - instances are used round-robin; one that keeps failing is ejected for a while, then probed
@@ -209,7 +210,10 @@ export function createUpstream(options: UpstreamOptions) {
     const { method = 'GET', path, route, headers = new Headers(), body } = call
     const started = performance.now()
     // The call's headers are its own (see UpstreamRequest.headers): each try sets its traceparent.
-    if (span) tracing.inject(span, headers)
+    // With tracing off there is no CLIENT span; the caller's span (ids only, flag 00) is the
+    // parent the upstream continues, so its log lines carry the same trace id.
+    const carrier = span ?? call.parent
+    if (carrier) tracing.inject(carrier, headers)
     let status = 'error'
     try {
       const response = await doFetch(
