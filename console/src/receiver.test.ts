@@ -38,7 +38,17 @@ function sdkSpans(service: string, build: (tracer: ReturnType<BasicTracerProvide
   return exporter.getFinishedSpans()
 }
 
-function post(path: string, body: BodyInit, type = 'application/json', headers: Record<string, string> = {}) {
+/** What the receiver answers: partial success, when anything was refused. */
+type Answer = {
+  partialSuccess: { rejectedSpans?: number; rejectedLogRecords?: number; errorMessage: string }
+}
+
+function post(
+  path: string,
+  body: RequestInit['body'],
+  type = 'application/json',
+  headers: Record<string, string> = {},
+) {
   return new Request(`http://console${path}`, {
     method: 'POST',
     body,
@@ -98,7 +108,7 @@ describe('POST /v1/traces', () => {
     )
     expect(response.status).toBe(415)
     expect(response.headers.get('content-type')).toContain('application/problem+json')
-    expect((await response.json()).detail).toContain('application/json')
+    expect(((await response.json()) as { detail: string }).detail).toContain('application/json')
     expect(store.counts().spans).toBe(0)
   })
 
@@ -106,7 +116,7 @@ describe('POST /v1/traces', () => {
     const { store, receiver } = setup()
     const response = await receiver.traces(post('/v1/traces', '{"resourceSpans": ['))
     expect(response.status).toBe(400)
-    expect((await response.json()).detail).toContain('not valid JSON')
+    expect(((await response.json()) as { detail: string }).detail).toContain('not valid JSON')
     expect(store.counts().spans).toBe(0)
   })
 
@@ -156,7 +166,7 @@ describe('POST /v1/traces', () => {
     ]
     const response = await receiver.traces(post('/v1/traces', JSON.stringify(documentOf(spans))))
     expect(response.status).toBe(200)
-    const body = await response.json()
+    const body = (await response.json()) as Answer
     expect(body.partialSuccess.rejectedSpans).toBe(4)
     expect(body.partialSuccess.errorMessage).toContain('traceId')
     expect(store.counts().spans).toBe(1)
@@ -244,7 +254,7 @@ describe('POST /v1/logs', () => {
       ],
     }
     const response = await receiver.logs(post('/v1/logs', JSON.stringify(document)))
-    expect((await response.json()).partialSuccess.rejectedLogRecords).toBe(1)
+    expect(((await response.json()) as Answer).partialSuccess.rejectedLogRecords).toBe(1)
     expect(store.counts().logs).toBe(1)
   })
 })
