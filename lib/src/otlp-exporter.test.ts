@@ -237,6 +237,41 @@ describe('createOtlpSpanProcessor', () => {
     expect(processor.failedSpans()).toBe(5)
   })
 
+  test('failed exports are logged as a warning, at most once per interval, without credentials', async () => {
+    const sink = receiver([400, 400, 400])
+    const url = sink.url.replace('http://', 'http://user:secret@')
+    const warnings: Array<{ fields: Record<string, unknown>; message: string }> = []
+    let clock = 0
+    const processor = createOtlpSpanProcessor({
+      url,
+      now: () => clock,
+      warnIntervalMs: 30_000,
+      warn: (fields, message) => void warnings.push({ fields: { ...fields }, message }),
+    })
+    endAll(processor, sampleSpans())
+    await processor.forceFlush()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]?.message).toBe('spans could not be exported and were dropped')
+    expect(warnings[0]?.fields).toEqual({
+      endpoint: sink.url,
+      spans_lost: 5,
+      reason: 'export_failed',
+      error: 'HTTP 400',
+    })
+    expect(JSON.stringify(warnings)).not.toContain('secret')
+
+    // Within the interval: counted, not logged; after it, one line with what was lost since.
+    clock = 10_000
+    endAll(processor, sampleSpans())
+    await processor.forceFlush()
+    expect(warnings).toHaveLength(1)
+    clock = 40_000
+    endAll(processor, sampleSpans())
+    await processor.forceFlush()
+    expect(warnings).toHaveLength(2)
+    expect(warnings[1]?.fields.spans_lost).toBe(10)
+  })
+
   test('shutdown sends what waits; spans ending after it are dropped and counted', async () => {
     const sink = receiver()
     const processor = createOtlpSpanProcessor({ url: sink.url, scheduledDelayMillis: 60_000 })

@@ -44,6 +44,20 @@ export interface OtlpProcessorOptions {
   backoffMs?: number
   fetch?: (request: Request) => Promise<Response>
   sleep?: (ms: number) => Promise<unknown>
+  /** Told when spans are lost (export failed, or the queue was full), at most once per `warnIntervalMs`. */
+  warn?: (fields: SpanLossWarning, message: string) => void
+  /** Least time between two warnings, in milliseconds: an endpoint that is down must not flood the log. */
+  warnIntervalMs?: number
+  now?: () => number
+}
+
+/** What a span-loss warning says: where, how many since the last warning, and the last cause. */
+export interface SpanLossWarning {
+  /** The traces URL without credentials or query. */
+  endpoint: string
+  spans_lost: number
+  reason: 'export_failed' | 'queue_full'
+  error?: string
 }
 
 export interface OtlpSpanProcessor extends SpanProcessor {
@@ -55,6 +69,16 @@ export interface OtlpSpanProcessor extends SpanProcessor {
   failedSpans(): number
   /** Spans ended and not yet accepted by the endpoint: queued, or in a request in flight. */
   pendingSpans(): number
+}
+
+/** A URL fit for a log line: no user, password or query. */
+function safeEndpoint(url: string): string {
+  try {
+    const { origin, pathname } = new URL(url)
+    return `${origin}${pathname}`
+  } catch {
+    return 'an invalid URL'
+  }
 }
 
 /** Statuses the OTLP/HTTP spec says to retry. */
@@ -78,6 +102,31 @@ export function createOtlpSpanProcessor(options: OtlpProcessorOptions): OtlpSpan
   let timer: ReturnType<typeof setTimeout> | undefined
   let dropped = 0
   let failed = 0
+  const { warn, warnIntervalMs = 30_000, now = Date.now } = options
+  const endpoint = safeEndpoint(url)
+  const lost = { export_failed: 0, queue_full: 0 }
+  let lastError: string | undefined
+  let lastWarning = Number.NEGATIVE_INFINITY
+
+  /** Count spans lost, and warn when the last warning is old enough (it sums what came between). */
+  function lose(reason: SpanLossWarning['reason'], count: number): void {
+    if (!warn) return
+    lost[reason] += count
+    if (now() - lastWarning < warnIntervalMs) return
+    lastWarning = now()
+    for (const key of ['export_failed', 'queue_full'] as const) {
+      if (lost[key] === 0) continue
+      const fields: SpanLossWarning = { endpoint, spans_lost: lost[key], reason: key }
+      if (key === 'export_failed' && lastError) fields.error = lastError
+      warn(
+        fields,
+        key === 'export_failed'
+          ? 'spans could not be exported and were dropped'
+          : 'span export queue full; spans dropped',
+      )
+      lost[key] = 0
+    }
+  }
   let sendingSpans = 0
   let stopped = false
 
@@ -91,10 +140,12 @@ export function createOtlpSpanProcessor(options: OtlpProcessorOptions): OtlpSpan
         const response = await doFetch(new Request(url, { method: 'POST', headers, body, signal }))
         await response.arrayBuffer()
         if (response.ok) return true
+        lastError = `HTTP ${response.status}`
         if (!RETRYABLE.has(response.status)) return false
         retryAfterMs = retryAfter(response.headers.get('retry-after'))
-      } catch {
+      } catch (error) {
         // Refused, reset or timed out: retried below while time is left.
+        lastError = error instanceof Error ? error.message : String(error)
       }
       const delay = retryAfterMs ?? backoffMs * 2 ** attempt
       if (stopped || performance.now() + delay >= deadline) return false
@@ -108,7 +159,10 @@ export function createOtlpSpanProcessor(options: OtlpProcessorOptions): OtlpSpan
     const { body, count } = queue.take(maxExportBatchSize)
     sendingSpans += count
     const sending = deliver(body).then((ok) => {
-      if (!ok) failed += count
+      if (!ok) {
+        failed += count
+        lose('export_failed', count)
+      }
       sendingSpans -= count
       inFlight.delete(sending)
       schedule()
@@ -136,6 +190,7 @@ export function createOtlpSpanProcessor(options: OtlpProcessorOptions): OtlpSpan
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
       if (stopped || queue.size >= maxQueueSize) {
         dropped++
+        lose('queue_full', 1)
         return
       }
       queue.add(span)

@@ -27,7 +27,9 @@ export function loadConfigOrExit(service: ServiceName, env = Bun.env): Config {
 
 export function createTelemetry(config: Config): Telemetry {
   const metrics = createMetrics({ service: config.service })
+  const logger = createLogger({ service: config.service, version: config.version, level: config.logLevel })
   const tracing = createTracing({
+    warn: (fields, message) => logger.warn(fields, message),
     service: `shopstack-${config.service}`,
     version: config.version,
     environment: config.environment,
@@ -39,7 +41,7 @@ export function createTelemetry(config: Config): Telemetry {
   })
   if (tracing.enabled) countDroppedSpans(metrics, tracing)
   return {
-    logger: createLogger({ service: config.service, version: config.version, level: config.logLevel }),
+    logger,
     metrics,
     tracing,
   }

@@ -22,7 +22,7 @@ import {
 } from '@opentelemetry/api'
 import type { Resource } from '@opentelemetry/resources'
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { createOtlpSpanProcessor } from './otlp-exporter.ts'
+import { createOtlpSpanProcessor, type OtlpProcessorOptions } from './otlp-exporter.ts'
 import { extractContext, injectContext, LeanTracer, type Sampling } from './span.ts'
 
 export { type Span, type SpanContext, SpanKind, SpanStatusCode }
@@ -49,6 +49,8 @@ export interface TracingOptions {
   maxQueueSize?: number
   maxExportBatchSize?: number
   scheduledDelayMillis?: number
+  /** Where a rate-limited warning goes when spans are lost (the service's logger). */
+  warn?: OtlpProcessorOptions['warn']
 }
 
 export interface Tracing {
@@ -156,6 +158,7 @@ export function createTracing(options: TracingOptions): Tracing {
     : createOtlpSpanProcessor({
         url: `${endpoint}/v1/traces`,
         headers: options.headers,
+        warn: options.warn,
         maxQueueSize,
         maxExportBatchSize,
         scheduledDelayMillis,
