@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { createApp as createCatalogApp } from '@shopstack/catalog/app'
 import { createProductStore } from '@shopstack/catalog/store'
 import { createSimulation } from '@shopstack/lib/simulation'
-import { createTestTelemetry, sampleValue } from '@shopstack/lib/testing'
+import { createTestTelemetry, refusalOf, SCHEMA_LEAK, sampleValue } from '@shopstack/lib/testing'
 import { createApp } from './app.ts'
 import { createCartStore } from './carts/store.ts'
 
@@ -172,6 +172,50 @@ describe('cart', () => {
     expect((await cart('abc')).item_count).toBe(0)
   })
 
+  test.each([
+    ['a missing field', { cart_id: 'abc', product_id: 1 }, 'quantity', 'is required'],
+    [
+      'a word for a quantity',
+      { ...valid, quantity: 'two' },
+      'quantity',
+      'must be a whole number from 1 to 99, not a string',
+    ],
+    [
+      'a null quantity',
+      { ...valid, quantity: null },
+      'quantity',
+      'must be a whole number from 1 to 99, not null',
+    ],
+    ['a fractional quantity', { ...valid, quantity: 1.5 }, 'quantity', 'must be a whole number from 1 to 99'],
+    ['a huge quantity', { ...valid, quantity: 1e12 }, 'quantity', 'must be a whole number from 1 to 99'],
+    [
+      'a product id in quotes',
+      { ...valid, product_id: '1' },
+      'product_id',
+      'must be a whole number from 1 to 2147483647, not a string',
+    ],
+    [
+      'a cart id with a slash',
+      { ...valid, cart_id: '../etc' },
+      'cart_id',
+      'must be 1–64 letters, digits, - or _',
+    ],
+    [
+      'an overlong cart id',
+      { ...valid, cart_id: 'x'.repeat(65) },
+      'cart_id',
+      'must be 1–64 letters, digits, - or _',
+    ],
+    ['a null body', null, '', 'must be an object, not null'],
+  ])('%s is refused in words, naming the field', async (_, body, field, message) => {
+    const { call } = setup()
+    const refusal = await refusalOf(await call('POST', '/cart/add', body))
+    expect(refusal.status).toBe(422)
+    expect(refusal.errors).toEqual([{ in: 'body', path: field, message }])
+    expect(refusal.detail).toBe(`${field || 'The body'} ${message}`)
+    expect(refusal.text).not.toMatch(SCHEMA_LEAK)
+  })
+
   test('unknown fields are ignored, as the original FastAPI service did, and never stored', async () => {
     const { call, cart } = setup()
     const response = await call('POST', '/cart/add', { ...valid, cart_id: 'extra', price_cents: 1 })
@@ -204,6 +248,32 @@ describe('cart', () => {
     const response = await call(method, path)
     expect(response.status).toBe(422)
     expect(response.headers.get('content-type')).toBe('application/problem+json')
+  })
+
+  test('a bad cart id or line in the path is named, in words', async () => {
+    const { call } = setup()
+    const refusal = await refusalOf(await call('DELETE', '/cart/a%20b/items/zero'))
+    expect(refusal.errors).toEqual([
+      { in: 'path', path: 'id', message: 'must be 1–64 letters, digits, - or _' },
+      { in: 'path', path: 'product_id', message: 'must be a whole number from 1 to 2147483647' },
+    ])
+    expect(refusal.detail).toBe('id must be 1–64 letters, digits, - or _ (and 1 more: see errors)')
+    expect(refusal.text).not.toMatch(SCHEMA_LEAK)
+  })
+
+  test('more than 99 of a product is refused as the quantity field', async () => {
+    const { call } = setup()
+    await call('POST', '/cart/add', { cart_id: 'q', product_id: 1, quantity: 60 })
+    const refusal = await refusalOf(
+      await call('POST', '/cart/add', { cart_id: 'q', product_id: 1, quantity: 40 }),
+    )
+    expect(refusal.errors).toEqual([
+      {
+        in: 'body',
+        path: 'quantity',
+        message: 'would make 100 of product 1 in cart q; at most 99 per product',
+      },
+    ])
   })
 
   test('carts survive a restart', async () => {
@@ -280,6 +350,24 @@ describe('cart', () => {
       expect(((await other.json()) as { detail: string }).detail).toContain('different request')
       expect((await call('DELETE', '/cart/idem', undefined, keyed('k'))).status).toBe(422)
       expect((await cart('idem')).item_count).toBe(2)
+    })
+
+    test('a key refusal names the header: a malformed key, and a key reused for another request', async () => {
+      const { call } = setup()
+      const malformed = await refusalOf(await call('POST', '/cart/add', add, keyed('has space')))
+      expect(malformed.errors).toEqual([
+        {
+          in: 'header',
+          path: 'Idempotency-Key',
+          message: 'must be 1–255 visible ASCII characters (no spaces)',
+        },
+      ])
+      await call('POST', '/cart/add', add, keyed('k2'))
+      const reused = await refusalOf(await call('POST', '/cart/add', { ...add, quantity: 3 }, keyed('k2')))
+      expect(reused.errors).toEqual([
+        { in: 'header', path: 'Idempotency-Key', message: 'was already used with a different request' },
+      ])
+      expect(reused.detail).toBe('Idempotency-Key was already used with a different request')
     })
 
     test.each([

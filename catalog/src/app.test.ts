@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { createFaults } from '@shopstack/lib/faults'
-import { createTestTelemetry, sampleValue } from '@shopstack/lib/testing'
+import { createTestTelemetry, refusalOf, SCHEMA_LEAK, sampleValue } from '@shopstack/lib/testing'
 import { createApp } from './app.ts'
 import { createProductStore } from './products/store.ts'
 
@@ -85,6 +85,41 @@ describe('catalog', () => {
     const text = await response.text()
     expect(text).not.toContain('    at ')
     expect(JSON.parse(text).status).toBe(status)
+  })
+
+  test.each([
+    [
+      '/catalog?category=cars',
+      'query',
+      'category',
+      'must be one of books, clothing, electronics, garden, grocery, home, kitchen, sports, toys, beauty',
+    ],
+    [
+      '/catalog?category=BOOKS',
+      'query',
+      'category',
+      'must be one of books, clothing, electronics, garden, grocery, home, kitchen, sports, toys, beauty',
+    ],
+    ['/catalog?page_size=101', 'query', 'page_size', 'must be a whole number from 1 to 100'],
+    ['/catalog?page_size=1e2', 'query', 'page_size', 'must be a whole number from 1 to 100'],
+    ['/catalog?page=0', 'query', 'page', 'must be a whole number from 1 to 100000'],
+    ['/catalog/abc', 'path', 'id', 'must be a whole number from 1 to 2147483647'],
+    ['/catalog/99999999999', 'path', 'id', 'must be a whole number from 1 to 2147483647'],
+  ])('%s is refused in words: %s field %s %s', async (url, where, field, message) => {
+    const { get } = setup()
+    const refusal = await refusalOf(await get(url))
+    expect(refusal.status).toBe(422)
+    expect(refusal.contentType).toBe('application/problem+json')
+    expect(refusal.errors).toEqual([{ in: where, path: field, message }])
+    expect(refusal.detail).toBe(`${field} ${message}`)
+    expect(refusal.text).not.toMatch(SCHEMA_LEAK)
+  })
+
+  test('every bad field of a request is listed, and the detail says how many more there are', async () => {
+    const { get } = setup()
+    const refusal = await refusalOf(await get('/catalog?page=x&page_size=0&category=cars'))
+    expect(refusal.errors.map((e) => e.path)).toEqual(['page', 'page_size', 'category'])
+    expect(refusal.detail).toBe('page must be a whole number from 1 to 100000 (and 2 more: see errors)')
   })
 
   test('reads wait the simulated database latency', async () => {

@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from 'bun:test'
 import { createFaults } from '@shopstack/lib/faults'
-import { createTestTelemetry, sampleValue } from '@shopstack/lib/testing'
+import { createTestTelemetry, refusalOf, SCHEMA_LEAK, sampleValue } from '@shopstack/lib/testing'
 import { createApp } from './app.ts'
 import { createProductStore } from './products/store.ts'
 
@@ -135,6 +135,56 @@ describe('fault control', () => {
     expect(response.status).toBe(status)
     expect(response.headers.get('content-type')).toBe('application/problem+json')
     expect(await (await call('GET', '/admin/faults')).text()).toBe(before)
+  })
+
+  test.each([
+    [{ error: { rate: 2 } }, 'error.rate', 'must be a number from 0 to 1'],
+    [{ error: { rate: 0.1, status: 200 } }, 'error.status', 'must be a whole number from 500 to 599'],
+    [{ latency: { min_ms: 50, max_ms: 10 } }, 'latency.min_ms', 'must not exceed latency.max_ms'],
+    [
+      { latency: { min_ms: 'x', max_ms: 10 } },
+      'latency.min_ms',
+      'must be a whole number from 0 to 60000, not a string',
+    ],
+    [{ latency: { max_ms: 10 } }, 'latency.min_ms', 'is required'],
+    [
+      { database: { latency_min_ms: 9, latency_max_ms: 1, failure_rate: 0 } },
+      'database.latency_min_ms',
+      'must not exceed database.latency_max_ms',
+    ],
+    [{ readiness: { fail: 'yes' } }, 'readiness.fail', 'must be true or false, not a string'],
+    [
+      { upstream_unreachable: { upstream: 'cart' } },
+      'upstream_unreachable',
+      'is not allowed: catalog calls no upstream',
+    ],
+    [
+      { upstream_unreachable: { upstream: 'Cart!' } },
+      'upstream_unreachable.upstream',
+      'must be an upstream name: a lowercase letter, then up to 31 lowercase letters, digits or -',
+    ],
+    [
+      { hang: { rate: 0.5, route: 'no-slash' } },
+      'hang.route',
+      'must be a route template: / and up to 128 letters, digits, _ : / . or -, e.g. /catalog/:id',
+    ],
+    [
+      { teleport: true },
+      'teleport',
+      'is not allowed (allowed here: database, latency, error, hang, cpu_burn, memory_leak, readiness, upstream_unreachable)',
+    ],
+    [
+      { latency: { min_ms: 1, max_ms: 2, rout: '/x' } },
+      'latency.rout',
+      'is not allowed (allowed here: min_ms, max_ms, route)',
+    ],
+  ])('a refused fault setting %j names the field %s and says in words: %s', async (body, field, message) => {
+    const { call } = setup()
+    const refusal = await refusalOf(await call('PUT', '/admin/faults', body))
+    expect(refusal.status).toBe(422)
+    expect(refusal.errors).toEqual([{ in: 'body', path: field, message }])
+    expect(refusal.detail).toBe(`${field} ${message}`)
+    expect(refusal.text).not.toMatch(SCHEMA_LEAK)
   })
 
   test('with ADMIN_TOKEN set, the admin API refuses requests without it', async () => {

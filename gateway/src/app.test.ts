@@ -6,7 +6,7 @@ import { createApp as createCartApp } from '@shopstack/cart/app'
 import { createCartStore } from '@shopstack/cart/store'
 import { createApp as createCatalogApp } from '@shopstack/catalog/app'
 import { createProductStore } from '@shopstack/catalog/store'
-import { createTestTelemetry, sampleValue } from '@shopstack/lib/testing'
+import { createTestTelemetry, refusalOf, SCHEMA_LEAK, sampleValue } from '@shopstack/lib/testing'
 import type { Server } from 'bun'
 import { createApp } from './app.ts'
 
@@ -187,6 +187,80 @@ describe('gateway as an HTTP intermediary', () => {
     const response = await call('/catalog/1')
     expect(response.status).toBe(502)
     expect(await response.json()).toMatchObject({ status: 502, upstream: 'catalog' })
+  })
+
+  test("edge refusals and the gateway's own fault refusals name the field in words", async () => {
+    const upstream = stubUpstream(() => Response.json({}))
+    try {
+      const { call } = gateway(upstream.url, upstream.url)
+      const json = { 'content-type': 'application/json' }
+      const categories =
+        'must be one of books, clothing, electronics, garden, grocery, home, kitchen, sports, toys, beauty'
+      const cases: Array<[string, RequestInit | undefined, { in: string; path: string; message: string }]> = [
+        ['/catalog?category=cars', undefined, { in: 'query', path: 'category', message: categories }],
+        [
+          '/catalog?page_size=101',
+          undefined,
+          { in: 'query', path: 'page_size', message: 'must be a whole number from 1 to 100' },
+        ],
+        [
+          '/catalog/abc',
+          undefined,
+          { in: 'path', path: 'id', message: 'must be a whole number from 1 to 2147483647' },
+        ],
+        [
+          '/cart/bad%20id',
+          undefined,
+          { in: 'path', path: 'id', message: 'must be 1–64 letters, digits, - or _' },
+        ],
+        [
+          '/cart/add',
+          {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify({ cart_id: 'a', product_id: 1, quantity: 100 }),
+          },
+          { in: 'body', path: 'quantity', message: 'must be a whole number from 1 to 99' },
+        ],
+        [
+          '/admin/faults',
+          {
+            method: 'PUT',
+            headers: json,
+            body: JSON.stringify({ upstream_unreachable: { upstream: 'payments' } }),
+          },
+          { in: 'body', path: 'upstream_unreachable.upstream', message: 'must be one of catalog, cart' },
+        ],
+        [
+          '/admin/faults',
+          { method: 'PUT', headers: json, body: JSON.stringify({ latency: { min_ms: 9, max_ms: 1 } }) },
+          { in: 'body', path: 'latency.min_ms', message: 'must not exceed latency.max_ms' },
+        ],
+        [
+          '/admin/faults',
+          { method: 'PUT', headers: json, body: JSON.stringify({ lantency: {} }) },
+          {
+            in: 'body',
+            path: 'lantency',
+            message:
+              'is not allowed (allowed here: database, latency, error, hang, cpu_burn, memory_leak, readiness, upstream_unreachable)',
+          },
+        ],
+      ]
+      for (const [path, init, error] of cases) {
+        const refusal = await refusalOf(await call(path, init))
+        expect({ path, status: refusal.status, errors: refusal.errors }).toEqual({
+          path,
+          status: 422,
+          errors: [error],
+        })
+        expect(refusal.detail).toBe(`${error.path} ${error.message}`)
+        expect(refusal.text).not.toMatch(SCHEMA_LEAK)
+      }
+      expect(upstream.received).toHaveLength(0)
+    } finally {
+      upstream.server.stop(true)
+    }
   })
 
   test('bad input is refused at the edge, before any upstream call', async () => {

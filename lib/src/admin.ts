@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { Elysia } from 'elysia'
 import { HttpError } from './errors.ts'
 import { FaultSettings, FaultState, type Faults } from './faults.ts'
+import { InvalidInputError } from './validation.ts'
 
 const RAW = Symbol('shopstack.rawBody')
 type RawRequest = Request & { [RAW]?: unknown }
@@ -15,13 +16,18 @@ interface ObjectSchema {
   anyOf?: ObjectSchema[]
 }
 
-/** JSON-pointer paths of properties in `value` that `schema` does not declare. */
-function unknownKeys(schema: ObjectSchema, value: unknown, path: string): string[] {
+/** Properties in `value` that `schema` does not declare, as dotted paths with what is allowed there. */
+function unknownKeys(
+  schema: ObjectSchema,
+  value: unknown,
+  path: string,
+): Array<{ path: string; allowed: string[] }> {
   if (!schema.properties || typeof value !== 'object' || value === null || Array.isArray(value)) return []
   return Object.entries(value).flatMap(([key, child]) => {
     const declared = schema.properties?.[key]
-    if (!declared) return [`${path}/${key}`]
-    return unknownKeys(declared.anyOf?.find((s) => s.properties) ?? declared, child, `${path}/${key}`)
+    const at = path ? `${path}.${key}` : key
+    if (!declared) return [{ path: at, allowed: Object.keys(schema.properties ?? {}) }]
+    return unknownKeys(declared.anyOf?.find((s) => s.properties) ?? declared, child, at)
   })
 }
 
@@ -66,9 +72,13 @@ export function createAdminRoutes(options: AdminOptions) {
         beforeHandle({ request }) {
           const unknown = unknownKeys(FaultSettings as ObjectSchema, (request as RawRequest)[RAW], '')
           if (unknown.length) {
-            throw new HttpError(422, `Unknown fault settings: ${unknown.join(', ')}`, {
-              errors: unknown.map((path) => ({ in: 'body', path, message: 'unknown property' })),
-            })
+            throw new InvalidInputError(
+              unknown.map(({ path, allowed }) => ({
+                in: 'body',
+                path,
+                message: `is not allowed (allowed here: ${allowed.join(', ')})`,
+              })),
+            )
           }
         },
         body: FaultSettings,

@@ -22,12 +22,14 @@ import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { telemetryOf } from './service-plugin.ts'
 import { createSimulation, type Simulation } from './simulation.ts'
+import { type FieldError, InvalidInputError } from './validation.ts'
 
 const Rate = t.Number({ minimum: 0, maximum: 1, description: 'Probability from 0 to 1' })
 const Route = t.Optional(
   t.String({
     pattern: '^/[A-Za-z0-9_:/.-]{0,128}$',
     description: 'Only this route template, e.g. /catalog/:id',
+    error: 'must be a route template: / and up to 128 letters, digits, _ : / . or -, e.g. /catalog/:id',
   }),
 )
 const Millis = (maximum: number, description: string) =>
@@ -93,7 +95,13 @@ export const FaultSettings = t.Object(
     readiness: t.Optional(t.Object({ fail: t.Boolean() }, { additionalProperties: false })),
     upstream_unreachable: t.Optional(
       t.Object(
-        { upstream: t.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }) },
+        {
+          upstream: t.String({
+            pattern: '^[a-z][a-z0-9-]{0,31}$',
+            error:
+              'must be an upstream name: a lowercase letter, then up to 31 lowercase letters, digits or -',
+          }),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -208,20 +216,20 @@ export function createFaults(options: FaultsOptions) {
   }
 
   function set(next: FaultSettings, reason = 'admin') {
-    const problems: string[] = []
+    // What the schema cannot say: bounds that depend on each other, and this service's upstreams.
+    const problems: FieldError[] = []
+    const refuse = (path: string, message: string) => problems.push({ in: 'body', path, message })
     if (next.database && next.database.latency_min_ms > next.database.latency_max_ms) {
-      problems.push('database.latency_min_ms must not exceed database.latency_max_ms')
+      refuse('database.latency_min_ms', 'must not exceed database.latency_max_ms')
     }
-    if (next.latency && next.latency.min_ms > next.latency.max_ms)
-      problems.push('latency.min_ms must not exceed latency.max_ms')
+    if (next.latency && next.latency.min_ms > next.latency.max_ms) {
+      refuse('latency.min_ms', 'must not exceed latency.max_ms')
+    }
     if (next.upstream_unreachable && !upstreams.includes(next.upstream_unreachable.upstream)) {
-      problems.push(
-        upstreams.length
-          ? `upstream_unreachable.upstream must be one of ${upstreams.join(', ')}`
-          : `${service} calls no upstream`,
-      )
+      if (upstreams.length) refuse('upstream_unreachable.upstream', `must be one of ${upstreams.join(', ')}`)
+      else refuse('upstream_unreachable', `is not allowed: ${service} calls no upstream`)
     }
-    if (problems.length) throw new HttpError(422, problems.join('; '), { errors: problems })
+    if (problems.length) throw new InvalidInputError(problems)
     const previous = settings
     settings = structuredClone(next)
     publish()

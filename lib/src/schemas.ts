@@ -3,6 +3,7 @@
 // plain decimal digits, and a JSON quantity is a JSON number, so these refuse anything else.
 
 import { t } from 'elysia'
+import { describeNumber } from './validation.ts'
 
 /** A whole JSON number (not a numeric string) within bounds. */
 export function StrictInteger(options: { minimum: number; maximum: number; description?: string }) {
@@ -17,7 +18,14 @@ export function StrictInteger(options: { minimum: number; maximum: number; descr
 export function DecimalParam(options: { maximum: number; description?: string }) {
   const { maximum, description = 'A positive whole number' } = options
   return t
-    .Transform(t.String({ pattern: rangePattern(maximum), description: `${description} (1 to ${maximum})` }))
+    .Transform(
+      t.String({
+        pattern: rangePattern(maximum),
+        description: `${description} (1 to ${maximum})`,
+        // What a refusal says instead of the pattern (see validation.ts).
+        error: `must be ${describeNumber({ minimum: 1, maximum, integer: true })}`,
+      }),
+    )
     .Decode((value) => Number(value))
     .Encode((value) => String(value))
 }

@@ -26,6 +26,7 @@ import { isProbeUrl } from './health.ts'
 import { createRequestLog, type Logger } from './logger.ts'
 import { DURATION_BUCKETS, type Metrics } from './metrics.ts'
 import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
+import { detailOf, fromValidationError } from './validation.ts'
 
 export interface ServicePluginOptions {
   service: string
@@ -187,8 +188,13 @@ export function createServicePlugin(options: ServicePluginOptions) {
       if (error instanceof HttpError) {
         body = problem(error.status, error.detail, error.extensions)
         if (error.status >= 500) state.error = error
+      } else if (code === 'VALIDATION' && (error as { type?: string }).type === 'response') {
+        // A handler answered what its own schema refuses: our bug, not the client's.
+        state.error = error
+        body = problem(500, 'The server could not handle this request; it has been logged')
       } else if (code === 'VALIDATION') {
-        body = problem(422, 'The request does not match the schema', { errors: validationErrors(error) })
+        const errors = fromValidationError(error)
+        body = problem(422, detailOf(errors), { errors })
       } else if (code === 'PARSE') {
         body = problem(400, 'The request body is not valid JSON')
       } else if (code === 'NOT_FOUND') {
@@ -292,22 +298,4 @@ function statusCode(status: number | string | undefined): number {
   if (typeof status === 'number') return status
   if (status === undefined) return 200
   return (StatusMap as Record<string, number>)[status] ?? 500
-}
-
-/** Elysia's validation error as a list of { path, message } a client can act on. */
-function validationErrors(error: unknown): Array<{ in?: string; path: string; message: string }> {
-  const e = error as { type?: string; all?: Array<{ path?: string; message?: string; summary?: string }> }
-  const all = Array.isArray(e.all) ? e.all : []
-  const seen = new Set<string>()
-  const out: Array<{ in?: string; path: string; message: string }> = []
-  for (const item of all) {
-    const path = item.path || '/'
-    const message = item.summary ?? item.message ?? 'invalid'
-    const key = `${path}\u0000${message}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    out.push({ ...(e.type ? { in: e.type } : {}), path, message })
-    if (out.length >= 20) break
-  }
-  return out
 }

@@ -57,3 +57,28 @@ export function sampleValue(
   }
   return undefined
 }
+
+/** Text a refusal must never show a client: regular expressions and TypeBox's own phrasing. */
+export const SCHEMA_LEAK = /\^|\$'|\(\?:|\[[^\]\s]*-[^\]\s]*\]|\{\d+,\d*\}|'string'|Expected |should be/
+
+/** A 422 problem's body as a client reads it: its detail and its list of field errors. */
+export async function refusalOf(response: Response): Promise<{
+  status: number
+  contentType: string | null
+  text: string
+  detail: string
+  errors: Array<{ in: string; path: string; message: string }>
+}> {
+  const text = await response.text()
+  const body = JSON.parse(text) as {
+    detail?: string
+    errors?: Array<{ in: string; path: string; message: string }>
+  }
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    text,
+    detail: body.detail ?? '',
+    errors: body.errors ?? [],
+  }
+}

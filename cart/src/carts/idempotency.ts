@@ -6,7 +6,7 @@
 // Nothing is kept for a request that wrote nothing (schema or rule rejections, simulated
 // failures), so retrying those re-evaluates them. No Elysia here.
 
-import { HttpError } from '@shopstack/lib/errors'
+import { InvalidInputError } from '@shopstack/lib/validation'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
 export const REPLAYED_HEADER = 'idempotent-replayed'
@@ -36,9 +36,13 @@ export function idempotencyKeyOf(headers: Headers): string | undefined {
   const key = headers.get(IDEMPOTENCY_HEADER)
   if (key === null) return undefined
   if (!KEY_FORMAT.test(key)) {
-    throw new HttpError(422, 'Idempotency-Key must be 1 to 255 visible ASCII characters', {
-      header: 'Idempotency-Key',
-    })
+    throw new InvalidInputError([
+      {
+        in: 'header',
+        path: 'Idempotency-Key',
+        message: 'must be 1–255 visible ASCII characters (no spaces)',
+      },
+    ])
   }
   return key
 }
@@ -48,12 +52,10 @@ export function fingerprintOf(method: string, path: string, body: unknown = null
   return new Bun.CryptoHasher('sha256').update(`${method} ${path}\n${JSON.stringify(body)}`).digest('hex')
 }
 
-export class IdempotencyConflictError extends HttpError {
+export class IdempotencyConflictError extends InvalidInputError {
   override name = 'IdempotencyConflictError'
-  constructor(key: string) {
-    super(422, `Idempotency-Key "${key}" was already used with a different request`, {
-      header: 'Idempotency-Key',
-    })
+  constructor(readonly key: string) {
+    super([{ in: 'header', path: 'Idempotency-Key', message: 'was already used with a different request' }])
   }
 }
 

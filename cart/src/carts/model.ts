@@ -10,6 +10,7 @@ export const MAX_LINES = 100
 export const CartId = t.String({
   pattern: '^[A-Za-z0-9_-]{1,64}$',
   description: '1 to 64 letters, digits, "-" or "_"',
+  error: 'must be 1–64 letters, digits, - or _',
   examples: ['abc'],
 })
 

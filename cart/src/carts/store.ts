@@ -8,7 +8,8 @@
 import { Database } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { HttpError, NotFoundError } from '@shopstack/lib/errors'
+import { type HttpError, NotFoundError } from '@shopstack/lib/errors'
+import { InvalidInputError } from '@shopstack/lib/validation'
 import { IDEMPOTENCY_TTL_MS, type IdempotentWrite, replayOf, type StoredResponse } from './idempotency.ts'
 import { type Cart, type CartLine, MAX_LINES, MAX_QUANTITY } from './model.ts'
 
@@ -84,14 +85,23 @@ export function toCart(cartId: string, rows: readonly LineRow[]): Cart {
 }
 
 export function tooManyUnits(cartId: string, productId: number, wouldHold: number): HttpError {
-  return new HttpError(
-    422,
-    `Cart ${cartId} would hold ${wouldHold} of product ${productId}; at most ${MAX_QUANTITY} per product`,
-  )
+  return new InvalidInputError([
+    {
+      in: 'body',
+      path: 'quantity',
+      message: `would make ${wouldHold} of product ${productId} in cart ${cartId}; at most ${MAX_QUANTITY} per product`,
+    },
+  ])
 }
 
 export function tooManyLines(cartId: string): HttpError {
-  return new HttpError(422, `Cart ${cartId} already has ${MAX_LINES} different products`)
+  return new InvalidInputError([
+    {
+      in: 'body',
+      path: 'product_id',
+      message: `cannot be added: cart ${cartId} already has ${MAX_LINES} different products, the most a cart holds`,
+    },
+  ])
 }
 
 export function noSuchLine(cartId: string, productId: number): NotFoundError {
