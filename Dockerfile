@@ -17,6 +17,7 @@ COPY catalog/package.json catalog/
 COPY cart/package.json cart/
 COPY gateway/package.json gateway/
 COPY loadtest/package.json loadtest/
+COPY console/package.json console/
 
 FROM manifests AS deps-catalog
 RUN --mount=type=cache,target=/root/.bun/install/cache \
