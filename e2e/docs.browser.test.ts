@@ -3,13 +3,11 @@
 // request the page makes is checked to stay on the service's own origin.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { hasChromium, launchChromium } from './browser.ts'
 import { ROOT, type RunningService, startService } from './harness.ts'
-
-const CHROMIUM = '/usr/bin/chromium'
-const hasChromium = existsSync(CHROMIUM)
 
 let catalog: RunningService | undefined
 let browser: Browser | undefined
@@ -17,16 +15,7 @@ let browser: Browser | undefined
 beforeAll(async () => {
   if (!hasChromium) return
   catalog = await startService('catalog', { env: { DATABASE_PATH: ':memory:' } })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => {
   await browser?.close()

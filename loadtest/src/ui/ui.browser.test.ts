@@ -4,8 +4,8 @@
 // refusal, see them marked on the run, and turn them all off.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { hasChromium, launchChromium } from '../../../e2e/browser.ts'
 import { type Stack, startStack } from '../../../e2e/harness.ts'
 import type { FaultState } from '../faults.ts'
 import type { Report } from '../report.ts'
@@ -19,9 +19,7 @@ declare const document: {
   ): { textContent: string | null; getAttribute(name: string): string | null } | null
 }
 
-const CHROMIUM = '/usr/bin/chromium'
 const TOKEN = 'ui-browser-admin-token'
-const hasChromium = existsSync(CHROMIUM)
 
 let stack: Stack | undefined
 let ui: UiServer | undefined
@@ -42,17 +40,7 @@ beforeAll(async () => {
     },
     thresholds: { maxErrorRate: 0 },
   })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {
