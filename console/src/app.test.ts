@@ -128,9 +128,9 @@ describe('loadConsoleConfig', () => {
     expect(config.port).toBe(8089)
     expect(config.databasePath).toBe('data/console.sqlite')
     expect(config.targets.map((t) => `${t.service}=${t.url}`)).toEqual([
-      'gateway=http://localhost:8000',
-      'catalog=http://localhost:8001',
-      'cart=http://localhost:8002',
+      'shopstack-gateway=http://localhost:8000',
+      'shopstack-catalog=http://localhost:8001',
+      'shopstack-cart=http://localhost:8002',
     ])
   })
 

@@ -143,6 +143,9 @@ export function createConsole(options: ConsoleOptions) {
 
   const routes: Routes = {
     ...pages,
+    // As every service has them, so `bun run restart console` and orchestrators can wait for it.
+    '/livez': get(() => ({ status: 'ok' })),
+    '/healthz': get(() => ({ status: 'ok', spans: store.counts().spans })),
     '/v1/traces': { POST: receiver.traces },
     '/v1/logs': { POST: receiver.logs },
     '/api/status': get(() => ({

@@ -1,7 +1,7 @@
 // The console's configuration from the environment, as the services' (lib/src/config.ts): a pure
 // function of `env` that returns a frozen object or throws one ConfigError naming the variable.
 
-import { ConfigError, DEFAULT_PORTS, type ServiceName } from '@shopstack/lib/config'
+import { ConfigError, DEFAULT_PORTS, otelServiceName, type ServiceName } from '@shopstack/lib/config'
 
 /** The console's port, the one Locust's UI (and our load generator's) has always had. */
 export const CONSOLE_PORT = 8089
@@ -26,9 +26,15 @@ export interface ConsoleConfig {
 
 const SERVICE_ORDER: readonly ServiceName[] = ['gateway', 'catalog', 'cart']
 
-/** The three services on this machine, at their default ports. */
+/**
+ * The three services on this machine, at their default ports, named as their spans name them
+ * (shopstack-catalog), so spans, logs and scraped metrics of one service meet under one name.
+ */
 export function defaultTargets(): ScrapeTarget[] {
-  return SERVICE_ORDER.map((service) => ({ service, url: `http://localhost:${DEFAULT_PORTS[service]}` }))
+  return SERVICE_ORDER.map((service) => ({
+    service: otelServiceName(service),
+    url: `http://localhost:${DEFAULT_PORTS[service]}`,
+  }))
 }
 
 export function loadConsoleConfig(env: Record<string, string | undefined> = Bun.env): ConsoleConfig {
