@@ -175,7 +175,13 @@ export function createConsole(options: ConsoleOptions) {
       if (windowS !== undefined) query.window_s = windowS
       if (stepS !== undefined) query.step_s = stepS
       if (!metrics) return { step_s: 0, series: [], retries: [], exemplars: [] }
-      return metrics.red(query)
+      try {
+        return metrics.red(query)
+      } catch (error) {
+        // The scraper names the parameter (a step finer than its interval, say).
+        if (error instanceof RangeError) throw new BadParameter(error.message)
+        throw error
+      }
     }),
     ...apiRoutes,
   }

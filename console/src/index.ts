@@ -4,6 +4,7 @@
 import { ConfigError } from '@shopstack/lib/config'
 import { createConsole } from './app.ts'
 import { loadConsoleConfig } from './config.ts'
+import { createScraper } from './scraper.ts'
 import { createStore } from './store.ts'
 import { pageRoutes } from './ui/routes.ts'
 
@@ -17,8 +18,10 @@ try {
 }
 
 const store = createStore({ path: config.databasePath, maxSpans: config.maxSpans, maxLogs: config.maxLogs })
+const scraper = createScraper({ targets: [...config.targets], intervalMs: config.scrapeIntervalMs })
 const app = createConsole({
   store,
+  metrics: scraper,
   pages: pageRoutes,
 })
 
@@ -43,6 +46,7 @@ try {
   }
   throw error
 }
+scraper.start()
 console.log(
   JSON.stringify({
     level: 'info',
@@ -59,6 +63,7 @@ let stopping = false
 async function shutdown(): Promise<void> {
   if (stopping) return
   stopping = true
+  await scraper.stop()
   await server.stop()
   store.close()
   process.exit(0)
