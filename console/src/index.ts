@@ -4,6 +4,7 @@
 import { ConfigError } from '@shopstack/lib/config'
 import { createConsole } from './app.ts'
 import { loadConsoleConfig } from './config.ts'
+import { toJaegerTrace } from './jaeger.ts'
 import { createScraper } from './scraper.ts'
 import { createStore } from './store.ts'
 import { pageRoutes } from './ui/routes.ts'
@@ -22,6 +23,7 @@ const scraper = createScraper({ targets: [...config.targets], intervalMs: config
 const app = createConsole({
   store,
   metrics: scraper,
+  jaegerTrace: (id, traces) => toJaegerTrace(id, traces.trace(id)),
   pages: pageRoutes,
 })
 
