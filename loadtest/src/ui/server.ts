@@ -30,6 +30,11 @@ export class PortTakenError extends Error {
   }
 }
 
+/** What the CLI says when the default port was taken and the UI moved: most likely, by the console. */
+export function movedNotice(taken: number, url: string): string {
+  return `port ${taken} is taken (the ShopStack console serves this load page at http://localhost:${taken}/load when \`bun run dev\` runs); this UI is on ${url}`
+}
+
 export function createUiServer(options: UiServerOptions = {}) {
   const { port = DEFAULT_UI_PORT, hostname = '127.0.0.1', fallbackPort = false, autostart = false } = options
   const api = createLoadApi(options)
