@@ -12,8 +12,9 @@ export interface MetricsSource {
 }
 
 /** Bun.serve route handlers, as `routes` takes them. */
-export type Handler = (request: Request & { params: Record<string, string> }) => Response | Promise<Response>
-export type Routes = Record<string, Handler | Record<string, Handler> | Response | Bun.HTMLBundle>
+export type Handler = (request: Bun.BunRequest) => Response | Promise<Response>
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
+export type Routes = Record<string, Handler | Partial<Record<Method, Handler>> | Response | Bun.HTMLBundle>
 
 export interface ConsoleOptions {
   store: Store

@@ -1,7 +1,8 @@
 // Console process entry: read the environment, open the store, start scraping, listen, and on
 // SIGTERM/SIGINT stop the load run, the scraper and the server, then close the store.
 
-import { ConfigError } from '@shopstack/lib/config'
+import { ConfigError, otelServiceName, type ServiceName } from '@shopstack/lib/config'
+import { createLoadApi } from '@shopstack/loadtest/load-api'
 import { createConsole } from './app.ts'
 import { loadConsoleConfig } from './config.ts'
 import { toJaegerTrace } from './jaeger.ts'
@@ -20,11 +21,26 @@ try {
 
 const store = createStore({ path: config.databasePath, maxSpans: config.maxSpans, maxLogs: config.maxLogs })
 const scraper = createScraper({ targets: [...config.targets], intervalMs: config.scrapeIntervalMs })
+/** Where the load goes and whose faults the panel steers: the services among the scrape targets. */
+const hostOf = (service: ServiceName) => config.targets.find((t) => t.service === otelServiceName(service))?.url
+const hosts = Object.fromEntries(
+  (['gateway', 'catalog', 'cart'] as const).flatMap((service) => {
+    const url = hostOf(service)
+    return url ? [[service, url]] : []
+  }),
+)
+const load = createLoadApi({
+  base: { hosts },
+  ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+  logError: (error) =>
+    console.error(JSON.stringify({ level: 'error', service: 'console', msg: 'load API failed', err: String(error) })),
+})
 const app = createConsole({
   store,
   metrics: scraper,
   jaegerTrace: (id, traces) => toJaegerTrace(id, traces.trace(id)),
   pages: pageRoutes,
+  apiRoutes: { ...load.routes('/api/load'), ...load.faultRoutes('/api') },
 })
 
 let server: ReturnType<typeof Bun.serve>
@@ -65,6 +81,7 @@ let stopping = false
 async function shutdown(): Promise<void> {
   if (stopping) return
   stopping = true
+  await load.close()
   await scraper.stop()
   await server.stop()
   store.close()
