@@ -22,7 +22,8 @@ try {
 const store = createStore({ path: config.databasePath, maxSpans: config.maxSpans, maxLogs: config.maxLogs })
 const scraper = createScraper({ targets: [...config.targets], intervalMs: config.scrapeIntervalMs })
 /** Where the load goes and whose faults the panel steers: the services among the scrape targets. */
-const hostOf = (service: ServiceName) => config.targets.find((t) => t.service === otelServiceName(service))?.url
+const hostOf = (service: ServiceName) =>
+  config.targets.find((t) => t.service === otelServiceName(service))?.url
 const hosts = Object.fromEntries(
   (['gateway', 'catalog', 'cart'] as const).flatMap((service) => {
     const url = hostOf(service)
@@ -33,7 +34,9 @@ const load = createLoadApi({
   base: { hosts },
   ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   logError: (error) =>
-    console.error(JSON.stringify({ level: 'error', service: 'console', msg: 'load API failed', err: String(error) })),
+    console.error(
+      JSON.stringify({ level: 'error', service: 'console', msg: 'load API failed', err: String(error) }),
+    ),
 })
 const app = createConsole({
   store,
