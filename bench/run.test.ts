@@ -72,6 +72,7 @@ test.skipIf(!Bun.which('wrk'))(
         expect(c.consoleEvictedRounds).toBe(0)
         expect(c.consoleStored).toBe(c.consoleChecked)
         expect(c.spansRefused).toBe(0)
+        expect(c.spansRejected).toBe(0)
       }
       expect(result.console?.statusAtEnd.spans).toBe(result.console?.acceptedTotal)
       const names = result.targets.map((t) => t.name)
