@@ -57,10 +57,11 @@ export const CONSOLE_TARGETS = {
   throughputRatio: 0.9,
   /**
    * The console's peak RSS under the bench's load with default retention (200,000 spans), MB.
-   * A proposed bound, not yet a measured one: the 256 MiB JSC budget `bun run dev` gives every
-   * process (RUNTIME_ENV), less room for SQLite's page cache outside the JS heap.
+   * Proposed from the first run (bench/README.md): 72 MB at its peak while it held 200,000 spans
+   * and evicted; 128 is half the 256 MiB JSC budget it runs with (RUNTIME_ENV) and ~1.8× that peak,
+   * room for noise but not for a store or a parse buffer that grows with what it has received.
    */
-  rssMb: 250,
+  rssMb: 128,
   /** `bun run dev`: spawn → "ShopStack ready", and → every /livez 200, median, ms. */
   devReadyMs: 2000,
 }
