@@ -151,6 +151,8 @@ export function createConsole(options: ConsoleOptions) {
     '/v1/logs': { POST: receiver.logs },
     '/api/status': get(() => ({
       ...store.counts(),
+      // Since the console started; stored = received − evicted, so a script can tell none was lost.
+      totals: store.totals(),
       retention: { max_spans: store.maxSpans, max_logs: store.maxLogs },
       database: store.path,
       targets: metrics?.status() ?? [],
