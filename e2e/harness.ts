@@ -182,6 +182,17 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
   if (buffered.trim()) onLine(buffered)
 }
 
+/**
+ * A port free right now, for a process that must be told its port before it starts (the dev
+ * runner gives each service its own); a process that can listen on port 0 should.
+ */
+export function freePort(): number {
+  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const { port } = listener
+  listener.stop(true)
+  return port
+}
+
 /** Poll until `check` returns a truthy value or the time is up. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,

@@ -6,15 +6,8 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ROOT, waitFor } from '../e2e/harness.ts'
+import { freePort, ROOT, waitFor } from '../e2e/harness.ts'
 import { isAlive } from './services.ts'
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = listener
-  listener.stop(true)
-  return port
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-dev-'))
 const [gatewayPort, catalogPort, cartPort, consolePort] = [freePort(), freePort(), freePort(), freePort()]
