@@ -1,0 +1,6 @@
+import { h, replace } from '../h.ts'
+import type { PageContext } from '../router.ts'
+
+export function faultsPage({ root }: PageContext): void {
+  replace(root, h('h1', null, 'Faults'))
+}
