@@ -1,0 +1,212 @@
+// The console's pages as a person sees them in Chromium, served by Bun's HTML import with the JSON
+// API answered from fixtures.ts (the contract of console/README.md): the service map and charts, an
+// exemplar that opens its trace, the waterfall across three services with a fault badge and the
+// trace's logs, the logs page's filter and live tail, a load run started and stopped, the faults
+// cards with an API error in words. Screenshots go to test-artifacts/console-*.png.
+
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { hasChromium, launchChromium } from '../../../e2e/browser.ts'
+import { createFixtureServer, TRACE_ID } from './fixtures.ts'
+
+const ROOT = join(import.meta.dir, '../../..')
+const ARTIFACTS = join(ROOT, 'test-artifacts')
+
+let browser: Browser | undefined
+let fixtures: ReturnType<typeof createFixtureServer> | undefined
+
+beforeAll(async () => {
+  if (!hasChromium) return
+  mkdirSync(ARTIFACTS, { recursive: true })
+  fixtures = createFixtureServer()
+  browser = await launchChromium()
+})
+afterAll(async () => {
+  await browser?.close()
+  await fixtures?.stop()
+})
+
+/** A page that fails the test on any uncaught script error. */
+async function open(path: string, base = fixtures?.url): Promise<{ page: Page; errors: string[] }> {
+  if (!browser || !base) throw new Error('not started')
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+  const errors: string[] = []
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(`${base}${path}`)
+  return { page, errors }
+}
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true })
+
+describe.skipIf(!hasChromium)('the console in a browser', () => {
+  test('the overview shows the service map edges with their numbers, and RED charts', async () => {
+    const { page, errors } = await open('/')
+    const edge = page.locator('[data-edge="gateway->cart"] text')
+    await edge.waitFor()
+    expect(await edge.textContent()).toBe('0.50 req/s · 3.3% errors · p99 643 ms')
+    expect(await page.locator('[data-edge="cart->catalog"]').count()).toBe(1)
+    expect(await page.locator('[data-edge="gateway->catalog"]').count()).toBe(1)
+    await page.locator('.panel .uplot').nth(3).waitFor()
+    expect(await page.getByRole('region', { name: 'Request rate' }).locator('.u-legend').textContent()).toContain('gateway')
+    expect(await page.getByText('gateway → cart').count()).toBeGreaterThan(0)
+    expect(await page.locator('#status').textContent()).toContain('cart down')
+    await shot(page, 'overview')
+    // The per-route view keeps its choice in the address.
+    await page.getByLabel('Breakdown').selectOption('catalog')
+    await page.getByText('RED for catalog, per route').waitFor()
+    await page.locator('.u-legend').getByText('/catalog/:id').first().waitFor()
+    expect(new URL(page.url()).searchParams.get('service')).toBe('catalog')
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('clicking an exemplar on the latency chart opens its trace', async () => {
+    const { page, errors } = await open('/?window=15m')
+    expect(await page.getByLabel('Time window').inputValue()).toBe('15m')
+    const exemplar = page.locator(`a.exemplar[href="/traces/${TRACE_ID}"]`)
+    await exemplar.waitFor()
+    await exemplar.click()
+    await page.waitForURL(`**/traces/${TRACE_ID}`)
+    await page.locator('.wf-row[data-service="catalog"]').first().waitFor()
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('the waterfall shows spans of three services, the fault badge, span details and the trace logs', async () => {
+    const { page, errors } = await open(`/traces/${TRACE_ID}`)
+    await page.locator('.wf-row[data-service]').first().waitFor()
+    const services = await page.locator('.wf-row[data-service]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-service')))
+    expect(new Set(services)).toEqual(new Set(['gateway', 'cart', 'catalog']))
+    expect(services).toHaveLength(6)
+    const faulty = page.locator('.wf-row', { has: page.locator('.badge.fault') })
+    expect(await faulty.count()).toBe(1)
+    expect(await faulty.getByText('fault: latency').isVisible()).toBe(true)
+    expect(await page.locator('.wf-row.is-error').count()).toBe(3)
+    // A span opens its attributes, with the fault's highlighted, and its events.
+    await faulty.getByRole('button').click()
+    const faultAttribute = faulty.locator('tr.fault', { hasText: 'shopstack.fault.latency_ms' }).first()
+    await faultAttribute.waitFor()
+    expect(await faultAttribute.textContent()).toContain('500')
+    await page.locator('.wf-row[data-service="cart"]', { hasText: '/cart/add' }).getByRole('button').click()
+    await page.getByText('Exception: SimulatedFailure').waitFor()
+    // The trace's log lines, inline.
+    const logs = page.getByRole('region', { name: 'Log lines of this trace' })
+    await logs.locator('summary', { hasText: 'simulated database failure (cart write)' }).waitFor()
+    expect(await logs.locator('tbody tr').count()).toBe(4)
+    await shot(page, 'trace')
+    await logs.locator('tbody tr').first().locator('td.time a').click()
+    await page.waitForURL(`**/logs?trace_id=${TRACE_ID}`)
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('the logs page filters by trace id, tails new lines, pauses, and links to the trace', async () => {
+    const { page, errors } = await open(`/logs?trace_id=${TRACE_ID}`)
+    const rows = page.locator('table.logs tbody tr')
+    await rows.first().waitFor()
+    expect(await rows.count()).toBe(4)
+    expect(await page.getByLabel('Trace id').inputValue()).toBe(TRACE_ID)
+    expect(await page.locator('table.logs').getByText('catalog listening').count()).toBe(0)
+    fixtures?.addLog('cart', 'info', 'a line that arrived later', TRACE_ID)
+    await page.locator('summary', { hasText: 'a line that arrived later' }).waitFor({ timeout: 5000 })
+    expect(await rows.first().textContent()).toContain('a line that arrived later')
+    await page.getByRole('button', { name: 'Pause' }).click()
+    fixtures?.addLog('cart', 'info', 'a line while paused', TRACE_ID)
+    await page.waitForTimeout(2500)
+    expect(await page.locator('summary', { hasText: 'a line while paused' }).count()).toBe(0)
+    await page.getByRole('button', { name: 'Resume' }).click()
+    await page.locator('summary', { hasText: 'a line while paused' }).waitFor({ timeout: 5000 })
+    // The minimum level filter, in the address too.
+    await page.getByLabel('Minimum level').selectOption('error')
+    await page.waitForFunction(() => document.querySelectorAll('table.logs tbody tr').length === 1)
+    expect(new URL(page.url()).searchParams.get('level')).toBe('error')
+    await shot(page, 'logs')
+    await rows.first().getByRole('link').click()
+    await page.waitForURL(`**/traces/${TRACE_ID}`)
+    await page.locator('.wf-row[data-service]').first().waitFor()
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('trace search lists traces with the filters in the address, and a row opens the trace', async () => {
+    const { page, errors } = await open('/traces?status=error')
+    const rows = page.locator('table.traces tbody tr')
+    await rows.first().waitFor()
+    expect(await rows.count()).toBe(1)
+    expect(await rows.first().textContent()).toContain('gateway: POST /cart/add')
+    expect(await page.getByLabel('Status').inputValue()).toBe('error')
+    await page.getByLabel('Status').fill('')
+    await page.getByRole('button', { name: 'Find traces' }).click()
+    await page.waitForFunction(() => document.querySelectorAll('table.traces tbody tr').length === 2)
+    expect(await rows.first().getAttribute('data-trace-id')).not.toBe(TRACE_ID) // newest first
+    await shot(page, 'traces')
+    await page.locator(`tr[data-trace-id="${TRACE_ID}"]`).getByRole('link').click()
+    await page.waitForURL(`**/traces/${TRACE_ID}`)
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('the load page starts a run, shows the stats, charts and failures, and stops it', async () => {
+    const { page, errors } = await open('/load')
+    await page.locator('[data-state="ready"]').waitFor()
+    await page.getByRole('spinbutton', { name: 'Number of users' }).fill('25')
+    await page.getByRole('button', { name: 'Start' }).click()
+    await page.locator('[data-state="running"]').waitFor()
+    const stats = page.locator('table.stats')
+    await stats.getByText('POST /cart/add').waitFor()
+    expect(await stats.getByText('Aggregated').isVisible()).toBe(true)
+    expect(await page.getByText('25 users').count()).toBe(1)
+    await page.locator('table.failures').getByRole('link').waitFor()
+    expect(await page.locator('table.failures a').getAttribute('href')).toBe(`/traces/${TRACE_ID}`)
+    await page.locator('.panel .uplot').nth(2).waitFor()
+    await shot(page, 'load')
+    await page.getByRole('button', { name: 'Stop' }).click()
+    await page.locator('[data-state="stopped"]').waitFor()
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('the faults page shows a card per service, refuses bad settings, saves good ones, and says why the API failed', async () => {
+    const { page, errors } = await open('/faults')
+    const card = (service: string) => page.locator(`section.card[data-service="${service}"]`)
+    await card('cart').waitFor()
+    expect(await page.locator('section.card').count()).toBe(3)
+    expect(await card('catalog').getByText('Now: latency 500–500 ms on /catalog/:id').isVisible()).toBe(true)
+    expect(await card('cart').getByRole('alert').textContent()).toContain(
+      "Bad Gateway (502): cart's admin API at http://localhost:8002/admin/faults did not answer",
+    )
+    // Checked in the page before anything is sent.
+    await page.locator('#catalog-latency-min_ms').fill('900')
+    await card('catalog').getByRole('button', { name: 'Apply to catalog' }).click()
+    expect(await card('catalog').getByRole('alert').last().textContent()).toContain('faults.latency.min_ms must not exceed max_ms')
+    // Saved by the API.
+    await card('gateway').getByLabel('Errors on gateway').check()
+    await page.locator('#gateway-error-rate').fill('0.1')
+    await page.locator('#gateway-error-status').fill('503')
+    await card('gateway').getByRole('button', { name: 'Apply to gateway' }).click()
+    await card('gateway').getByText('Saved: error 10% 503.').waitFor()
+    // Refused by the API: the problem+json in words.
+    await card('cart').getByRole('button', { name: 'Clear' }).click()
+    await card('cart').getByText('Could not clear the faults on cart.').waitFor()
+    await shot(page, 'faults')
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('a failing API is shown in words on the page', async () => {
+    const broken = createFixtureServer({ broken: '/api/service-map' })
+    try {
+      const { page, errors } = await open('/', broken.url)
+      const alert = page.getByRole('alert').filter({ hasText: 'Could not load the overview' })
+      await alert.waitFor()
+      expect(await alert.textContent()).toContain('Internal Server Error (500): /api/service-map is broken on purpose')
+      expect(errors).toEqual([])
+      await page.close()
+    } finally {
+      await broken.stop()
+    }
+  }, 30_000)
+})
