@@ -1,7 +1,8 @@
 // The bad-input battery: thousands of generated malformed requests against every public route and
 // method, through the gateway to the real services. With faults off every answer must be a 4xx
 // problem+json — never a 5xx, never a hang — the processes stay up with bounded memory, and no
-// stored cart changes because of a rejected request.
+// stored cart changes because of a rejected request. A few refusals are then read word for word:
+// every bad field answers 422 with `errors: [{ in, path, message }]` and the first as `detail`.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
@@ -314,4 +315,69 @@ describe('the bad-input battery', () => {
       expect(kb - (rssBefore[i] ?? 0)).toBeLessThan(100 * 1024)
     })
   }, 120_000)
+})
+
+/** A refusal through the gateway: its status, content type and problem+json body. */
+async function refusal(method: string, path: string, body?: unknown) {
+  const response = await fetch(`${stack.gateway.url}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  })
+  return {
+    status: response.status,
+    type: response.headers.get('content-type'),
+    body: (await response.json()) as Record<string, unknown>,
+  }
+}
+
+/** The 422 every service answers for a bad field: the fields in `errors`, the first as `detail`. */
+function invalid(detail: string, errors: Array<{ in: string; path: string; message: string }>) {
+  return {
+    status: 422,
+    type: 'application/problem+json',
+    body: { type: 'about:blank', title: 'Unprocessable Content', status: 422, detail, errors },
+  }
+}
+
+describe('bad input is refused in one shape: 422 problem+json naming each field in words', () => {
+  test('an unknown category names the allowed ones', async () => {
+    const allowed =
+      'must be one of books, clothing, electronics, garden, grocery, home, kitchen, sports, toys, beauty'
+    expect(await refusal('GET', '/catalog?category=cars')).toEqual(
+      invalid(`category ${allowed}`, [{ in: 'query', path: 'category', message: allowed }]),
+    )
+  })
+
+  test('a page size out of range says the range', async () => {
+    const range = 'must be a whole number from 1 to 100'
+    expect(await refusal('GET', '/catalog?page_size=101')).toEqual(
+      invalid(`page_size ${range}`, [{ in: 'query', path: 'page_size', message: range }]),
+    )
+  })
+
+  test('a product id that is not a number is refused at its path', async () => {
+    const range = 'must be a whole number from 1 to 2147483647'
+    expect(await refusal('GET', '/catalog/abc')).toEqual(
+      invalid(`id ${range}`, [{ in: 'path', path: 'id', message: range }]),
+    )
+  })
+
+  test('a bad cart line lists every bad field; a missing one is required', async () => {
+    expect(await refusal('POST', '/cart/add', { cart_id: 'a b', product_id: 'x', quantity: 0 })).toEqual(
+      invalid('cart_id must be 1–64 letters, digits, - or _ (and 2 more: see errors)', [
+        { in: 'body', path: 'cart_id', message: 'must be 1–64 letters, digits, - or _' },
+        {
+          in: 'body',
+          path: 'product_id',
+          message: 'must be a whole number from 1 to 2147483647, not a string',
+        },
+        { in: 'body', path: 'quantity', message: 'must be a whole number from 1 to 99' },
+      ]),
+    )
+    expect(await refusal('POST', '/cart/add', { cart_id: 'e2e', product_id: 1 })).toEqual(
+      invalid('quantity is required', [{ in: 'body', path: 'quantity', message: 'is required' }]),
+    )
+  })
 })

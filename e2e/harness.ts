@@ -12,7 +12,7 @@ export const ROOT = join(import.meta.dir, '..')
 export type ServiceName = 'catalog' | 'cart' | 'gateway'
 
 export interface RunningService {
-  readonly name: ServiceName
+  readonly name: ServiceName | 'console'
   readonly url: string
   readonly port: number
   readonly process: Subprocess<'ignore', 'pipe', 'pipe'>
@@ -30,11 +30,24 @@ export interface StartOptions {
   timeoutMs?: number
 }
 
-export async function startService(name: ServiceName, options: StartOptions = {}): Promise<RunningService> {
+export async function startService(
+  name: ServiceName | 'console',
+  options: StartOptions = {},
+): Promise<RunningService> {
   const { env = {}, timeoutMs = 10_000 } = options
   const proc = Bun.spawn(['bun', 'src/index.ts'], {
     cwd: join(ROOT, name),
-    env: { ...Bun.env, SIMULATION: 'off', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    env: {
+      ...Bun.env,
+      SIMULATION: 'off',
+      LOG_LEVEL: 'info',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      // The console's own variables (the services ignore them): a free port, nothing on disk.
+      CONSOLE_PORT: '0',
+      CONSOLE_DATABASE_PATH: ':memory:',
+      ...env,
+    },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
@@ -97,6 +110,14 @@ export async function startService(name: ServiceName, options: StartOptions = {}
       return code
     },
   }
+}
+
+/** The console, scraping the given services (`name=url,…`, CONSOLE_TARGETS) and storing in memory. */
+export function startConsole(targets: Record<string, string>, options: StartOptions = {}) {
+  const CONSOLE_TARGETS = Object.entries(targets)
+    .map(([name, url]) => `${name}=${url}`)
+    .join(',')
+  return startService('console', { ...options, env: { CONSOLE_TARGETS, ...options.env } })
 }
 
 export interface Stack {

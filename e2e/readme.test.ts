@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT, type Stack, startStack } from './harness.ts'
+import { ROOT, type RunningService, type Stack, startConsole, startStack } from './harness.ts'
 
 /** Commands that need what this machine has not (a Docker engine), with why. */
 const NOT_RUN_HERE: Record<string, string> = {
@@ -38,10 +38,19 @@ function shellCommands(file: string): string[] {
 const commands = [...shellCommands('README.md'), ...shellCommands('loadtest/README.md')]
 
 let stack: Stack
+let consoleProcess: RunningService
 beforeAll(async () => {
   stack = await startStack({ env: { SIMULATION: 'off' } })
+  consoleProcess = await startConsole({
+    'shopstack-gateway': stack.gateway.url,
+    'shopstack-catalog': stack.catalog.url,
+    'shopstack-cart': stack.cart.url,
+  })
 })
-afterAll(() => stack?.stop())
+afterAll(async () => {
+  await consoleProcess?.stop()
+  await stack?.stop()
+})
 
 /** The README's ports are the defaults; the stack's are free ones. */
 function onStack(command: string): string {
@@ -49,6 +58,7 @@ function onStack(command: string): string {
     .replaceAll('localhost:8000', `127.0.0.1:${stack.gateway.port}`)
     .replaceAll('localhost:8001', `127.0.0.1:${stack.catalog.port}`)
     .replaceAll('localhost:8002', `127.0.0.1:${stack.cart.port}`)
+    .replaceAll('localhost:8089', `127.0.0.1:${consoleProcess.port}`)
 }
 
 describe('the README, run as written', () => {

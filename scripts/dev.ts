@@ -6,23 +6,38 @@
 // and eject is the first experiment a learner makes — and `bun run restart <service>` starts it
 // again (it writes the name to .run/restart and sends this runner SIGUSR2). A service that keeps
 // dying soon after each start is reported as crash-looping, with its last lines.
+//
+// The console (http://localhost:8089) starts first, and the services export their spans to it
+// unless OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT) says otherwise; every line a service writes
+// is also sent to the console's /v1/logs, so its log page and traces join up. `--no-console` runs
+// the three services alone, as before.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FileSink, Subprocess } from 'bun'
+import { createLogForwarder } from '../console/src/log-forwarder.ts'
+import { otelServiceName } from '../lib/src/config.ts'
 import {
+  CONSOLE,
   LOG_DIR,
   PID_FILE,
+  type ProcessInfo,
+  processUrl,
   RESTART_FILE,
   RUN_DIR,
   RUNTIME_ENV,
   SERVICES,
-  type ServiceInfo,
   servicePort,
 } from './services.ts'
 
 const root = join(import.meta.dir, '..')
 const watch = !process.argv.includes('--no-watch')
+const withConsole = !process.argv.includes('--no-console')
+const PROCESSES: readonly ProcessInfo[] = withConsole ? [CONSOLE, ...SERVICES] : SERVICES
+const consoleUrl = processUrl(CONSOLE)
+/** The user's own OTLP endpoint wins; otherwise the services export to the console. */
+const userOtlp = Bun.env.OTLP_ENDPOINT || Bun.env.OTEL_EXPORTER_OTLP_ENDPOINT
+const forwarder = withConsole ? createLogForwarder({ endpoint: consoleUrl }) : undefined
 const pretty = process.stdout.isTTY === true
 const reset = '\x1b[0m'
 /** An exit this soon after a start counts towards a crash loop. */
@@ -34,7 +49,7 @@ mkdirSync(resolve(root, LOG_DIR), { recursive: true })
 mkdirSync(resolve(root, RUN_DIR), { recursive: true })
 
 interface Running {
-  service: ServiceInfo
+  service: ProcessInfo
   child: Subprocess<'ignore', 'pipe', 'pipe'>
   startedAt: number
   /** Quick exits in a row (reset by a run that lasted longer than CRASH_WINDOW_MS). */
@@ -45,15 +60,33 @@ interface Running {
   expected: boolean
 }
 
-const running = new Map<ServiceInfo['name'], Running>()
+const running = new Map<ProcessInfo['name'], Running>()
+/** Set once Ctrl-C (or `bun run stop`) began stopping everything. */
+let stopping = false
 
-function spawn(service: ServiceInfo, previous?: Running): Running {
+/** What a process is started with: its port, and where the console and the services are. */
+function environmentOf(service: ProcessInfo): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...RUNTIME_ENV, ...Bun.env }
+  if (service === CONSOLE) {
+    env.CONSOLE_PORT = String(servicePort(CONSOLE))
+    // The services at the ports this runner gives them, unless the user named other targets.
+    env.CONSOLE_TARGETS ??= SERVICES.map(
+      (s) => `${otelServiceName(s.name)}=http://127.0.0.1:${servicePort(s)}`,
+    ).join(',')
+    return env
+  }
+  env.PORT = String(servicePort(service))
+  if (withConsole && !userOtlp) env.OTLP_ENDPOINT = consoleUrl
+  return env
+}
+
+function spawn(service: ProcessInfo, previous?: Running): Running {
   // One open file per service, kept across restarts (a write per line, flushed on a timer below:
   // a synchronous append per line cost the stack about a fifth of its throughput, issue 19).
   const log = previous?.log ?? Bun.file(resolve(root, LOG_DIR, `${service.name}.log`)).writer()
   const child = Bun.spawn(['bun', ...(watch ? ['--watch'] : []), 'src/index.ts'], {
     cwd: join(root, service.name),
-    env: { ...RUNTIME_ENV, ...Bun.env, PORT: String(servicePort(service)) },
+    env: environmentOf(service),
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
@@ -77,6 +110,7 @@ function spawn(service: ServiceInfo, previous?: Running): Running {
       buffered = lines.pop() ?? ''
       for (const line of lines) {
         log.write(`${line}\n`)
+        if (service.name !== 'console') forwarder?.push(otelServiceName(service.name), line)
         entry.lastLines.push(line)
         if (entry.lastLines.length > LAST_LINES) entry.lastLines.shift()
         process.stdout.write(`${prefix} ${pretty ? humanize(line) : line}\n`)
@@ -97,8 +131,10 @@ function onExit(entry: Running) {
   const ranFor = Date.now() - entry.startedAt
   entry.quickExits = ranFor < CRASH_WINDOW_MS ? entry.quickExits + 1 : 0
   const how = child.signalCode ? `was stopped by ${child.signalCode}` : `exited with code ${child.exitCode}`
-  const others = SERVICES.filter((s) => s !== service && running.get(s.name)?.child.exitCode === null)
-  const rest = others.length ? `${others.map((s) => s.name).join(' and ')} keep running` : 'nothing else runs'
+  const others = PROCESSES.filter((s) => s !== service && running.get(s.name)?.child.exitCode === null)
+  const names = others.map((s) => s.name)
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0]
+  const rest = list ? `${list} keep${names.length > 1 ? '' : 's'} running` : 'nothing else runs'
   console.error(
     `\n${service.name} ${how} after ${(ranFor / 1000).toFixed(1)} s; ${rest}. ` +
       `Start it again with: bun run restart ${service.name}`,
@@ -135,10 +171,10 @@ function writePids() {
 }
 
 async function restart(name: string) {
-  const service = SERVICES.find((s) => s.name === name)
+  const service = PROCESSES.find((s) => s.name === name)
   const previous = service && running.get(service.name)
   if (!service || !previous) {
-    console.error(`restart: no service named "${name}" (${SERVICES.map((s) => s.name).join(', ')})`)
+    console.error(`restart: no service named "${name}" (${PROCESSES.map((s) => s.name).join(', ')})`)
     return
   }
   if (previous.child.exitCode === null && previous.child.signalCode === null) await stopOne(previous)
@@ -147,20 +183,48 @@ async function restart(name: string) {
   console.log(`${service.name} restarted (pid ${entry.child.pid}) on :${servicePort(service)}`)
 }
 
-for (const service of SERVICES) spawn(service)
+const startedAt = performance.now()
+for (const service of PROCESSES) spawn(service)
 writePids()
 // Often enough for `tail -f` to look live.
 setInterval(() => {
   for (const { log } of running.values()) log.flush()
 }, 200)
-const ports = SERVICES.map((service) => `${service.name} :${servicePort(service)}`)
+const ports = PROCESSES.map((service) => `${service.name} :${servicePort(service)}`)
 console.log(`ShopStack: ${ports.join(' · ')} · logs in ${LOG_DIR}/ · Ctrl-C stops all`)
+void announceReady()
 
-let stopping = false
+/** Once every process answers /livez: how long it took, and where to look. */
+async function announceReady(): Promise<void> {
+  const deadline = Date.now() + 30_000
+  const pending = new Set(PROCESSES)
+  while (pending.size > 0 && Date.now() < deadline && !stopping) {
+    for (const info of [...pending]) {
+      const up = await fetch(`${processUrl(info)}/livez`, { signal: AbortSignal.timeout(500) }).then(
+        (response) => response.ok,
+        () => false,
+      )
+      if (up) pending.delete(info)
+    }
+    if (pending.size > 0) await Bun.sleep(50)
+  }
+  if (pending.size > 0 || stopping) return
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1)
+  const where = withConsole
+    ? `open the console: ${consoleUrl.replace('127.0.0.1', 'localhost')} (traces, metrics, logs, load, faults)`
+    : `the gateway is on ${SERVICES.filter((s) => s.name === 'gateway').map((s) => processUrl(s))}`
+  console.log(`ShopStack ready in ${seconds} s — ${where}`)
+}
+
 async function stopAll(code: number) {
   if (stopping) return
   stopping = true
-  await Promise.all([...running.values()].map(stopOne))
+  // The services first, so their last lines and spans still reach the console; then the console.
+  const services = [...running.values()].filter((entry) => entry.service !== CONSOLE)
+  await Promise.all(services.map(stopOne))
+  await forwarder?.close()
+  const consoleEntry = running.get('console')
+  if (consoleEntry) await stopOne(consoleEntry)
   for (const { log } of running.values()) await log.end()
   rmSync(resolve(root, PID_FILE), { force: true })
   process.exit(code)

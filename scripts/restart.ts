@@ -3,13 +3,13 @@
 
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { isAlive, PID_FILE, RESTART_FILE, readPids, SERVICES, serviceUrl } from './services.ts'
+import { isAlive, PID_FILE, PROCESSES, processUrl, RESTART_FILE, readPids } from './services.ts'
 
 const root = resolve(import.meta.dir, '..')
 const names = process.argv.slice(2)
-const services = names.map((name) => SERVICES.find((service) => service.name === name))
+const services = names.map((name) => PROCESSES.find((service) => service.name === name))
 if (!names.length || services.some((service) => !service)) {
-  console.error(`usage: bun run restart <${SERVICES.map((s) => s.name).join('|')}> [...]`)
+  console.error(`usage: bun run restart <${PROCESSES.map((s) => s.name).join('|')}> [...]`)
   process.exit(2)
 }
 const runner = readPids(resolve(root, PID_FILE))?.find(({ name }) => name === 'dev runner')
@@ -23,7 +23,7 @@ process.kill(runner.pid, 'SIGUSR2')
 
 for (const service of services) {
   if (!service) continue
-  const url = serviceUrl(service)
+  const url = processUrl(service)
   const deadline = Date.now() + 20_000
   let up = false
   while (!up && Date.now() < deadline) {

@@ -17,12 +17,14 @@ function freePort(): number {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-dev-'))
-const [gatewayPort, catalogPort, cartPort] = [freePort(), freePort(), freePort()]
+const [gatewayPort, catalogPort, cartPort, consolePort] = [freePort(), freePort(), freePort(), freePort()]
 const env = {
   ...Bun.env,
   GATEWAY_PORT: String(gatewayPort),
   CATALOG_PORT: String(catalogPort),
   CART_PORT: String(cartPort),
+  CONSOLE_PORT: String(consolePort),
+  CONSOLE_DATABASE_PATH: ':memory:',
   CATALOG_SERVICE_URL: `http://127.0.0.1:${catalogPort}`,
   CART_SERVICE_URL: `http://127.0.0.1:${cartPort}`,
   GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
@@ -68,8 +70,25 @@ describe('developer scripts', () => {
         expect(JSON.parse(log.split('\n')[0] as string).service).toBe(name)
       }
 
+      // The console got every service's spans (one trace through all three) and log lines.
+      const consoleUrl = `http://127.0.0.1:${consolePort}`
+      expect(output).toMatch(/ShopStack ready in \d+\.\d s — open the console: http:\/\/localhost:\d+/)
+      const traces = await waitFor(async () => {
+        const answer = (await (await fetch(`${consoleUrl}/api/traces?route=/cart/add`)).json()) as {
+          traces: { services: string[] }[]
+        }
+        return answer.traces.find((t) => t.services.length === 3)
+      })
+      expect(traces.services).toEqual(['shopstack-cart', 'shopstack-catalog', 'shopstack-gateway'])
+      for (const name of ['catalog', 'cart', 'gateway']) {
+        const { logs } = (await (await fetch(`${consoleUrl}/api/logs?service=shopstack-${name}`)).json()) as {
+          logs: { trace_id?: string }[]
+        }
+        expect(logs.some((line) => line.trace_id)).toBe(true)
+      }
+
       const pids = JSON.parse(readFileSync(join(dir, 'run', 'pids.json'), 'utf8')) as Array<{ pid: number }>
-      expect(pids).toHaveLength(4)
+      expect(pids).toHaveLength(5)
       dev.kill('SIGINT')
       expect(await dev.exited).toBe(0)
       await waitFor(() => pids.every(({ pid }) => !isAlive(pid)), 5000)
@@ -101,7 +120,7 @@ describe('developer scripts', () => {
       const stop = Bun.spawnSync(['bun', 'scripts/stop.ts', 'catalog'], { cwd: ROOT, env: runEnv })
       expect(stop.stdout.toString()).toMatch(/catalog \(pid \d+\) stopped/)
       await waitFor(() => errors.includes('bun run restart catalog'), 5000)
-      expect(errors).toContain('cart and gateway keep running')
+      expect(errors).toContain('console, cart and gateway keep running')
       // The gateway is still there and answers for the missing catalog with a 502.
       const read = await fetch(`http://127.0.0.1:${gatewayPort}/catalog/1`)
       expect(read.status).toBe(502)

@@ -1,11 +1,17 @@
 // What the scripts know about the services: names, folders, default ports, colours.
 
 import { existsSync, readFileSync } from 'node:fs'
+import { CONSOLE_PORT } from '../console/src/config.ts'
 
-export interface ServiceInfo {
-  name: 'catalog' | 'cart' | 'gateway'
+/** A process the dev runner starts: a folder of the repository with a `src/index.ts`. */
+export interface ProcessInfo {
+  name: 'catalog' | 'cart' | 'gateway' | 'console'
   port: number
   colour: string
+}
+
+export interface ServiceInfo extends ProcessInfo {
+  name: 'catalog' | 'cart' | 'gateway'
 }
 
 /** Start order: the catalog first, the gateway last, so readiness comes up cleanly. */
@@ -14,6 +20,9 @@ export const SERVICES: readonly ServiceInfo[] = [
   { name: 'cart', port: 8002, colour: '\x1b[35m' },
   { name: 'gateway', port: 8000, colour: '\x1b[33m' },
 ]
+
+/** The console (traces, metrics, logs, load and faults in one page), started first by `bun run dev`. */
+export const CONSOLE: ProcessInfo = { name: 'console', port: CONSOLE_PORT, colour: '\x1b[32m' }
 
 /**
  * Environment every service process starts with (a caller's own value wins). JSC sizes its heap
@@ -34,8 +43,8 @@ export const LOG_DIR = Bun.env.SHOPSTACK_LOG_DIR ?? 'logs'
 /** `bun run restart <service>` writes the names here, then signals the runner (SIGUSR2). */
 export const RESTART_FILE = `${RUN_DIR}/restart`
 
-/** The port the dev runner gives a service: `<SERVICE>_PORT`, or its default. */
-export function servicePort(service: ServiceInfo, env = Bun.env): number {
+/** The port the dev runner gives a process: `<NAME>_PORT` (CONSOLE_PORT too), or its default. */
+export function servicePort(service: ProcessInfo, env = Bun.env): number {
   return Number(env[`${service.name.toUpperCase()}_PORT`] ?? service.port)
 }
 
@@ -43,6 +52,15 @@ export function servicePort(service: ServiceInfo, env = Bun.env): number {
 export function readPids(file: string): Array<{ name: string; pid: number }> | undefined {
   if (!existsSync(file)) return undefined
   return JSON.parse(readFileSync(file, 'utf8')) as Array<{ name: string; pid: number }>
+}
+
+/** Everything `bun run dev` can run, in start order: the console first, so no early span is lost. */
+export const PROCESSES: readonly ProcessInfo[] = [CONSOLE, ...SERVICES]
+
+/** Where a process answers: a service as `serviceUrl` says, the console on loopback at its port. */
+export function processUrl(info: ProcessInfo, env = Bun.env): string {
+  const service = SERVICES.find((s) => s.name === info.name)
+  return service ? serviceUrl(service, env) : `http://127.0.0.1:${servicePort(info, env)}`
 }
 
 /** The base URL of a service from the same environment variables the services read. */

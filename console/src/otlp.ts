@@ -199,10 +199,13 @@ function hexId(value: unknown, pattern: RegExp, zero: string, what: string): str
   return value.toLowerCase()
 }
 
+/** What OpenTelemetry SDKs call a service that did not set service.name. */
+const UNKNOWN_SERVICE = 'unknown_service'
+
 function serviceOf(resource: unknown): string {
   const attributes = isObject(resource) ? attributesOf(resource.attributes) : {}
   const name = attributes['service.name']
-  return typeof name === 'string' && name ? name : 'unknown_service'
+  return typeof name === 'string' && name ? name : UNKNOWN_SERVICE
 }
 
 function numberOrNull(value: unknown): number | null {
@@ -350,7 +353,11 @@ function logRow(record: unknown, resourceService: string): LogRow {
   if (parsed) {
     if (parsed.level !== undefined) level_num = levelNumber(parsed.level)
     if (typeof parsed.msg === 'string') msg = parsed.msg
-    if (typeof parsed.service === 'string' && parsed.service) service = parsed.service
+    // The resource names the service as its spans do (shopstack-catalog); the line's own field
+    // (catalog) only when the sender named none.
+    if (typeof parsed.service === 'string' && parsed.service && service === UNKNOWN_SERVICE) {
+      service = parsed.service
+    }
     const time = parsed.time
     if (typeof time === 'number' && time > 0) time_ms = time
     else if (typeof time === 'string' && !Number.isNaN(Date.parse(time))) time_ms = Date.parse(time)

@@ -93,6 +93,23 @@ CREATE INDEX IF NOT EXISTS logs_time ON logs (time_ms);
 
 export type Store = ReturnType<typeof createStore>
 
+/**
+ * The span that stands for a trace (alias `r`): its root, or while the root has not arrived (the
+ * gateway's batch comes later than the cart's) the topmost span there is, one whose parent is not
+ * stored; the earliest of those. By structure first, not by start time alone, because the clocks
+ * of different hosts disagree by a few milliseconds, which is more than a span's head start.
+ */
+const ROOT_ORDER = `r.parent_span_id <> '',
+  EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = r.trace_id AND p.span_id = r.parent_span_id),
+  r.start_us, r.id`
+
+/**
+ * Microseconds to milliseconds, rounded to the microsecond (Jaeger's unit). otlp.ts reads the
+ * 19-digit nanosecond times as doubles, which keep them to 256 ns, so a duration comes out up to
+ * half a microsecond off: a 198 ms span read as 197.99975 ms.
+ */
+const toMs = (us: number) => Math.round(us) / 1000
+
 /** SQL conditions and their arguments, built side by side. */
 function conditions() {
   const where: string[] = []
@@ -177,8 +194,7 @@ export function createStore(options: StoreOptions = {}) {
       services: string
     }[]
     const root = db.query(
-      `SELECT service, name, http_status FROM spans WHERE trace_id = ?
-       ORDER BY parent_span_id <> '', start_us LIMIT 1`,
+      `SELECT r.service, r.name, r.http_status FROM spans r WHERE r.trace_id = ? ORDER BY ${ROOT_ORDER} LIMIT 1`,
     )
     return rows
       .map((row) => {
@@ -188,7 +204,7 @@ export function createStore(options: StoreOptions = {}) {
           root_service: top.service,
           root_name: top.name,
           start_ms: row.start_us / 1000,
-          duration_ms: row.duration_us / 1000,
+          duration_ms: toMs(row.duration_us),
           span_count: row.span_count,
           error_count: row.error_count,
           services: row.services.split(',').sort(),
@@ -243,21 +259,28 @@ export function createStore(options: StoreOptions = {}) {
       const having: string[] = []
       const filtered = query.status !== undefined || query.min_duration_ms !== undefined
       // Candidates by the span filters; trace-level filters (status, duration) over all the trace's
-      // spans, in SQL, so a search over many traces returns `limit` matches.
+      // spans, in SQL, so a search over many traces returns `limit` matches. Newest by start time,
+      // not by arrival: exporters send in batches, so an older trace's spans may arrive last.
+      const newest = 'ORDER BY MIN(start_us) DESC, MAX(id) DESC'
       let sql = `SELECT trace_id FROM spans ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        GROUP BY trace_id ORDER BY MAX(id) DESC LIMIT ?`
+        GROUP BY trace_id ${newest} LIMIT ?`
       if (filtered) {
         if (query.status === 'error') having.push('SUM(status_code = 2) > 0')
         else if (query.status === 'ok') having.push('SUM(status_code = 2) = 0')
         else if (typeof query.status === 'number') {
-          having.push(`MAX(CASE WHEN parent_span_id = '' THEN http_status END) = ?`)
+          // The status the trace's summary shows: its root's, or its topmost span's while the root
+          // has not arrived. The one-root case, nearly all, is read from the group, which halves
+          // the cost over a full store.
+          having.push(`(CASE WHEN SUM(parent_span_id = '') = 1 THEN MAX(CASE WHEN parent_span_id = '' THEN http_status END)
+            ELSE (SELECT r.http_status FROM spans r WHERE r.trace_id = spans.trace_id ORDER BY ${ROOT_ORDER} LIMIT 1)
+            END) = ?`)
         }
         if (query.min_duration_ms !== undefined)
-          having.push('MAX(start_us + duration_us) - MIN(start_us) >= ?')
+          having.push('ROUND(MAX(start_us + duration_us) - MIN(start_us)) >= ?')
         sql = `SELECT trace_id FROM spans WHERE trace_id IN (
           SELECT trace_id FROM spans ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-          GROUP BY trace_id ORDER BY MAX(id) DESC LIMIT 20000)
-          GROUP BY trace_id HAVING ${having.join(' AND ')} ORDER BY MAX(id) DESC LIMIT ?`
+          GROUP BY trace_id ${newest} LIMIT 20000)
+          GROUP BY trace_id HAVING ${having.join(' AND ')} ${newest} LIMIT ?`
         if (typeof query.status === 'number') args.push(query.status)
         if (query.min_duration_ms !== undefined) args.push(query.min_duration_ms * 1000)
       }
@@ -288,22 +311,26 @@ export function createStore(options: StoreOptions = {}) {
         )
         .all(...args) as StoredLog[]
     },
-    /** Edges from a CLIENT span to its SERVER child in another service, over the last window. */
+    /**
+     * Edges from a CLIENT span to its SERVER child in another service, over the window that ends
+     * at `nowMs` (spans after it, from a host whose clock is ahead, wait for their window).
+     */
     serviceMap(windowS = 300, nowMs = Date.now()): ServiceMap {
       const since = (nowMs - windowS * 1000) * 1000
+      const until = nowMs * 1000
       const nodes = db
         .query(
           `SELECT service, COUNT(*) AS requests, SUM(status_code = 2) AS errors FROM spans
-           WHERE kind = 2 AND start_us >= ? GROUP BY service ORDER BY service`,
+           WHERE kind = 2 AND start_us >= ? AND start_us <= ? GROUP BY service ORDER BY service`,
         )
-        .all(since) as ServiceMap['nodes']
+        .all(since, until) as ServiceMap['nodes']
       const pairs = db
         .query(
           `SELECT c.service AS src, s.service AS dst, s.duration_us AS d, (s.status_code = 2 OR c.status_code = 2) AS e
            FROM spans s JOIN spans c ON c.trace_id = s.trace_id AND c.span_id = s.parent_span_id
-           WHERE s.kind = 2 AND c.kind = 3 AND s.start_us >= ? AND c.service <> s.service`,
+           WHERE s.kind = 2 AND c.kind = 3 AND s.start_us >= ? AND s.start_us <= ? AND c.service <> s.service`,
         )
-        .all(since) as { src: string; dst: string; d: number; e: number }[]
+        .all(since, until) as { src: string; dst: string; d: number; e: number }[]
       const groups = new Map<string, { from: string; to: string; durations: number[]; errors: number }>()
       for (const pair of pairs) {
         const key = `${pair.src}\u0000${pair.dst}`
@@ -325,9 +352,18 @@ export function createStore(options: StoreOptions = {}) {
           requests: g.durations.length,
           rate_per_s: g.durations.length / windowS,
           error_ratio: g.errors / g.durations.length,
-          p99_ms: p99 / 1000,
+          p99_ms: toMs(p99),
         }
       })
+      // A caller with no SERVER span of its own (a load generator) is a node too, with no
+      // requests, so that every edge has both its ends on the map.
+      const known = new Set(nodes.map((node) => node.service))
+      for (const edge of edges) {
+        if (known.has(edge.from)) continue
+        known.add(edge.from)
+        nodes.push({ service: edge.from, requests: 0, errors: 0 })
+      }
+      nodes.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
       return { window_s: windowS, nodes, edges }
     },
     close(): void {

@@ -66,6 +66,14 @@ export type TracingMode = 'lean' | 'plugin'
 
 export const DEFAULT_PORTS: Record<ServiceName, number> = { gateway: 8000, catalog: 8001, cart: 8002 }
 
+/**
+ * A service's OpenTelemetry `service.name` (shopstack-catalog): on its spans, on its logs in the
+ * Compose stack (the collector names them so) and in the console, so one name finds all three.
+ */
+export function otelServiceName(service: ServiceName): string {
+  return `shopstack-${service}`
+}
+
 /** The original ShopStack's simulated database behaviour, per service. */
 export const DEFAULT_SIMULATION: Record<ServiceName, SimulationConfig> = {
   gateway: { latencyMs: [0, 0], failureRate: 0 },

@@ -3,7 +3,7 @@
 // listener stops, in-flight requests finish (bounded by DRAIN_TIMEOUT_MS), the store closes,
 // spans and logs are flushed, and the process exits 0.
 
-import { type Config, ConfigError, loadConfig, type ServiceName } from './config.ts'
+import { type Config, ConfigError, loadConfig, otelServiceName, type ServiceName } from './config.ts'
 import { createLogger, flushLogger, type Logger } from './logger.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { createTracing, type Tracing } from './tracing.ts'
@@ -30,7 +30,7 @@ export function createTelemetry(config: Config): Telemetry {
   const logger = createLogger({ service: config.service, version: config.version, level: config.logLevel })
   const tracing = createTracing({
     warn: (fields, message) => logger.warn(fields, message),
-    service: `shopstack-${config.service}`,
+    service: otelServiceName(config.service),
     version: config.version,
     environment: config.environment,
     endpoint: config.otlpEndpoint,

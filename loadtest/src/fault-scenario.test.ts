@@ -105,7 +105,7 @@ describe('scenario files', () => {
       'seed must be a whole number, got -1',
       'steps[0].service must be one of gateway, catalog, cart, got "payments"',
       'steps[0].at must be a duration like "30s", "2m" or "500ms", got "soon"',
-      'steps[1].faults.error.rate must be a number from 0 to 1, got 1.5',
+      'steps[1].faults.error.rate must be a number from 0 to 1',
       'steps[1].for must be above 0',
       'steps[2].faults.upstream_unreachable applies to gateway only, not cart',
       'steps[3].faults is empty: name at least one fault to turn on',

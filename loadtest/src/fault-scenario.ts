@@ -131,7 +131,7 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
         SERVICES.includes(service) ? service : undefined,
         `${at}.faults`,
       )
-      problems.push(...faultIssues)
+      problems.push(...faultIssues.map((issue) => `${issue.path} ${issue.message}`))
       if (isObject(raw.faults) && Object.keys(raw.faults).length === 0) {
         problems.push(`${at}.faults is empty: name at least one fault to turn on`)
       }

@@ -17,6 +17,7 @@ interface JsonSchema {
   maximum?: number
   multipleOf?: number
   pattern?: string
+  error?: string
 }
 
 describe('the fault kinds the load generator knows', () => {
@@ -37,14 +38,14 @@ describe('the fault kinds the load generator knows', () => {
           Object.assign(ours, { minimum: field.minimum, maximum: field.maximum })
           if (field.integer) ours.multipleOf = 1
         }
-        if (field.type === 'string') ours.pattern = field.pattern
+        if (field.type === 'string') Object.assign(ours, { pattern: field.pattern, error: field.rule })
         expect({ at: `${kind}.${name}`, ...ours }).toEqual({
           at: `${kind}.${name}`,
           type: theirs.type,
           optional: 'optional' in field ? field.optional === true : false,
           ...(theirs.minimum === undefined ? {} : { minimum: theirs.minimum, maximum: theirs.maximum }),
           ...(theirs.multipleOf === undefined ? {} : { multipleOf: theirs.multipleOf }),
-          ...(theirs.pattern === undefined ? {} : { pattern: theirs.pattern }),
+          ...(theirs.pattern === undefined ? {} : { pattern: theirs.pattern, error: theirs.error }),
         })
       }
     }
@@ -64,12 +65,12 @@ describe('the fault kinds the load generator knows', () => {
     expect(faultProblems({ upstream_unreachable: { upstream: 'cart' } }, 'gateway')).toEqual([])
   })
 
-  test('problems name the field, the rule and the value', () => {
+  test("problems are the services' field errors: each at its path, the rule in words", () => {
     const problems = faultProblems(
       {
         lantency: { min_ms: 1, max_ms: 2 },
         error: { rate: 2, status: 404, colour: 'red' },
-        latency: { min_ms: 300, max_ms: 100 },
+        latency: { min_ms: 300, max_ms: 100, route: 'catalog' },
         hang: { ms: 10.5 },
         upstream_unreachable: { upstream: 'cart' },
         readiness: { fail: 'yes' },
@@ -77,21 +78,44 @@ describe('the fault kinds the load generator knows', () => {
       'cart',
       'steps[0].faults',
     )
+    const at = (path: string, message: string) => ({
+      in: 'body' as const,
+      path: `steps[0].faults.${path}`,
+      message,
+    })
     expect(problems).toEqual([
-      expect.stringContaining('steps[0].faults.lantency is not a fault'),
-      'steps[0].faults.error.colour is not a setting of error (rate, status, route)',
-      'steps[0].faults.error.rate must be a number from 0 to 1, got 2',
-      'steps[0].faults.error.status must be a whole number from 500 to 599, got 404',
-      'steps[0].faults.hang.rate is required',
-      'steps[0].faults.hang.ms must be a whole number from 0 to 120000, got 10.5',
-      'steps[0].faults.upstream_unreachable applies to gateway only, not cart',
-      'steps[0].faults.readiness.fail must be true or false, got "yes"',
-      'steps[0].faults.latency.min_ms must not exceed max_ms',
+      at(
+        'lantency',
+        'is not allowed: the faults are database, latency, error, hang, cpu_burn, memory_leak, readiness, upstream_unreachable',
+      ),
+      at('error.colour', 'is not allowed: the settings of error are rate, status, route'),
+      at('error.rate', 'must be a number from 0 to 1'),
+      at('error.status', 'must be a whole number from 500 to 599'),
+      at(
+        'latency.route',
+        'must be a route template: / and up to 128 letters, digits, _ : / . or -, e.g. /catalog/:id',
+      ),
+      at('hang.rate', 'is required'),
+      at('hang.ms', 'must be a whole number from 0 to 120000'),
+      at('upstream_unreachable', 'applies to gateway only, not cart'),
+      at('readiness.fail', 'must be true or false, not a string'),
+      at('latency.min_ms', 'must not exceed latency.max_ms'),
     ])
-    expect(faultProblems([], 'cart')).toEqual(['faults must be an object of fault settings'])
+    expect(faultProblems([], 'cart')).toEqual([
+      { in: 'body', path: '', message: 'must be an object of fault settings' },
+    ])
     expect(faultProblems({ upstream_unreachable: { upstream: 'payments' } }, 'gateway')).toEqual([
-      'faults.upstream_unreachable.upstream must be one of catalog, cart, got "payments"',
+      { in: 'body', path: 'upstream_unreachable.upstream', message: 'must be one of catalog, cart' },
     ])
+    expect(faultProblems({ latency: { min_ms: '5', max_ms: 10 } }, 'gateway', '', 'query')).toEqual([
+      {
+        in: 'query',
+        path: 'latency.min_ms',
+        message: 'must be a whole number from 0 to 60000, not a string',
+      },
+    ])
+    // No schema internals reach a person: no regular expression in any message.
+    for (const problem of problems) expect(problem.message).not.toMatch(/[\^$]|\{\d/)
   })
 
   test('a set of faults reads as one line', () => {

@@ -1,10 +1,12 @@
 // The services' run-time faults as the load generator sees them: what each kind takes (restated
 // from lib's FaultSettings schema, so a run does not pull Elysia in; faults.test.ts checks the two
-// still match), a validator with messages that name the bad field, a one-line summary for charts
+// still match), a validator answering in the services' field-error shape (lib/src/validation.ts:
+// `{ in, path, message }`, the rule in words, never a pattern), a one-line summary for charts
 // and lists, and a client for each service's /admin/faults (GET reads, PUT replaces the whole
 // set, DELETE turns everything off), which keeps the admin token on this side.
 
 import type { FaultSettings, FaultState } from '@shopstack/lib/faults'
+import { describeNumber, type FieldError, type FieldLocation, kindOf } from '@shopstack/lib/validation'
 
 export type { FaultSettings, FaultState }
 
@@ -14,7 +16,15 @@ export type ServiceName = (typeof SERVICES)[number]
 export type FieldSpec =
   | { type: 'number'; minimum: number; maximum: number; integer: boolean; optional?: boolean; hint: string }
   | { type: 'boolean'; hint: string }
-  | { type: 'string'; pattern: string; optional?: boolean; hint: string; choices?: readonly string[] }
+  | {
+      type: 'string'
+      pattern: string
+      /** The pattern in words, as the services say it ("must be a route template: …"). */
+      rule: string
+      optional?: boolean
+      hint: string
+      choices?: readonly string[]
+    }
 
 export interface KindSpec {
   title: string
@@ -42,6 +52,7 @@ const rate: FieldSpec = {
 const route: FieldSpec = {
   type: 'string',
   pattern: ROUTE_PATTERN,
+  rule: 'must be a route template: / and up to 128 letters, digits, _ : / . or -, e.g. /catalog/:id',
   optional: true,
   hint: 'only this route template, e.g. /catalog/:id',
 }
@@ -96,6 +107,7 @@ export const FAULT_KINDS: Readonly<Record<keyof FaultSettings, KindSpec>> = {
       upstream: {
         type: 'string',
         pattern: '^[a-z][a-z0-9-]{0,31}$',
+        rule: 'must be an upstream name: a lowercase letter, then up to 31 lowercase letters, digits or -',
         hint: 'the upstream treated as down',
         choices: ['catalog', 'cart'],
       },
@@ -107,34 +119,47 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
- * Problems with `value` as the faults of `service`, each naming its path under `at`
- * ("steps[0].faults.latency.min_ms must be ..."); empty when it is valid.
+ * What is wrong with `value` as the faults of `service`, in the services' field-error shape, each
+ * at its path under `at` (`steps[0].faults.latency.min_ms`; `latency.min_ms` when `at` is '');
+ * empty when it is valid.
  */
-export function faultProblems(value: unknown, service: ServiceName | undefined, at = 'faults'): string[] {
-  if (!isObject(value)) return [`${at} must be an object of fault settings`]
-  const problems: string[] = []
+export function faultProblems(
+  value: unknown,
+  service: ServiceName | undefined,
+  at = '',
+  location: FieldLocation = 'body',
+): FieldError[] {
+  const problems: FieldError[] = []
+  const refuse = (path: string, message: string) => problems.push({ in: location, path, message })
+  if (!isObject(value)) {
+    refuse(at, 'must be an object of fault settings')
+    return problems
+  }
   for (const [kind, settings] of Object.entries(value)) {
     const spec = (FAULT_KINDS as Record<string, KindSpec>)[kind]
-    const path = `${at}.${kind}`
+    const path = under(at, kind)
     if (!spec) {
-      problems.push(`${path} is not a fault (one of ${Object.keys(FAULT_KINDS).join(', ')})`)
+      refuse(path, `is not allowed: the faults are ${Object.keys(FAULT_KINDS).join(', ')}`)
       continue
     }
     if (service && spec.services && !spec.services.includes(service)) {
-      problems.push(`${path} applies to ${spec.services.join(' and ')} only, not ${service}`)
+      refuse(path, `applies to ${spec.services.join(' and ')} only, not ${service}`)
     }
     if (!isObject(settings)) {
-      problems.push(`${path} must be an object`)
+      refuse(path, `must be an object, not ${kindOf(settings)}`)
       continue
     }
     for (const key of Object.keys(settings)) {
       if (!(key in spec.fields)) {
-        problems.push(`${path}.${key} is not a setting of ${kind} (${Object.keys(spec.fields).join(', ')})`)
+        refuse(
+          under(path, key),
+          `is not allowed: the settings of ${kind} are ${Object.keys(spec.fields).join(', ')}`,
+        )
       }
     }
     for (const [name, field] of Object.entries(spec.fields)) {
-      const problem = fieldProblem(settings[name], field)
-      if (problem) problems.push(`${path}.${name} ${problem}`)
+      const message = fieldProblem(settings[name], field)
+      if (message) refuse(under(path, name), message)
     }
   }
   // What the services check beyond the schema, caught before the run rather than during it.
@@ -145,33 +170,35 @@ export function faultProblems(value: unknown, service: ServiceName | undefined, 
   for (const [kind, low, high] of ranges) {
     const settings = value[kind]
     if (isObject(settings) && Number(settings[low]) > Number(settings[high])) {
-      problems.push(`${at}.${kind}.${low} must not exceed ${high}`)
+      refuse(under(at, `${kind}.${low}`), `must not exceed ${kind}.${high}`)
     }
   }
   return problems
 }
 
+const under = (at: string, key: string) => (at ? `${at}.${key}` : key)
+
+/** What a setting must be, in words (as lib/src/validation.ts says it); undefined when it is good. */
 function fieldProblem(value: unknown, field: FieldSpec): string | undefined {
   if (value === undefined) return 'optional' in field && field.optional ? undefined : 'is required'
+  const not = (kind: string) => (kindOf(value) === kind ? '' : `, not ${kindOf(value)}`)
   switch (field.type) {
     case 'boolean':
-      return typeof value === 'boolean' ? undefined : `must be true or false, got ${JSON.stringify(value)}`
+      return typeof value === 'boolean' ? undefined : `must be true or false${not('true or false')}`
     case 'string':
       if (field.choices && !field.choices.includes(value as string)) {
-        return `must be one of ${field.choices.join(', ')}, got ${JSON.stringify(value)}`
+        return `must be one of ${field.choices.join(', ')}`
       }
       return typeof value === 'string' && new RegExp(field.pattern).test(value)
         ? undefined
-        : `must match ${field.pattern}, got ${JSON.stringify(value)}`
+        : `${field.rule}${not('a string')}`
     case 'number': {
       const ok =
         typeof value === 'number' &&
         value >= field.minimum &&
         value <= field.maximum &&
         (!field.integer || Number.isInteger(value))
-      return ok
-        ? undefined
-        : `must be a ${field.integer ? 'whole number' : 'number'} from ${field.minimum} to ${field.maximum}, got ${JSON.stringify(value)}`
+      return ok ? undefined : `must be ${describeNumber(field)}${not('a number')}`
     }
   }
 }

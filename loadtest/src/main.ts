@@ -15,7 +15,7 @@ import { buildReport, describeRun, type Report, renderHtmlReport } from './repor
 import { createRunner } from './runner.ts'
 import { createLiveReporter, formatSummary } from './terminal.ts'
 import { EXIT_OK, EXIT_USAGE, evaluateThresholds, exitCodeFor } from './thresholds.ts'
-import { createUiServer } from './ui/server.ts'
+import { createUiServer, movedNotice, PortTakenError, type UiServer } from './ui/server.ts'
 
 /** Run until a stop signal; the first one calls `stop`, a second one exits at once. */
 function onStopSignal(stop: () => void): void {
@@ -128,19 +128,29 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let last: Report | undefined
-  const ui = createUiServer({
-    port: cli.webPort,
-    hostname: cli.webHost,
-    base,
-    thresholds: cli.thresholds,
-    autostart: cli.autostart,
-    faults,
-    ...(scenario ? { scenario, scenarioLog } : {}),
-    onRunEnd: async (report) => {
-      last = report
-      await finish(report)
-    },
-  })
+  let ui: UiServer
+  try {
+    ui = createUiServer({
+      port: cli.webPort,
+      // The console holds 8089 while `bun run dev` runs; a port asked for is never swapped silently.
+      fallbackPort: !cli.webPortGiven,
+      hostname: cli.webHost,
+      base,
+      thresholds: cli.thresholds,
+      autostart: cli.autostart,
+      faults,
+      ...(scenario ? { scenario, scenarioLog } : {}),
+      onRunEnd: async (report) => {
+        last = report
+        await finish(report)
+      },
+    })
+  } catch (error) {
+    if (!(error instanceof PortTakenError)) throw error
+    process.stderr.write(`loadtest: ${error.message}\n`)
+    return EXIT_USAGE
+  }
+  if (ui.portTaken !== undefined) process.stderr.write(`${movedNotice(ui.portTaken, ui.url)}\n`)
   const live = createLiveReporter(() => {
     const runner = ui.runner
     if (!runner || runner.state === 'stopped') return undefined

@@ -21,6 +21,7 @@ describe('the command line', () => {
       runTimeMs: 60_000,
       headless: false,
       webPort: 8089,
+      webPortGiven: false,
       browseWeight: 70,
       cartWeight: 30,
       thresholds: {},
@@ -36,6 +37,10 @@ describe('the command line', () => {
       runTimeMs: 120_000,
     })
     expect(options.headless).toBe(true)
+  })
+
+  test('a --web-port given is known apart from the default, which may move when taken', () => {
+    expect(parse(['--web-port', '8089'])).toMatchObject({ webPort: 8089, webPortGiven: true })
   })
 
   test('open model, reports, seed and thresholds', () => {

@@ -34,6 +34,8 @@ export interface CliOptions {
   maxInFlight: number
   thresholds: Thresholds
   webPort: number
+  /** False when the port is the default, which may move to a free one when it is taken. */
+  webPortGiven: boolean
   webHost: string
   /** A fault scenario file to play alongside the load. */
   scenario?: string
@@ -183,6 +185,7 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       ...(maxP99Ms === undefined ? {} : { maxP99Ms: number('max-p99-ms', 0, positive, 'above 0') }),
     },
     webPort: number('web-port', 8089, (n) => whole(n) && n < 65536, 'a port number'),
+    webPortGiven: text('web-port') !== undefined,
     webHost: text('web-host') ?? '127.0.0.1',
     ...(seed === undefined ? {} : { seed: number('seed', 0, whole, 'a whole number') >>> 0 }),
     ...(text('html') === undefined ? {} : { html: text('html') }),

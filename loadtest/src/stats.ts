@@ -174,8 +174,11 @@ export function createStats(options: StatsOptions = {}) {
       window.record(ms)
       const key = `${endpoint.target} ${endpoint.method} ${endpoint.route}\u0000${cause}`
       const group = failures.get(key)
-      if (group) group.count++
-      else
+      if (group) {
+        group.count++
+        // The example is what a person follows to the trace: the first one that names a trace.
+        if (!group.example.trace_id && example.trace_id) group.example = example
+      } else
         failures.set(key, {
           endpoint: endpoint.name,
           method: endpoint.method,

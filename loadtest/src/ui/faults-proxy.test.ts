@@ -103,7 +103,10 @@ describe('the Faults panel proxy', () => {
       detail: 'latency.min_ms must not exceed latency.max_ms',
       service: 'cart',
     })
-    expect((await put('cart', '')).status).toBe(400)
+    // An empty body would turn everything off: that is DELETE's job, so PUT refuses it.
+    const empty = await put('cart', '')
+    expect(empty.status).toBe(422)
+    expect(await empty.json()).toMatchObject({ detail: 'The body is required' })
     expect((await put('cart', 'nope')).status).toBe(400)
     const unknown = await put('payments', '{}')
     expect(unknown.status).toBe(404)
