@@ -6,6 +6,8 @@ export interface Problem {
   status?: number
   detail?: string
   service?: string
+  /** A 422's bad fields, in the services' shape. */
+  errors?: { in?: string; path?: string; message?: string }[]
 }
 
 export class ApiError extends Error {
@@ -22,7 +24,11 @@ export class ApiError extends Error {
 function describe(url: string, status: number, problem: Problem): string {
   if (status === 0) return `Could not reach the console at ${url}: ${problem.detail ?? 'no answer'}`
   const what = problem.title ?? `HTTP ${status}`
-  return problem.detail ? `${what} (${status}): ${problem.detail}` : `${what} (${status}) from ${url}`
+  const fields = Array.isArray(problem.errors)
+    ? problem.errors.map((e) => [e.path, e.message].filter(Boolean).join(' ')).join('; ')
+    : ''
+  const said = [problem.detail, fields].filter(Boolean).join(' — ')
+  return said ? `${what} (${status}): ${said}` : `${what} (${status}) from ${url}`
 }
 
 export async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
@@ -200,16 +206,17 @@ export interface LoadStatus {
     count: number
     example: { url: string; trace_id?: string; request_id?: string; at_s: number }
   }[]
+  /** The run's time series as columns, index by index (load-api.ts seriesColumns: uPlot's layout). */
   series?: {
-    t: number
-    rps: number
-    failures_per_s: number
-    p50_ms: number
-    p95_ms: number
-    p99_ms: number
-    users: number
-    in_flight: number
-  }[]
+    t: number[]
+    users: number[]
+    in_flight: number[]
+    rps: number[]
+    failures_per_s: number[]
+    p50_ms: number[]
+    p95_ms: number[]
+    p99_ms: number[]
+  }
 }
 
 export interface LoadRow {

@@ -50,7 +50,9 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     expect(await page.locator('[data-edge="cart->catalog"]').count()).toBe(1)
     expect(await page.locator('[data-edge="gateway->catalog"]').count()).toBe(1)
     await page.locator('.panel .uplot').nth(3).waitFor()
-    expect(await page.getByRole('region', { name: 'Request rate' }).locator('.u-legend').textContent()).toContain('gateway')
+    expect(
+      await page.getByRole('region', { name: 'Request rate' }).locator('.u-legend').textContent(),
+    ).toContain('gateway')
     expect(await page.getByText('gateway → cart').count()).toBeGreaterThan(0)
     expect(await page.locator('#status').textContent()).toContain('cart down')
     await shot(page, 'overview')
@@ -78,7 +80,9 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
   test('the waterfall shows spans of three services, the fault badge, span details and the trace logs', async () => {
     const { page, errors } = await open(`/traces/${TRACE_ID}`)
     await page.locator('.wf-row[data-service]').first().waitFor()
-    const services = await page.locator('.wf-row[data-service]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-service')))
+    const services = await page
+      .locator('.wf-row[data-service]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-service')))
     expect(new Set(services)).toEqual(new Set(['gateway', 'cart', 'catalog']))
     expect(services).toHaveLength(6)
     const faulty = page.locator('.wf-row', { has: page.locator('.badge.fault') })
@@ -181,7 +185,9 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     // Checked in the page before anything is sent.
     await page.locator('#catalog-latency-min_ms').fill('900')
     await card('catalog').getByRole('button', { name: 'Apply to catalog' }).click()
-    expect(await card('catalog').getByRole('alert').last().textContent()).toContain('faults.latency.min_ms must not exceed max_ms')
+    expect(await card('catalog').getByRole('alert').last().textContent()).toContain(
+      'latency.min_ms must not exceed latency.max_ms',
+    )
     // Saved by the API.
     await card('gateway').getByLabel('Errors on gateway').check()
     await page.locator('#gateway-error-rate').fill('0.1')
@@ -202,7 +208,9 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
       const { page, errors } = await open('/', broken.url)
       const alert = page.getByRole('alert').filter({ hasText: 'Could not load the overview' })
       await alert.waitFor()
-      expect(await alert.textContent()).toContain('Internal Server Error (500): /api/service-map is broken on purpose')
+      expect(await alert.textContent()).toContain(
+        'Internal Server Error (500): /api/service-map is broken on purpose',
+      )
       expect(errors).toEqual([])
       await page.close()
     } finally {

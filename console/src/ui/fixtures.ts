@@ -340,7 +340,7 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
   function loadStatus() {
     const elapsed = load ? ((load.stopped ?? Date.now()) - load.started) / 1000 : 0
     const state = !load ? 'ready' : load.stopped ? 'stopped' : 'running'
-    const n = Math.floor(elapsed)
+    const steps = Array.from({ length: Math.floor(elapsed) }, (_, i) => i)
     const requests = Math.round(elapsed * 40)
     const row = (name: string, method: string, route: string, share: number, fail: number) => ({
       name,
@@ -397,16 +397,16 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
             },
           ]
         : [],
-      series: Array.from({ length: n }, (_, i) => ({
-        t: i + 1,
-        rps: 35 + 5 * Math.sin(i),
-        failures_per_s: 0.4,
-        p50_ms: 40,
-        p95_ms: 115 + i,
-        p99_ms: 600,
-        users: Math.min(load?.users ?? 0, (i + 1) * 10),
-        in_flight: 2,
-      })),
+      series: {
+        t: steps.map((i) => i + 1),
+        rps: steps.map((i) => 35 + 5 * Math.sin(i)),
+        failures_per_s: steps.map(() => 0.4),
+        p50_ms: steps.map(() => 40),
+        p95_ms: steps.map((i) => 115 + i),
+        p99_ms: steps.map(() => 600),
+        users: steps.map((i) => Math.min(load?.users ?? 0, (i + 1) * 10)),
+        in_flight: steps.map(() => 2),
+      },
       annotations: [],
     }
   }

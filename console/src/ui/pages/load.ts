@@ -143,18 +143,19 @@ export function loadPage(context: PageContext): void {
     )
     replace(stats, statsTable(s))
     replace(failures, failuresTable(s))
-    const series = s.series ?? []
-    const x = series.map((p) => p.t)
+    const series = s.series
+    const x = series?.t ?? []
+    const column = (values: number[] | undefined) => values ?? []
     rps.update(x, [
-      { label: 'RPS', colour: OKABE_ITO.bluishGreen, values: series.map((p) => p.rps) },
-      { label: 'Failures/s', colour: ERROR_COLOUR, values: series.map((p) => p.failures_per_s) },
+      { label: 'RPS', colour: OKABE_ITO.bluishGreen, values: column(series?.rps) },
+      { label: 'Failures/s', colour: ERROR_COLOUR, values: column(series?.failures_per_s) },
     ])
     times.update(x, [
-      { label: 'Median', colour: OKABE_ITO.skyBlue, values: series.map((p) => p.p50_ms) },
-      { label: '95th percentile', colour: OKABE_ITO.orange, values: series.map((p) => p.p95_ms) },
-      { label: '99th percentile', colour: OKABE_ITO.reddishPurple, values: series.map((p) => p.p99_ms) },
+      { label: 'Median', colour: OKABE_ITO.skyBlue, values: column(series?.p50_ms) },
+      { label: '95th percentile', colour: OKABE_ITO.orange, values: column(series?.p95_ms) },
+      { label: '99th percentile', colour: OKABE_ITO.reddishPurple, values: column(series?.p99_ms) },
     ])
-    userPanel.update(x, [{ label: 'Users', colour: OKABE_ITO.yellow, values: series.map((p) => p.users) }])
+    userPanel.update(x, [{ label: 'Users', colour: OKABE_ITO.yellow, values: column(series?.users) }])
   }
 
   poll(context, 1000, async () => {
