@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Locator, Page } from 'playwright-core'
 import { hasChromium, launchChromium } from '../../../e2e/browser.ts'
 import { createFixtureServer, TRACE_ID } from './fixtures.ts'
 
@@ -32,10 +32,17 @@ afterAll(async () => {
 async function open(path: string, base = fixtures?.url): Promise<{ page: Page; errors: string[] }> {
   if (!browser || !base) throw new Error('not started')
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+  page.setDefaultTimeout(10_000)
   const errors: string[] = []
   page.on('pageerror', (error) => errors.push(error.message))
   await page.goto(`${base}${path}`)
   return { page, errors }
+}
+
+/** Wait (5 s at most) until the locator matches `n` elements, as a person waits for a list to settle. */
+async function countReaches(locator: Locator, n: number): Promise<void> {
+  for (let i = 0; i < 50 && (await locator.count()) !== n; i++) await Bun.sleep(100)
+  expect(await locator.count()).toBe(n)
 }
 
 const shot = (page: Page, name: string) =>
@@ -44,23 +51,23 @@ const shot = (page: Page, name: string) =>
 describe.skipIf(!hasChromium)('the console in a browser', () => {
   test('the overview shows the service map edges with their numbers, and RED charts', async () => {
     const { page, errors } = await open('/')
-    const edge = page.locator('[data-edge="gateway->cart"] text')
+    const edge = page.locator('[data-edge="shopstack-gateway->shopstack-cart"] text')
     await edge.waitFor()
     expect(await edge.textContent()).toBe('0.50 req/s · 3.3% errors · p99 643 ms')
-    expect(await page.locator('[data-edge="cart->catalog"]').count()).toBe(1)
-    expect(await page.locator('[data-edge="gateway->catalog"]').count()).toBe(1)
+    expect(await page.locator('[data-edge="shopstack-cart->shopstack-catalog"]').count()).toBe(1)
+    expect(await page.locator('[data-edge="shopstack-gateway->shopstack-catalog"]').count()).toBe(1)
     await page.locator('.panel .uplot').nth(3).waitFor()
     expect(
       await page.getByRole('region', { name: 'Request rate' }).locator('.u-legend').textContent(),
-    ).toContain('gateway')
-    expect(await page.getByText('gateway → cart').count()).toBeGreaterThan(0)
+    ).toContain('shopstack-gateway')
+    expect(await page.getByText('shopstack-gateway → cart').count()).toBeGreaterThan(0)
     expect(await page.locator('#status').textContent()).toContain('cart down')
     await shot(page, 'overview')
     // The per-route view keeps its choice in the address.
-    await page.getByLabel('Breakdown').selectOption('catalog')
-    await page.getByText('RED for catalog, per route').waitFor()
+    await page.getByLabel('Breakdown').selectOption('shopstack-catalog')
+    await page.getByText('RED for shopstack-catalog, per route').waitFor()
     await page.locator('.u-legend').getByText('/catalog/:id').first().waitFor()
-    expect(new URL(page.url()).searchParams.get('service')).toBe('catalog')
+    expect(new URL(page.url()).searchParams.get('service')).toBe('shopstack-catalog')
     expect(errors).toEqual([])
     await page.close()
   }, 30_000)
@@ -72,7 +79,7 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await exemplar.waitFor()
     await exemplar.click()
     await page.waitForURL(`**/traces/${TRACE_ID}`)
-    await page.locator('.wf-row[data-service="catalog"]').first().waitFor()
+    await page.locator('.wf-row[data-service="shopstack-catalog"]').first().waitFor()
     expect(errors).toEqual([])
     await page.close()
   }, 30_000)
@@ -83,7 +90,7 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     const services = await page
       .locator('.wf-row[data-service]')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-service')))
-    expect(new Set(services)).toEqual(new Set(['gateway', 'cart', 'catalog']))
+    expect(new Set(services)).toEqual(new Set(['shopstack-gateway', 'shopstack-cart', 'shopstack-catalog']))
     expect(services).toHaveLength(6)
     const faulty = page.locator('.wf-row', { has: page.locator('.badge.fault') })
     expect(await faulty.count()).toBe(1)
@@ -94,7 +101,10 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     const faultAttribute = faulty.locator('tr.fault', { hasText: 'shopstack.fault.latency_ms' }).first()
     await faultAttribute.waitFor()
     expect(await faultAttribute.textContent()).toContain('500')
-    await page.locator('.wf-row[data-service="cart"]', { hasText: '/cart/add' }).getByRole('button').click()
+    await page
+      .locator('.wf-row[data-service="shopstack-cart"]', { hasText: '/cart/add' })
+      .getByRole('button')
+      .click()
     await page.getByText('Exception: SimulatedFailure').waitFor()
     // The trace's log lines, inline.
     const logs = page.getByRole('region', { name: 'Log lines of this trace' })
@@ -125,7 +135,7 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await page.locator('summary', { hasText: 'a line while paused' }).waitFor({ timeout: 5000 })
     // The minimum level filter, in the address too.
     await page.getByLabel('Minimum level').selectOption('error')
-    await page.waitForFunction(() => document.querySelectorAll('table.logs tbody tr').length === 1)
+    await countReaches(rows, 1)
     expect(new URL(page.url()).searchParams.get('level')).toBe('error')
     await shot(page, 'logs')
     await rows.first().getByRole('link').click()
@@ -140,11 +150,11 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     const rows = page.locator('table.traces tbody tr')
     await rows.first().waitFor()
     expect(await rows.count()).toBe(1)
-    expect(await rows.first().textContent()).toContain('gateway: POST /cart/add')
+    expect(await rows.first().textContent()).toContain('shopstack-gateway: POST /cart/add')
     expect(await page.getByLabel('Status').inputValue()).toBe('error')
     await page.getByLabel('Status').fill('')
     await page.getByRole('button', { name: 'Find traces' }).click()
-    await page.waitForFunction(() => document.querySelectorAll('table.traces tbody tr').length === 2)
+    await countReaches(rows, 2)
     expect(await rows.first().getAttribute('data-trace-id')).not.toBe(TRACE_ID) // newest first
     await shot(page, 'traces')
     await page.locator(`tr[data-trace-id="${TRACE_ID}"]`).getByRole('link').click()

@@ -2,7 +2,9 @@
 // real pages (Bun's HTML import) plus the JSON API of console/README.md answered from realistic
 // fixtures — one POST /cart/add trace across gateway, cart and catalog with an injected latency
 // fault and a failed cart write, its log lines, scraped RED series with exemplars, a fake load run
-// and the faults proxy with cart's admin API unreachable. `bun console/src/ui/fixtures.ts` serves it.
+// and the faults proxy with cart's admin API unreachable. Services are named as their spans name them
+// (shopstack-catalog); the load and faults APIs use the short names, as the load generator does.
+// `bun console/src/ui/fixtures.ts` serves it.
 
 import { pageRoutes } from './routes.ts'
 
@@ -127,9 +129,9 @@ export function fixtureTrace(startMs: number) {
       ]),
     ],
     processes: {
-      p1: { serviceName: 'gateway', tags: [] },
-      p2: { serviceName: 'cart', tags: [] },
-      p3: { serviceName: 'catalog', tags: [] },
+      p1: { serviceName: 'shopstack-gateway', tags: [] },
+      p2: { serviceName: 'shopstack-cart', tags: [] },
+      p3: { serviceName: 'shopstack-catalog', tags: [] },
     },
   }
 }
@@ -201,17 +203,26 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
   const trace = fixtureTrace(traceStart)
 
   const logs: Log[] = [
-    logLine(1, now - 120_000, 'catalog', 'info', 'catalog listening on :8001'),
-    logLine(2, now - 119_000, 'cart', 'info', 'cart listening on :8002'),
-    logLine(3, now - 118_000, 'gateway', 'info', 'gateway listening on :8000'),
-    logLine(4, traceStart + 2, 'gateway', 'info', 'request received', TRACE_ID, 'a1a1a1a1a1a1a1a1', {
-      method: 'POST',
-      url: '/cart/add',
-    }),
+    logLine(1, now - 120_000, 'shopstack-catalog', 'info', 'catalog listening on :8001'),
+    logLine(2, now - 119_000, 'shopstack-cart', 'info', 'cart listening on :8002'),
+    logLine(3, now - 118_000, 'shopstack-gateway', 'info', 'gateway listening on :8000'),
+    logLine(
+      4,
+      traceStart + 2,
+      'shopstack-gateway',
+      'info',
+      'request received',
+      TRACE_ID,
+      'a1a1a1a1a1a1a1a1',
+      {
+        method: 'POST',
+        url: '/cart/add',
+      },
+    ),
     logLine(
       5,
       traceStart + 5,
-      'catalog',
+      'shopstack-catalog',
       'warn',
       'fault injected: latency 500 ms',
       TRACE_ID,
@@ -221,44 +232,62 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
     logLine(
       6,
       traceStart + 639,
-      'cart',
+      'shopstack-cart',
       'error',
       'simulated database failure (cart write)',
       TRACE_ID,
       'c3c3c3c3c3c3c3c3',
       { err: { type: 'SimulatedFailure' } },
     ),
-    logLine(7, traceStart + 642, 'gateway', 'info', 'request completed', TRACE_ID, 'a1a1a1a1a1a1a1a1', {
-      status: 503,
-      responseTime: 642,
-    }),
-    logLine(8, now - 30_000, 'catalog', 'info', 'request completed', SECOND_TRACE, '1111111111111111', {
-      status: 200,
-    }),
+    logLine(
+      7,
+      traceStart + 642,
+      'shopstack-gateway',
+      'info',
+      'request completed',
+      TRACE_ID,
+      'a1a1a1a1a1a1a1a1',
+      {
+        status: 503,
+        responseTime: 642,
+      },
+    ),
+    logLine(
+      8,
+      now - 30_000,
+      'shopstack-catalog',
+      'info',
+      'request completed',
+      SECOND_TRACE,
+      '1111111111111111',
+      {
+        status: 200,
+      },
+    ),
   ]
   let nextLogId = 9
 
   const summaries = [
     {
       trace_id: TRACE_ID,
-      root_service: 'gateway',
+      root_service: 'shopstack-gateway',
       root_name: 'POST /cart/add',
       start_ms: traceStart,
       duration_ms: 642.5,
       span_count: 6,
       error_count: 3,
-      services: ['gateway', 'cart', 'catalog'],
+      services: ['shopstack-gateway', 'shopstack-cart', 'shopstack-catalog'],
       http_status: 503,
     },
     {
       trace_id: SECOND_TRACE,
-      root_service: 'gateway',
+      root_service: 'shopstack-gateway',
       root_name: 'GET /catalog/:id',
       start_ms: now - 30_000,
       duration_ms: 41.7,
       span_count: 3,
       error_count: 0,
-      services: ['gateway', 'catalog'],
+      services: ['shopstack-gateway', 'shopstack-catalog'],
       http_status: 200,
     },
   ]
@@ -279,17 +308,17 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
         p99_ms: wave(i, p99, p99 / 6),
       }))
     const routes: Record<string, [string, number, number, number][]> = {
-      gateway: [
+      'shopstack-gateway': [
         ['/catalog', 6, 0, 60],
         ['/catalog/:id', 9, 0.002, 70],
         ['/cart/add', 3, 0.03, 180],
         ['/cart/:id', 2, 0.01, 120],
       ],
-      catalog: [
+      'shopstack-catalog': [
         ['/catalog', 6, 0, 55],
         ['/catalog/:id', 12, 0, 62],
       ],
-      cart: [
+      'shopstack-cart': [
         ['/cart/add', 3, 0.03, 150],
         ['/cart/:id', 2, 0.01, 95],
       ],
@@ -301,32 +330,36 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
           points: points(base, errors, p99),
         }))
       : [
-          { service: 'gateway', route: null, points: points(20, 0.012, 160) },
-          { service: 'catalog', route: null, points: points(18, 0, 64) },
-          { service: 'cart', route: null, points: points(5, 0.03, 150) },
+          { service: 'shopstack-gateway', route: null, points: points(20, 0.012, 160) },
+          { service: 'shopstack-catalog', route: null, points: points(18, 0, 64) },
+          { service: 'shopstack-cart', route: null, points: points(5, 0.03, 150) },
         ]
     return {
       step_s,
       series,
       retries: [
         {
-          service: 'gateway',
+          service: 'shopstack-gateway',
           upstream: 'cart',
           points: times.map((t_ms, i) => ({ t_ms, rate: i % 9 === 0 ? 0.4 : 0.05 })),
         },
-        { service: 'gateway', upstream: 'catalog', points: times.map((t_ms) => ({ t_ms, rate: 0 })) },
+        {
+          service: 'shopstack-gateway',
+          upstream: 'catalog',
+          points: times.map((t_ms) => ({ t_ms, rate: 0 })),
+        },
       ],
       exemplars: [
         {
           t_ms: times[Math.floor(times.length / 2)] ?? now,
-          service: 'gateway',
+          service: 'shopstack-gateway',
           route: '/cart/add',
           value_ms: 642.5,
           trace_id: TRACE_ID,
         },
         {
           t_ms: times[times.length - 3] ?? now,
-          service: 'catalog',
+          service: 'shopstack-catalog',
           route: '/catalog/:id',
           value_ms: 41.7,
           trace_id: SECOND_TRACE,
@@ -436,10 +469,20 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
         retention: { max_spans: 200_000, max_logs: 200_000 },
         database: ':memory:',
         targets: [
-          { service: 'gateway', url: 'http://localhost:8000/metrics', up: true, last_scrape_ms: now },
-          { service: 'catalog', url: 'http://localhost:8001/metrics', up: true, last_scrape_ms: now },
           {
-            service: 'cart',
+            service: 'shopstack-gateway',
+            url: 'http://localhost:8000/metrics',
+            up: true,
+            last_scrape_ms: now,
+          },
+          {
+            service: 'shopstack-catalog',
+            url: 'http://localhost:8001/metrics',
+            up: true,
+            last_scrape_ms: now,
+          },
+          {
+            service: 'shopstack-cart',
             url: 'http://localhost:8002/metrics',
             up: false,
             last_scrape_ms: now,
@@ -449,20 +492,45 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
       }),
     '/api/services': () =>
       Response.json({
-        services: ['gateway', 'catalog', 'cart'].map((name) => ({ name, spans: 400, last_seen_ms: now })),
+        services: ['shopstack-gateway', 'shopstack-catalog', 'shopstack-cart'].map((name) => ({
+          name,
+          spans: 400,
+          last_seen_ms: now,
+        })),
       }),
     '/api/service-map': (request) =>
       Response.json({
         window_s: Number(new URL(request.url).searchParams.get('window_s') ?? 300),
         nodes: [
-          { service: 'gateway', requests: 600, errors: 7 },
-          { service: 'catalog', requests: 540, errors: 0 },
-          { service: 'cart', requests: 150, errors: 5 },
+          { service: 'shopstack-gateway', requests: 600, errors: 7 },
+          { service: 'shopstack-catalog', requests: 540, errors: 0 },
+          { service: 'shopstack-cart', requests: 150, errors: 5 },
         ],
         edges: [
-          { from: 'gateway', to: 'catalog', requests: 450, rate_per_s: 1.5, error_ratio: 0, p99_ms: 71.3 },
-          { from: 'gateway', to: 'cart', requests: 150, rate_per_s: 0.5, error_ratio: 0.033, p99_ms: 642.5 },
-          { from: 'cart', to: 'catalog', requests: 90, rate_per_s: 0.3, error_ratio: 0, p99_ms: 581.4 },
+          {
+            from: 'shopstack-gateway',
+            to: 'shopstack-catalog',
+            requests: 450,
+            rate_per_s: 1.5,
+            error_ratio: 0,
+            p99_ms: 71.3,
+          },
+          {
+            from: 'shopstack-gateway',
+            to: 'shopstack-cart',
+            requests: 150,
+            rate_per_s: 0.5,
+            error_ratio: 0.033,
+            p99_ms: 642.5,
+          },
+          {
+            from: 'shopstack-cart',
+            to: 'shopstack-catalog',
+            requests: 90,
+            rate_per_s: 0.3,
+            error_ratio: 0,
+            p99_ms: 581.4,
+          },
         ],
       }),
     '/api/metrics/red': (request) => Response.json(red(new URL(request.url))),

@@ -19,8 +19,9 @@ const SERVICE_COLOURS: Record<string, string> = {
 }
 const SPARE = [OKABE_ITO.reddishPurple, OKABE_ITO.yellow, OKABE_ITO.blue, OKABE_ITO.grey]
 
+/** Spans, logs and scrape targets name a service shopstack-catalog; the faults API says catalog. */
 export function serviceColour(service: string): string {
-  const known = SERVICE_COLOURS[service]
+  const known = SERVICE_COLOURS[service.replace(/^shopstack-/, '')]
   if (known) return known
   let hash = 0
   for (const c of service) hash = (hash * 31 + c.charCodeAt(0)) >>> 0

@@ -1,7 +1,7 @@
 // Overview: the service map and RED panels (rate, error ratio, p99 with exemplars) per service, or per
 // route of one service, plus the gateway's retries; window and service live in the address.
 
-import { getJson, query, type RedAnswer, type ServiceMapAnswer } from '../api.ts'
+import { getJson, query, type RedAnswer, type ServiceMapAnswer, type ServicesAnswer } from '../api.ts'
 import { createPanel, type Exemplar, type PanelLine } from '../chart.ts'
 import { ms, shortId } from '../format.ts'
 import { h, replace } from '../h.ts'
@@ -11,7 +11,6 @@ import { errorBox, field, poll, select, WINDOWS, windowSeconds } from '../widget
 import { renderServiceMap } from './service-map.ts'
 
 const ROUTE_COLOURS = Object.values(OKABE_ITO)
-const SERVICES = ['gateway', 'catalog', 'cart']
 
 export function overviewPage(context: PageContext): void {
   const { root, query: params } = context
@@ -35,7 +34,7 @@ export function overviewPage(context: PageContext): void {
     },
   )
   const serviceSelect = select(
-    [['', 'All services'], ...SERVICES.map((s) => [s, `${s}: by route`] as [string, string])],
+    [['', 'All services'], ...(service ? [[service, `${service}: by route`] as [string, string]] : [])],
     service,
     {
       onchange: () => {
@@ -82,6 +81,22 @@ export function overviewPage(context: PageContext): void {
     heading,
     h('div', { class: 'grid' }, rate.element, errorRatio.element, latency.element, retries.element),
   )
+
+  /** The services the console knows (spans and scrape targets), for the per-route choice. */
+  async function loadServices(): Promise<void> {
+    try {
+      const { services } = await getJson<ServicesAnswer>('/api/services')
+      const names = services.map((s) => s.name)
+      if (service && !names.includes(service)) names.push(service)
+      replace(
+        serviceSelect,
+        h('option', { value: '' }, 'All services'),
+        names.map((name) => h('option', { value: name, selected: name === service }, `${name}: by route`)),
+      )
+    } catch (error) {
+      errors.show(error, 'list the services')
+    }
+  }
 
   function sync(): void {
     context.setQuery({ window: windowValue === '5m' ? undefined : windowValue, service })
@@ -164,5 +179,6 @@ export function overviewPage(context: PageContext): void {
     )
   }
 
+  void loadServices()
   const refresh = poll(context, 5000, load)
 }
