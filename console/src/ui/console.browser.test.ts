@@ -2,13 +2,16 @@
 // API answered from fixtures.ts (the contract of console/README.md): the service map and charts, an
 // exemplar that opens its trace, the waterfall across three services with a fault badge and the
 // trace's logs, the logs page's filter and live tail, a load run started and stopped, the faults
-// cards with an API error in words. Screenshots go to test-artifacts/console-*.png.
+// cards with an API error in words. Then the same journeys against the real console (createConsole
+// with its store, receiver, scraper and load API; console-under-test.ts), so the pages and the server
+// are held to one contract. Screenshots go to test-artifacts/console-*.png.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Locator, Page } from 'playwright-core'
 import { hasChromium, launchChromium } from '../../../e2e/browser.ts'
+import { startRealConsole } from './console-under-test.ts'
 import { createFixtureServer, TRACE_ID } from './fixtures.ts'
 
 const ROOT = join(import.meta.dir, '../../..')
@@ -226,5 +229,89 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     } finally {
       await broken.stop()
     }
+  }, 30_000)
+})
+
+describe.skipIf(!hasChromium)('the real console (createConsole) in a browser', () => {
+  let real: Awaited<ReturnType<typeof startRealConsole>> | undefined
+  beforeAll(async () => {
+    real = await startRealConsole()
+  })
+  afterAll(async () => {
+    await real?.stop()
+  })
+
+  test('overview map and charts from stored spans and scraped metrics; exemplar → waterfall → logs → trace', async () => {
+    if (!real) throw new Error('not started')
+    const { traceId } = real
+    const { page, errors } = await open('/', real.url)
+    await page.locator('[data-edge="shopstack-gateway->shopstack-cart"]').waitFor()
+    expect(
+      await page.locator('[data-edge="shopstack-cart->shopstack-catalog"] text').textContent(),
+    ).toContain('req/s')
+    await page.locator('.panel .uplot').nth(3).waitFor()
+    expect(
+      await page.getByRole('region', { name: 'Request rate' }).locator('.u-legend').textContent(),
+    ).toContain('shopstack-catalog')
+    expect(await page.locator('#status').textContent()).toContain('shopstack-gateway up')
+    await shot(page, 'real-overview')
+    await page.locator(`a.exemplar[href="/traces/${traceId}"]`).click()
+    await page.waitForURL(`**/traces/${traceId}`)
+    const rows = page.locator('.wf-row[data-service]')
+    await rows.first().waitFor()
+    expect(await rows.count()).toBe(5)
+    const faulty = page.locator('.wf-row[data-service="shopstack-catalog"]', {
+      has: page.locator('.badge.fault'),
+    })
+    expect(await faulty.getByText('fault: latency').isVisible()).toBe(true)
+    await page
+      .locator('.wf-row[data-service="shopstack-cart"]', { hasText: '/cart/add' })
+      .getByRole('button')
+      .click()
+    await page.getByText('Exception: SimulatedFailure').waitFor()
+    const logs = page.getByRole('region', { name: 'Log lines of this trace' })
+    await logs.locator('summary', { hasText: 'simulated database failure (cart write)' }).waitFor()
+    expect(await logs.locator('tbody tr').count()).toBe(4)
+    await shot(page, 'real-trace')
+    await logs.locator('tbody tr').first().locator('td.time a').click()
+    await page.waitForURL(`**/logs?trace_id=${traceId}`)
+    await countReaches(page.locator('table.logs tbody tr'), 4)
+    await page.locator('table.logs tbody tr').first().getByRole('link').click()
+    await page.waitForURL(`**/traces/${traceId}`)
+    await rows.first().waitFor()
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('the load page runs the real load API and links a failure to its trace', async () => {
+    if (!real) throw new Error('not started')
+    const { page, errors } = await open('/load', real.url)
+    await page.locator('[data-state="ready"]').waitFor()
+    await page.getByRole('button', { name: 'Start' }).click()
+    await page.locator('[data-state="running"]').waitFor()
+    await page.locator('table.stats').getByText('GET /catalog/:id').waitFor()
+    await page.locator(`table.failures a[href="/traces/${real.traceId}"]`).waitFor()
+    await page.waitForTimeout(2500) // a few points of the series
+    await shot(page, 'real-load')
+    await page.getByRole('button', { name: 'Stop' }).click()
+    await page.locator('[data-state="stopped"]').waitFor()
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('the faults page reads the real proxy: cards, a saved change, and the unreachable cart in words', async () => {
+    if (!real) throw new Error('not started')
+    const { page, errors } = await open('/faults', real.url)
+    const card = (service: string) => page.locator(`section.card[data-service="${service}"]`)
+    await card('cart').getByRole('alert').first().waitFor()
+    expect(await card('cart').getByRole('alert').first().textContent()).toContain('did not answer')
+    expect(await card('catalog').getByText('Now: latency 500–500 ms on /catalog/:id').isVisible()).toBe(true)
+    await card('gateway').getByLabel('Errors on gateway').check()
+    await page.locator('#gateway-error-rate').fill('0.25')
+    await card('gateway').getByRole('button', { name: 'Apply to gateway' }).click()
+    await card('gateway').getByText('Saved: error 25% 500.').waitFor()
+    await shot(page, 'real-faults')
+    expect(errors).toEqual([])
+    await page.close()
   }, 30_000)
 })
