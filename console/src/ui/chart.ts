@@ -87,7 +87,8 @@ export function createPanel(options: PanelOptions): Panel {
         {
           ...AXIS,
           ...(xLabel ? { label: xLabel, labelSize: 20 } : {}),
-          ...(time ? { values: (_u: uPlot, ticks: number[]) => clockTicks(ticks) } : {}),
+          // Room for a 24-hour clock label per tick, so narrow panels do not run labels together.
+          ...(time ? { values: (_u: uPlot, ticks: number[]) => clockTicks(ticks), space: 45 } : {}),
         },
         {
           ...AXIS,

@@ -6,9 +6,9 @@ import { ms, percent } from '../format.ts'
 import { svg } from '../h.ts'
 import { ERROR_COLOUR, serviceColour } from '../palette.ts'
 
-const NODE_W = 150
+const NODE_W = 190
 const NODE_H = 52
-const COLUMN = 440
+const COLUMN = 480
 /** Room above the nodes for edges that bow over a column. */
 const TOP = 70
 const ROW = 110
@@ -28,7 +28,11 @@ function depths(map: ServiceMapAnswer): Map<string, number> {
 }
 
 export function edgeLabel(edge: ServiceMapAnswer['edges'][number]): string {
-  return `${edge.rate_per_s.toFixed(2)} req/s · ${percent(edge.error_ratio)} errors · p99 ${ms(edge.p99_ms)}`
+  const rate =
+    edge.rate_per_s >= 0.01 || edge.rate_per_s === 0
+      ? edge.rate_per_s.toFixed(2)
+      : edge.rate_per_s.toPrecision(1)
+  return `${rate} req/s · ${percent(edge.error_ratio)} errors · p99 ${ms(edge.p99_ms)}`
 }
 
 export function renderServiceMap(map: ServiceMapAnswer): SVGSVGElement {
