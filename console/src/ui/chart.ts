@@ -26,6 +26,8 @@ export interface PanelOptions {
   /** The y axis's unit, shown on the axis ("ms", "req/s", "%"). */
   unit: string
   format: (value: number) => string
+  /** The hovered value in the legend, with its unit (the axis's `format` when absent). */
+  hover?: (value: number) => string
   /** false for a run's "seconds since start" axis. */
   time?: boolean
   xLabel?: string
@@ -58,7 +60,7 @@ export interface Panel {
 }
 
 export function createPanel(options: PanelOptions): Panel {
-  const { title, unit, format, time = true, xLabel, height = 200 } = options
+  const { title, unit, format, hover = format, time = true, xLabel, height = 200 } = options
   const body = h('div', { class: 'panel-body' })
   const empty = h('p', { class: 'muted empty', hidden: true }, 'No data in this window yet.')
   const element = h('section', { class: 'panel', 'aria-label': title }, h('h3', null, title), empty, body)
@@ -99,7 +101,13 @@ export function createPanel(options: PanelOptions): Panel {
         },
       ],
       series: [
-        time ? {} : { label: xLabel ?? 'x', value: (_u, v) => (v === null ? '–' : `${v.toFixed(0)} s`) },
+        time
+          ? {
+              label: 'Time',
+              value: (_u, v) =>
+                v === null ? '–' : new Date(v * 1000).toLocaleTimeString(undefined, { hour12: false }),
+            }
+          : { label: xLabel ?? 'x', value: (_u, v) => (v === null ? '–' : `${v.toFixed(0)} s`) },
         ...lines.map(
           (line): uPlot.Series => ({
             label: line.label,
@@ -108,7 +116,7 @@ export function createPanel(options: PanelOptions): Panel {
             spanGaps: false,
             ...(line.dash ? { dash: line.dash } : {}),
             points: { show: false },
-            value: (_u, v) => (v === null || v === undefined ? '–' : format(v)),
+            value: (_u, v) => (v === null || v === undefined ? '–' : hover(v)),
           }),
         ),
       ],

@@ -65,6 +65,12 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     ).toContain('shopstack-gateway')
     expect(await page.getByText('shopstack-gateway → cart').count()).toBeGreaterThan(0)
     expect(await page.locator('#status').textContent()).toContain('cart down')
+    // Hovering a chart shows the values under the cursor, with their unit, in the legend.
+    const ratePanel = page.getByRole('region', { name: 'Request rate' })
+    const box = await ratePanel.locator('.u-over').boundingBox()
+    if (!box) throw new Error('the rate chart has no plot area')
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+    expect(await ratePanel.locator('.u-legend').textContent()).toMatch(/shopstack-gateway\s*[\d.]+ req\/s/)
     await shot(page, 'overview')
     // The per-route view keeps its choice in the address.
     await page.getByLabel('Breakdown').selectOption('shopstack-catalog')

@@ -49,6 +49,7 @@ export function loadPage(context: PageContext): void {
     title: 'Total requests per second',
     unit: 'req/s',
     format: (v) => v.toFixed(1),
+    hover: (v) => `${v.toFixed(1)}/s`,
     time: false,
     xLabel: 'seconds since start',
   })
@@ -63,6 +64,7 @@ export function loadPage(context: PageContext): void {
     title: 'Number of users',
     unit: 'users',
     format: (v) => v.toFixed(0),
+    hover: (v) => `${v.toFixed(0)} users`,
     time: false,
     xLabel: 'seconds since start',
   })

@@ -3,7 +3,7 @@
 
 import { getJson, query, type RedAnswer, type ServiceMapAnswer, type ServicesAnswer } from '../api.ts'
 import { createPanel, type Exemplar, type PanelLine } from '../chart.ts'
-import { ms, shortId } from '../format.ts'
+import { ms, percent, rate as reqPerSecond, shortId } from '../format.ts'
 import { h, replace } from '../h.ts'
 import { OKABE_ITO, serviceColour } from '../palette.ts'
 import type { PageContext } from '../router.ts'
@@ -44,11 +44,17 @@ export function overviewPage(context: PageContext): void {
     },
   )
   const updated = h('span', { class: 'muted', 'aria-live': 'polite' })
-  const rate = createPanel({ title: 'Request rate', unit: 'req/s', format: (v) => v.toFixed(v < 10 ? 2 : 1) })
+  const rate = createPanel({
+    title: 'Request rate',
+    unit: 'req/s',
+    format: (v) => v.toFixed(v < 10 ? 2 : 1),
+    hover: reqPerSecond,
+  })
   const errorRatio = createPanel({
     title: 'Error ratio',
     unit: '% errors',
     format: (v) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`,
+    hover: (v) => `${percent(v)} errors`,
   })
   const latency = createPanel({
     title: 'Latency p99 (◆ exemplars: click for the trace)',
@@ -59,6 +65,7 @@ export function overviewPage(context: PageContext): void {
     title: 'Gateway retries to upstreams',
     unit: 'retries/s',
     format: (v) => v.toFixed(2),
+    hover: (v) => `${v.toFixed(2)} retries/s`,
   })
   const heading = h('h2', null)
   context.onLeave(() => {
