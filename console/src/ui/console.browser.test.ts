@@ -131,7 +131,7 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     const rows = page.locator('table.logs tbody tr')
     await rows.first().waitFor()
     expect(await rows.count()).toBe(4)
-    expect(await page.getByLabel('Trace id').inputValue()).toBe(TRACE_ID)
+    expect(await page.getByLabel('Trace id', { exact: true }).inputValue()).toBe(TRACE_ID)
     expect(await page.locator('table.logs').getByText('catalog listening').count()).toBe(0)
     fixtures?.addLog('cart', 'info', 'a line that arrived later', TRACE_ID)
     await page.locator('summary', { hasText: 'a line that arrived later' }).waitFor({ timeout: 5000 })
@@ -217,6 +217,38 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await card('cart').getByRole('button', { name: 'Clear' }).click()
     await card('cart').getByText('Could not clear the faults on cart.').waitFor()
     await shot(page, 'faults')
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
+  test('the navigation reaches every page, and a pasted trace id opens it or says it is unknown', async () => {
+    const { page, errors } = await open('/faults')
+    const nav = page.getByRole('navigation', { name: 'Pages' })
+    for (const [name, heading] of [
+      ['Overview', 'Overview'],
+      ['Traces', 'Traces'],
+      ['Logs', 'Logs'],
+      ['Load', 'Load'],
+    ]) {
+      await nav.getByRole('link', { name }).click()
+      await page.getByRole('heading', { level: 1, name: heading }).waitFor()
+      expect(await nav.getByRole('link', { name }).getAttribute('aria-current')).toBe('page')
+    }
+    await page.getByLabel('Go to trace id').fill(TRACE_ID)
+    await page.getByLabel('Go to trace id').press('Enter')
+    await page.waitForURL(`**/traces/${TRACE_ID}`)
+    await page.locator('.wf-row[data-service]').first().waitFor()
+    const unknown = 'ffffffffffffffffffffffffffffffff'
+    await page.getByLabel('Go to trace id').fill(unknown)
+    await page.getByLabel('Go to trace id').press('Enter')
+    await page
+      .getByRole('alert')
+      .filter({ hasText: `no trace ${unknown}` })
+      .waitFor()
+    expect(await page.getByRole('alert').first().textContent()).toContain('Not Found (404)')
+    // Back goes back, as in any site.
+    await page.goBack()
+    await page.locator('.wf-row[data-service]').first().waitFor()
     expect(errors).toEqual([])
     await page.close()
   }, 30_000)

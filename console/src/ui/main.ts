@@ -36,9 +36,33 @@ function element(id: string): HTMLElement {
 
 const nav = element('nav')
 const links = NAV.map(([href, label]) => h('a', { href }, label))
-replace(nav, links)
+// The sixth page, a trace by id, is reached from any page by pasting the id (from a log line, a
+// response's traceresponse header, a load report).
+const traceId = h('input', {
+  'aria-label': 'Go to trace id',
+  placeholder: 'Go to trace id',
+  size: 18,
+  pattern: '[0-9a-fA-F]{32}',
+  title: '32 hexadecimal characters',
+})
+const goToTrace = h(
+  'form',
+  {
+    class: 'go-to-trace',
+    role: 'search',
+    onsubmit: (event: Event) => {
+      event.preventDefault()
+      const id = traceId.value.trim().toLowerCase()
+      if (!id) return
+      traceId.value = ''
+      router.navigate(`/traces/${id}`)
+    },
+  },
+  traceId,
+)
+replace(nav, links, goToTrace)
 
-startRouter({
+const router = startRouter({
   routes: ROUTES,
   root: element('app'),
   onChange(_route, path) {
@@ -54,9 +78,14 @@ startRouter({
 })
 
 const status = element('status')
+let lastStatus = ''
 async function refreshStatus(): Promise<void> {
   try {
     const s = await getJson<StatusAnswer>('/api/status')
+    // The line is a live region: only a change is announced, not every poll.
+    const key = JSON.stringify([s.spans, s.traces, s.logs, s.targets.map((t) => t.up)])
+    if (key === lastStatus) return
+    lastStatus = key
     const targets = s.targets.map((t) =>
       h(
         'span',
@@ -71,6 +100,7 @@ async function refreshStatus(): Promise<void> {
     )
     status.classList.remove('down')
   } catch (error) {
+    lastStatus = ''
     replace(status, `Status unavailable: ${error instanceof Error ? error.message : String(error)}`)
     status.classList.add('down')
   }

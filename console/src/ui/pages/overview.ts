@@ -43,7 +43,7 @@ export function overviewPage(context: PageContext): void {
       },
     },
   )
-  const updated = h('span', { class: 'muted', 'aria-live': 'polite' })
+  const updated = h('span', { class: 'muted' })
   const rate = createPanel({
     title: 'Request rate',
     unit: 'req/s',

@@ -254,6 +254,7 @@ function spanDetails(row: Row, traceStart: number): HTMLElement {
       { class: 'muted' },
       `${service} · span ${span.spanID} · starts at ${ms((span.startTime - traceStart) / 1000)} · lasts ${ms(span.duration / 1000)}`,
     ),
+    span.warnings?.length ? h('p', { class: 'notice' }, `Warnings: ${span.warnings.join('; ')}`) : null,
     row.faults.length
       ? h(
           'p',
