@@ -1,5 +1,6 @@
-// Starting and stopping what the benchmark measures: the three services (each on a free loopback
-// port, stdout to a file so the terminal is never the bottleneck), and a loopback-only nginx.
+// Starting and stopping what the benchmark measures: the three services and the console (each on a
+// free loopback port, stdout to a file so the terminal is never the bottleneck), and a loopback-only
+// nginx.
 // Every process started here is stopped by its own handle; nothing is killed by name.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -40,7 +41,22 @@ export function rssMb(pid: number): number {
   }
 }
 
-async function stopProcess(proc: Subprocess, graceMs = 5000): Promise<void> {
+/** User + system CPU seconds a process has used, from /proc/<pid>/stat (NaN once it is gone). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** USER_HZ: Linux reports /proc times in 1/100 s on every architecture Bun runs on. */
+const CLOCK_TICKS = 100
+
+export async function stopProcess(proc: Subprocess, graceMs = 5000): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return
   proc.kill('SIGTERM')
   const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(graceMs).then(() => false)])
@@ -51,7 +67,13 @@ async function stopProcess(proc: Subprocess, graceMs = 5000): Promise<void> {
 }
 
 /** Poll `url` until it answers 200; the time from `start` in milliseconds. */
-async function waitReady(url: string, proc: Subprocess, start: number, timeoutMs: number, log: string) {
+export async function waitReady(
+  url: string,
+  proc: Subprocess,
+  start: number,
+  timeoutMs: number,
+  log: string,
+) {
   const deadline = start + timeoutMs
   while (performance.now() < deadline) {
     if (proc.exitCode !== null) {
@@ -87,16 +109,41 @@ export interface ServiceStart {
 
 /** Spawn a service with `bun src/index.ts` and wait for /livez; readyMs is the cold start. */
 export async function startService(options: ServiceStart): Promise<Running> {
-  const { name, env, logPath, timeoutMs = 15_000 } = options
+  const { name, env, logPath, timeoutMs } = options
   const port = freePort()
   const inherited = { ...Bun.env }
   // The caller decides about tracing: nothing inherited may turn it on.
   delete inherited.OTLP_ENDPOINT
   delete inherited.OTEL_EXPORTER_OTLP_ENDPOINT
-  const start = performance.now()
-  const proc = Bun.spawn(['bun', 'src/index.ts'], {
+  return startBunProcess({
+    name,
     cwd: join(ROOT, name),
     env: { ...RUNTIME_ENV, ...inherited, SIMULATION: 'off', HOST: '127.0.0.1', PORT: String(port), ...env },
+    port,
+    logPath,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  })
+}
+
+export interface BunProcessStart {
+  name: string
+  /** A folder with a `src/index.ts`. */
+  cwd: string
+  /** The whole environment (nothing is added). */
+  env: Record<string, string | undefined>
+  /** The port the process was told to listen on (127.0.0.1). */
+  port: number
+  logPath: string
+  timeoutMs?: number
+}
+
+/** Spawn `bun src/index.ts` in `cwd` and wait for /livez on `port`; readyMs is the cold start. */
+export async function startBunProcess(options: BunProcessStart): Promise<Running> {
+  const { name, cwd, env, port, logPath, timeoutMs = 15_000 } = options
+  const start = performance.now()
+  const proc = Bun.spawn(['bun', 'src/index.ts'], {
+    cwd,
+    env,
     stdin: 'ignore',
     stdout: Bun.file(logPath),
     stderr: Bun.file(`${logPath}.err`),

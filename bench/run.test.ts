@@ -1,6 +1,6 @@
-// The benchmark end to end in its smoke mode (1 s per case, no warm-up, one cold start each): it
-// starts and stops everything, and writes a result file that parses. It asserts nothing about
-// speed — that is what `bun run bench` is for.
+// The benchmark end to end in its smoke mode (1 s per case, no warm-up, one cold start each, one
+// `bun run dev` start): it starts and stops everything, the console included, and writes a result
+// file that parses. It asserts nothing about speed — that is what `bun run bench` is for.
 
 import { expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -15,7 +15,7 @@ test.skipIf(!Bun.which('wrk'))(
     const out = join(dir, 'result.json')
     try {
       const proc = Bun.spawn(
-        ['bun', join(import.meta.dir, 'run.ts'), '--smoke', '--modes', 'off,full', '--out', out],
+        ['bun', join(import.meta.dir, 'run.ts'), '--smoke', '--modes', 'off,full,console', '--out', out],
         {
           stdout: 'pipe',
           stderr: 'pipe',
@@ -36,6 +36,8 @@ test.skipIf(!Bun.which('wrk'))(
           'off gateway-get',
           'off gateway-cart-add',
           'full gateway-cart-add',
+          'console gateway-get',
+          'console gateway-cart-add',
         ]),
       )
       for (const c of result.cases) expect(c.requests).toBeGreaterThan(0)
@@ -57,9 +59,39 @@ test.skipIf(!Bun.which('wrk'))(
       expect(result.floor).toHaveLength(3)
       for (const floor of result.floor) expect(floor.loadMb).toBeGreaterThan(0)
       expect(stdout).toContain('services under load ÷ the last floor')
+
+      // The console mode: the same spans per request reach the console (through the counting relay),
+      // none is lost, its RSS is sampled, and the smoke run is far below retention, so the console's
+      // own count is checked against the relay's in every round.
+      const viaConsole = result.cases.filter((c) => c.mode === 'console')
+      expect(viaConsole.find((c) => c.path === 'gateway-get')?.spansPerRequest).toBe(4)
+      expect(viaConsole.find((c) => c.path === 'gateway-cart-add')?.spansPerRequest).toBe(7)
+      for (const c of viaConsole) {
+        expect(c.rssLoadMb.console).toBeGreaterThan(0)
+        expect(c.cpuPct?.console).toBeGreaterThan(0)
+        expect(c.consoleEvictedRounds).toBe(0)
+        expect(c.consoleStored).toBe(c.consoleChecked)
+        expect(c.spansRefused).toBe(0)
+        expect(c.spansRejected).toBe(0)
+      }
+      expect(result.console?.statusAtEnd.spans).toBe(result.console?.acceptedTotal)
+      const names = result.targets.map((t) => t.name)
+      for (const name of [
+        'console / full',
+        'console: spans lost',
+        'console: its RSS',
+        'bun run dev: spawn',
+      ]) {
+        expect(names.some((n) => n.startsWith(name))).toBe(true)
+      }
+      // `bun run dev` was timed once, answered /livez, and SIGINT left nothing behind.
+      expect(result.devStart?.samples).toHaveLength(1)
+      expect(result.devStart?.allLiveMsMedian).toBeGreaterThan(0)
+      expect(result.devStart?.leftover).toBe(0)
+      expect(result.devStart?.samples[0]?.exitCode).toBe(0)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   },
-  90_000,
+  150_000,
 )

@@ -7,16 +7,24 @@
 //
 //   bun run bench                      # 3 rounds of 5 s per case, 1 s warm-up (about 5 minutes)
 //   bun run bench --rounds 5           # more rounds, less noise
-//   bun run bench --modes off,full     # skip the plugin mode
+//   bun run bench --modes off,full     # skip the plugin and console modes
+//   bun run bench --modes off,full,console  # the console's targets (console vs sink, its RSS, dev start)
 //   bun run bench --smoke              # 1 s per case: proves the bench works, measures nothing
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import {
+  type ConsoleProcess,
+  type ConsoleStatus,
+  type DevStart,
+  measureDevStart,
+  startConsole,
+} from './console.ts'
 import { type FloorResult, measureFloors } from './floor.ts'
-import { ROOT, type Running, type ServiceName, startNginx, startService } from './processes.ts'
-import { type Sink, startSink } from './sink.ts'
+import { cpuSeconds, ROOT, type Running, type ServiceName, startNginx, startService } from './processes.ts'
+import { type Relay, type Sink, startRelay, startSink } from './sink.ts'
 import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
 
 // ---------------------------------------------------------------------------------------------
@@ -28,13 +36,34 @@ import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
  * - full: the default lean tracer exporting 100% of spans to the sink, and one JSON log line per
  *   request written to a file.
  * - plugin: as full, with TRACING_MODE=plugin (@elysiajs/opentelemetry makes the server spans).
+ * - console: as full, but the spans go to a real console (console/, default retention, a SQLite
+ *   file) through a counting relay (sink.ts says why), to compare with full's null sink.
  */
-export type Mode = 'off' | 'full' | 'plugin'
-const ALL_MODES: Mode[] = ['off', 'full', 'plugin']
+export type Mode = 'off' | 'full' | 'plugin' | 'console'
+const ALL_MODES: Mode[] = ['off', 'full', 'plugin', 'console']
 
-function modeEnv(mode: Mode, sink: Sink): Record<string, string> {
+function modeEnv(mode: Mode, otlpEndpoint: string): Record<string, string> {
   if (mode === 'off') return { LOG_LEVEL: 'silent', TRACING_MODE: 'lean' }
-  return { LOG_LEVEL: 'info', OTLP_ENDPOINT: sink.url, TRACING_MODE: mode === 'plugin' ? 'plugin' : 'lean' }
+  return {
+    LOG_LEVEL: 'info',
+    OTLP_ENDPOINT: otlpEndpoint,
+    TRACING_MODE: mode === 'plugin' ? 'plugin' : 'lean',
+  }
+}
+
+/** The console's targets (issue of the console), measured side by side with the null sink. */
+export const CONSOLE_TARGETS = {
+  /** console ÷ full (null sink) throughput on each gateway path. */
+  throughputRatio: 0.9,
+  /**
+   * The console's peak RSS under the bench's load with default retention (200,000 spans), MB.
+   * Proposed from the first run (bench/README.md): 72 MB at its peak while it held 200,000 spans
+   * and evicted; 128 is half the 256 MiB JSC budget it runs with (RUNTIME_ENV) and ~1.8× that peak,
+   * room for noise but not for a store or a parse buffer that grows with what it has received.
+   */
+  rssMb: 128,
+  /** `bun run dev`: spawn → "ShopStack ready", and → every /livez 200, median, ms. */
+  devReadyMs: 2000,
 }
 
 type PathId = 'catalog' | 'gateway-get' | 'gateway-cart-add'
@@ -72,6 +101,49 @@ export interface CaseResult {
   logLinesByService?: Record<string, number>
   /** Highest VmRSS seen during the case, per service, in MB. */
   rssLoadMb: Record<string, number>
+  /**
+   * CPU used during the case, in % of one core, per process; `bench` is this process, which hosts
+   * the null sink (full, plugin) or the counting relay (console), so the two can be set apart.
+   */
+  cpuPct?: Record<string, number>
+  /** Where spansDropped came from: `<service> {reason="…"}` → spans, when any was dropped. */
+  spansDroppedBy?: Record<string, number>
+  /**
+   * Console mode, seen by the relay: spans in export attempts the console answered non-2xx or could
+   * not be reached for (an attempt the service retried successfully counts here too, so this is not
+   * a loss by itself: a failed export shows in otel_spans_dropped_total), and spans it answered 2xx
+   * for but listed in partialSuccess.rejectedSpans (invisible to the services, so a loss).
+   */
+  spansRefused?: number
+  spansRejected?: number
+  /**
+   * Console mode, a cross-check of the relay: growth of the console's /api/status spans in the
+   * rounds where retention cannot have evicted (count before + accepted ≤ max_spans), and the spans
+   * the relay saw accepted in those rounds; the two must be equal. Rounds that crossed the
+   * retention bound are counted in consoleEvictedRounds instead.
+   */
+  consoleStored?: number
+  consoleChecked?: number
+  consoleEvictedRounds?: number
+}
+
+export interface ConsoleResult {
+  /** RSS after start and the probes, MB. */
+  idleMb: number
+  /** Highest RSS over the console cases, MB. */
+  peakMb: number
+  /** /api/status once the rounds are over. */
+  statusAtEnd: ConsoleStatus
+  /** Spans the console accepted over the whole run (the relay's count), probes and warm-ups included. */
+  acceptedTotal: number
+}
+
+export interface DevStartResult {
+  samples: DevStart[]
+  readyLineMsMedian: number
+  allLiveMsMedian: number
+  /** Processes left after SIGINT, over every sample. */
+  leftover: number
 }
 
 export interface BenchResult {
@@ -87,6 +159,10 @@ export interface BenchResult {
   coldStartMs: Record<string, Record<string, { median: number; samples: number[] }>>
   /** The memory floor (bench/floor.ts) measured in the same run, with the same wrk settings. */
   floor: FloorResult[]
+  /** Console mode: the console process itself. */
+  console?: ConsoleResult
+  /** Console mode: `bun run dev` from spawn to ready, then stopped with SIGINT. */
+  devStart?: DevStartResult
   targets: Target[]
 }
 
@@ -111,6 +187,8 @@ export interface BenchOptions {
   connections: number
   modes: Mode[]
   coldStartRuns: number
+  /** Console mode: how many times `bun run dev` is started and timed. */
+  devStartRuns?: number
   /** Where the JSON goes; a directory gets <timestamp>.json. */
   out: string
   log?: (line: string) => void
@@ -119,10 +197,15 @@ export interface BenchOptions {
 interface Stack {
   services: Record<ServiceName, Running>
   logs: Record<ServiceName, string>
+  /** Where its spans are counted: the null sink, or the relay in front of the console. */
+  collector: Sink
+  /** Console mode: the console and the relay in front of it. */
+  console?: ConsoleProcess
+  relay?: Relay
   stop(): Promise<void>
 }
 
-async function startStack(dir: string, env: Record<string, string>): Promise<Stack> {
+async function startStack(dir: string, env: Record<string, string>, collector: Sink): Promise<Stack> {
   mkdirSync(dir, { recursive: true })
   const started: Running[] = []
   const logs = {
@@ -152,6 +235,7 @@ async function startStack(dir: string, env: Record<string, string>): Promise<Sta
     return {
       services: { catalog, cart, gateway },
       logs,
+      collector,
       stop: async () => void (await Promise.all(started.map((s) => s.stop()))),
     }
   } catch (error) {
@@ -189,22 +273,31 @@ function unsampled(): Record<string, string> {
   return { traceparent: `00-${hex(16)}-${hex(8)}-00` }
 }
 
-/** Sum of a metric's samples over the stack's services (0 when a service does not have it). */
-async function sumMetric(stack: Stack, name: string): Promise<number> {
-  let total = 0
+/** A metric's samples over the stack's services, keyed `<service> <labels>` (`cart {reason="queue_full"}`). */
+async function metricSamples(stack: Stack, name: string): Promise<Record<string, number>> {
+  const samples: Record<string, number> = {}
   for (const service of Object.values(stack.services)) {
     const text = await (await fetch(`${service.url}/metrics`, { headers: unsampled() })).text()
     for (const line of text.split('\n')) {
       if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) {
-        total += Number(line.slice(line.lastIndexOf(' ') + 1))
+        const labels = line.slice(name.length, line.lastIndexOf(' ')).trim()
+        samples[`${service.name} ${labels}`] = Number(line.slice(line.lastIndexOf(' ') + 1))
       }
     }
   }
-  return total
+  return samples
 }
 
-/** Spans not exported: dropped from a full queue or lost with a failed export (otel_spans_dropped_total). */
-const droppedSpans = (stack: Stack) => sumMetric(stack, 'otel_spans_dropped_total')
+/** Sum of a metric's samples over the stack's services (0 when a service does not have it). */
+async function sumMetric(stack: Stack, name: string): Promise<number> {
+  return Object.values(await metricSamples(stack, name)).reduce((sum, n) => sum + n, 0)
+}
+
+/**
+ * Spans not exported, per service and reason: dropped from a full queue (queue_full) or lost with a
+ * failed export (export_failed), from otel_spans_dropped_total.
+ */
+const droppedSpansBy = (stack: Stack) => metricSamples(stack, 'otel_spans_dropped_total')
 /** Spans ended but not yet accepted by the sink (otel_spans_pending). */
 const pendingSpans = (stack: Stack) => sumMetric(stack, 'otel_spans_pending')
 
@@ -249,11 +342,21 @@ export function combineRounds(rounds: CaseResult[]): CaseResult {
     socketErrors: rounds.reduce((n, c) => n + c.socketErrors, 0),
     rssLoadMb,
   }
-  for (const key of ['spansExpected', 'spansReceived', 'spansDropped', 'logLines'] as const) {
+  for (const key of [
+    'spansExpected',
+    'spansReceived',
+    'spansDropped',
+    'logLines',
+    'spansRefused',
+    'spansRejected',
+    'consoleStored',
+    'consoleChecked',
+    'consoleEvictedRounds',
+  ] as const) {
     if (rounds.some((c) => c[key] !== undefined))
       combined[key] = rounds.reduce((n, c) => n + (c[key] ?? 0), 0)
   }
-  for (const key of ['spansByService', 'logLinesByService'] as const) {
+  for (const key of ['spansByService', 'logLinesByService', 'spansDroppedBy'] as const) {
     if (rounds.some((c) => c[key] !== undefined)) combined[key] = sumRecords(rounds.map((c) => c[key] ?? {}))
   }
   return combined
@@ -313,15 +416,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     connections,
     modes,
     coldStartRuns,
+    devStartRuns = 3,
     log = console.log,
   } = options
   if (!wrkBinary()) throw new Error('wrk is not installed (apt-get install wrk); it drives the load')
   const temp = mkdtempSync(join(tmpdir(), 'shopstack-bench-'))
   const sink = startSink()
+  const relays: Relay[] = []
   const running: Array<{ stop(): Promise<void> }> = []
   const onSignal = () => {
     void Promise.all(running.map((r) => r.stop())).finally(() => {
       sink.stop()
+      for (const relay of relays) relay.stop()
       rmSync(temp, { recursive: true, force: true })
       process.exit(130)
     })
@@ -358,27 +464,35 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   async function settle(stack: Stack): Promise<void> {
     const deadline = performance.now() + 30_000
     while (performance.now() < deadline && (await pendingSpans(stack)) > 0) await Bun.sleep(700)
-    await sink.settle(800)
+    await stack.collector.settle(800)
   }
-
-  /** Spans the sink holds (only measured requests make spans; read right after settle()). */
-  const requestSpans = () => sink.spans()
 
   async function measure(
     label: string,
     url: string,
     processes: Running[],
     isPost: boolean,
-  ): Promise<{ wrk: WrkResult; rss: Record<string, number> }> {
+  ): Promise<{ wrk: WrkResult; rss: Record<string, number>; cpu: Record<string, number> }> {
     const wrkScript = isPost ? cartAddScript : undefined
     const rss: Record<string, number> = {}
     const sample = () => {
       for (const p of processes) rss[p.name] = Math.max(rss[p.name] ?? 0, p.rssMb())
     }
     log(`  ${label}: ${durationS} s …`)
+    const cpuBefore = processes.map((p) => cpuSeconds(p.pid))
+    const benchBefore = process.cpuUsage()
+    const started = performance.now()
     const wrk = await runWrk({ url, durationS, threads, connections, script: wrkScript, onTick: sample })
+    const wallS = (performance.now() - started) / 1000
+    const bench = process.cpuUsage(benchBefore)
+    const cpu: Record<string, number> = {
+      bench: round(((bench.user + bench.system) / 1e6 / wallS) * 100),
+    }
+    processes.forEach((p, i) => {
+      cpu[p.name] = round(((cpuSeconds(p.pid) - (cpuBefore[i] as number)) / wallS) * 100)
+    })
     for (const key of Object.keys(rss)) rss[key] = round(rss[key] as number)
-    return { wrk, rss }
+    return { wrk, rss, cpu }
   }
 
   /** One case: what wrk drives, and where its spans and log lines are counted. */
@@ -399,16 +513,37 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     // Every mode's stack runs for the whole measurement, so the rounds below can interleave the
     // cases: a burst of load from elsewhere then hits a case and its baseline alike.
     for (const mode of modes) {
-      log(`[${mode}] starting catalog, cart, gateway`)
-      const stack = await startStack(join(temp, mode), modeEnv(mode, sink))
-      running.push(stack)
+      log(`[${mode}] starting catalog, cart, gateway${mode === 'console' ? ', the console' : ''}`)
+      const dir = join(temp, mode)
+      let stack: Stack
+      if (mode === 'console') {
+        // The relay's port first, so the services can be told it; then the console, told the
+        // services' addresses to scrape, as `bun run dev` does; then the relay points at it.
+        const relay = startRelay()
+        relays.push(relay)
+        stack = await startStack(dir, modeEnv(mode, relay.url), relay)
+        running.push(stack)
+        const targets = Object.values(stack.services)
+          .map((s) => `shopstack-${s.name}=${s.url}`)
+          .join(',')
+        const consoleProcess = await startConsole({ dir: join(dir, 'console'), targets })
+        running.push(consoleProcess)
+        relay.target = consoleProcess.url
+        stack.console = consoleProcess
+        stack.relay = relay
+      } else {
+        stack = await startStack(dir, modeEnv(mode, sink.url), sink)
+        running.push(stack)
+      }
       stacks.set(mode, stack)
       // Probe every path once (and warm the connections), then read idle memory.
       for (const path of PATHS) await send(requestFor(path.id, stack))
       await Bun.sleep(200)
-      result.rssIdleMb[mode] = Object.fromEntries(
-        Object.values(stack.services).map((s) => [s.name, round(s.rssMb())]),
-      )
+      const processes: Running[] = [
+        ...Object.values(stack.services),
+        ...(stack.console ? [stack.console] : []),
+      ]
+      result.rssIdleMb[mode] = Object.fromEntries(processes.map((s) => [s.name, round(s.rssMb())]))
     }
 
     const cases: Case[] = []
@@ -437,8 +572,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       }
     }
     for (const [mode, stack] of stacks) {
-      for (const path of PATHS) {
-        const all = Object.values(stack.services)
+      // The console's cases are the gateway's paths: its target is about what the services pay.
+      const paths = mode === 'console' ? PATHS.filter((p) => p.entry === 'gateway') : PATHS
+      for (const path of paths) {
+        const all = [...Object.values(stack.services), ...(stack.console ? [stack.console] : [])]
         const entry: Case = {
           path: path.id,
           label: path.label,
@@ -452,11 +589,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         if (mode !== 'off') {
           // Spans one request makes, counted at the sink (the sink sees only what was exported).
           await settle(stack)
-          const before = requestSpans()
+          const before = stack.collector.spans()
           const probes = 10
           for (let i = 0; i < probes; i++) await send(requestFor(path.id, stack))
           await settle(stack)
-          entry.spansPerRequest = round((requestSpans() - before) / probes, 2)
+          entry.spansPerRequest = round((stack.collector.spans() - before) / probes, 2)
         }
         cases.push(entry)
       }
@@ -471,14 +608,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         // Warm up first, then settle so the case counts only its own spans.
         if (warmupS > 0) await runWrk({ url: c.url, durationS: warmupS, threads, connections, script })
         if (traced) await settle(c.stack)
-        const spansBefore = requestSpans()
-        const droppedBefore = traced ? await droppedSpans(c.stack) : 0
+        const { collector, relay } = c.stack
+        const spansBefore = collector.spans()
+        const refusedBefore = relay?.refused() ?? 0
+        const rejectedBefore = relay?.rejected() ?? 0
+        const statusBefore = await c.stack.console?.status()
+        const droppedBefore = traced ? await droppedSpansBy(c.stack) : {}
         const linesBefore = c.logPath ? countLines(c.logPath) : 0
         const serviceLines = () =>
           Object.fromEntries(Object.entries(c.stack.logs).map(([name, path]) => [name, countLines(path)]))
-        const serviceSpansBefore = sink.spansByService()
+        const serviceSpansBefore = collector.spansByService()
         const serviceLinesBefore = serviceLines()
-        const { wrk, rss } = await measure(`${c.label} [${c.mode}]`, c.url, c.processes, c.isPost)
+        const { wrk, rss, cpu } = await measure(`${c.label} [${c.mode}]`, c.url, c.processes, c.isPost)
         const entry: CaseResult = {
           path: c.path,
           label: c.label,
@@ -486,16 +627,35 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           ...wrk,
           roundsRps: [wrk.rps],
           rssLoadMb: rss,
+          cpuPct: cpu,
         }
         if (traced && c.spansPerRequest !== undefined) {
           entry.spansPerRequest = c.spansPerRequest
           entry.spansExpected = Math.round(wrk.requests * c.spansPerRequest)
           await settle(c.stack)
-          entry.spansReceived = requestSpans() - spansBefore
-          entry.spansDropped = (await droppedSpans(c.stack)) - droppedBefore
+          entry.spansReceived = collector.spans() - spansBefore
+          const droppedBy = Object.fromEntries(
+            Object.entries(delta(await droppedSpansBy(c.stack), droppedBefore)).filter(([, n]) => n !== 0),
+          )
+          entry.spansDropped = Object.values(droppedBy).reduce((sum, n) => sum + n, 0)
+          if (entry.spansDropped > 0) entry.spansDroppedBy = droppedBy
+          if (relay && c.stack.console && statusBefore) {
+            entry.spansRefused = relay.refused() - refusedBefore
+            entry.spansRejected = relay.rejected() - rejectedBefore
+            const after = await c.stack.console.status()
+            if (statusBefore.spans + entry.spansReceived <= after.retention.max_spans) {
+              entry.consoleStored = after.spans - statusBefore.spans
+              entry.consoleChecked = entry.spansReceived
+              entry.consoleEvictedRounds = 0
+            } else {
+              entry.consoleStored = 0
+              entry.consoleChecked = 0
+              entry.consoleEvictedRounds = 1
+            }
+          }
           await Bun.sleep(300)
           entry.logLines = c.logPath ? countLines(c.logPath) - linesBefore : 0
-          entry.spansByService = delta(sink.spansByService(), serviceSpansBefore)
+          entry.spansByService = delta(collector.spansByService(), serviceSpansBefore)
           entry.logLinesByService = delta(serviceLines(), serviceLinesBefore)
         }
         measured.get(c)?.push(entry)
@@ -503,10 +663,23 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
     for (const c of cases) result.cases.push(combineRounds(measured.get(c) ?? []))
 
+    const consoleStack = stacks.get('console')
+    if (consoleStack?.console && consoleStack.relay) {
+      result.console = {
+        idleMb: result.rssIdleMb.console?.console ?? Number.NaN,
+        peakMb: Math.max(
+          ...result.cases.filter((c) => c.mode === 'console').map((c) => c.rssLoadMb.console ?? 0),
+        ),
+        statusAtEnd: await consoleStack.console.status(),
+        acceptedTotal: consoleStack.relay.spans(),
+      }
+      await consoleStack.console.stop()
+    }
     for (const stack of stacks.values()) await stack.stop()
     stacks.clear()
 
-    for (const mode of modes) {
+    // The console mode's services are full mode's: their cold start is measured there.
+    for (const mode of modes.filter((m) => m !== 'console')) {
       // Cold start: spawn → /livez 200, with the databases already seeded by the run above.
       log(`[${mode}] cold starts (${coldStartRuns} per service)`)
       result.coldStartMs[mode] = {}
@@ -516,7 +689,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           const service = await startService({
             name,
             env: {
-              ...modeEnv(mode, sink),
+              ...modeEnv(mode, sink.url),
               DATABASE_PATH: join(temp, mode, `${name}.sqlite`),
               // Liveness checks no dependency, so the upstreams need not exist.
               CATALOG_SERVICE_URL: 'http://127.0.0.1:9',
@@ -531,11 +704,28 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       }
     }
 
+    if (modes.includes('console')) {
+      log(`bun run dev: spawn → ready, ${devStartRuns} times`)
+      const samples: DevStart[] = []
+      for (let i = 0; i < devStartRuns; i++) samples.push(await measureDevStart(join(temp, `dev-${i}`)))
+      result.devStart = {
+        samples: samples.map((s) => ({
+          ...s,
+          readyLineMs: round(s.readyLineMs),
+          allLiveMs: round(s.allLiveMs),
+        })),
+        readyLineMsMedian: round(median(samples.map((s) => s.readyLineMs))),
+        allLiveMsMedian: round(median(samples.map((s) => s.allLiveMs))),
+        leftover: samples.reduce((n, s) => n + s.leftover.length, 0),
+      }
+    }
+
     log('memory floor: bare Bun and Elysia proxies under the same load')
     result.floor = await measureFloors({ durationS, threads, connections })
   } finally {
     await Promise.all(running.map((r) => r.stop()))
     sink.stop()
+    for (const relay of relays) relay.stop()
     rmSync(temp, { recursive: true, force: true })
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -617,6 +807,82 @@ export function evaluate(result: BenchResult): Target[] {
       })
     }
   }
+  targets.push(...evaluateConsole(result))
+  return targets
+}
+
+/** The console's targets: console ÷ null sink, no span lost on the way in, its RSS, dev start. */
+function evaluateConsole(result: BenchResult): Target[] {
+  const targets: Target[] = []
+  if (!result.settings.modes.includes('console')) return targets
+  for (const path of ['gateway-get', 'gateway-cart-add'] as const) {
+    const full = find(result, path, 'full')
+    const viaConsole = find(result, path, 'console')
+    if (full && viaConsole) {
+      const value = round(pairedRatio(viaConsole, full), 2)
+      targets.push({
+        name: `console / full (null sink) throughput, ${viaConsole.label}`,
+        value,
+        limit: `≥ ${CONSOLE_TARGETS.throughputRatio.toFixed(2)}`,
+        pass: value >= CONSOLE_TARGETS.throughputRatio,
+      })
+    }
+  }
+  const traced = result.cases.filter((c) => c.mode === 'console' && c.spansExpected !== undefined)
+  if (traced.length) {
+    // Lost: fewer accepted than the requests made, or (when wrk's count, which leaves out requests
+    // in flight at its end, hides it) the spans the services dropped plus those the console
+    // rejected; and any round where the console's own count disagrees with the relay's.
+    const lost = traced.reduce(
+      (sum, c) =>
+        sum +
+        Math.max(
+          0,
+          (c.spansExpected ?? 0) - (c.spansReceived ?? 0),
+          (c.spansDropped ?? 0) + (c.spansRejected ?? 0),
+        ) +
+        Math.abs((c.consoleChecked ?? 0) - (c.consoleStored ?? 0)),
+      0,
+    )
+    targets.push({
+      name: 'console: spans lost (max(expected − accepted, dropped + rejected), stored ≠ accepted)',
+      value: lost,
+      limit: '= 0',
+      pass: lost === 0,
+    })
+  }
+  if (result.console) {
+    targets.push({
+      name: 'console: its RSS under load, default retention (MB)',
+      value: result.console.peakMb,
+      limit: `≤ ${CONSOLE_TARGETS.rssMb}`,
+      pass: result.console.peakMb <= CONSOLE_TARGETS.rssMb,
+    })
+  }
+  const dev = result.devStart
+  if (dev) {
+    const limit = `≤ ${CONSOLE_TARGETS.devReadyMs}`
+    targets.push(
+      {
+        name: `bun run dev: spawn → "ShopStack ready" line (ms, median of ${dev.samples.length})`,
+        value: dev.readyLineMsMedian,
+        limit,
+        pass: dev.readyLineMsMedian <= CONSOLE_TARGETS.devReadyMs,
+      },
+      {
+        name: `bun run dev: spawn → every /livez 200 (ms, median of ${dev.samples.length})`,
+        value: dev.allLiveMsMedian,
+        limit,
+        pass: dev.allLiveMsMedian <= CONSOLE_TARGETS.devReadyMs,
+      },
+      {
+        name: 'bun run dev: processes left after SIGINT',
+        value: dev.leftover,
+        limit: '= 0',
+        pass: dev.leftover === 0 && dev.samples.every((s) => s.exitCode === 0),
+      },
+    )
+  }
   return targets
 }
 
@@ -638,7 +904,7 @@ export function formatTable(result: BenchResult): string {
     `wrk -t${settings.threads} -c${settings.connections} -d${settings.durationS}s (warm-up ${settings.warmupS}s) × ${settings.rounds} interleaved rounds, ${machine.cpus} CPUs, load average at start ${machine.loadavg.join(' ')}`,
   )
   lines.push('')
-  const header = `${pad('path', 36)} ${pad('mode', 6)} ${pad('req/s', 8, true)} ${pad('p50 ms', 7, true)} ${pad('p99 ms', 7, true)} ${pad('errors', 6, true)} ${pad('spans/req', 9, true)} ${pad('received/expected', 17, true)} ${pad('dropped', 7, true)}  RSS under load MB`
+  const header = `${pad('path', 36)} ${pad('mode', 7)} ${pad('req/s', 8, true)} ${pad('p50 ms', 7, true)} ${pad('p99 ms', 7, true)} ${pad('errors', 6, true)} ${pad('spans/req', 9, true)} ${pad('received/expected', 17, true)} ${pad('dropped', 7, true)}  RSS under load MB`
   lines.push(header)
   lines.push('-'.repeat(header.length + 10))
   for (const c of result.cases) {
@@ -647,14 +913,31 @@ export function formatTable(result: BenchResult): string {
       .map(([name, mb]) => `${name} ${mb}`)
       .join(', ')
     lines.push(
-      `${pad(c.label, 36)} ${pad(c.mode, 6)} ${pad(Math.round(c.rps), 8, true)} ${pad(round(c.p50Ms, 2), 7, true)} ${pad(round(c.p99Ms, 2), 7, true)} ${pad(c.non2xx + c.socketErrors, 6, true)} ${pad(c.spansPerRequest ?? '', 9, true)} ${pad(spans, 17, true)} ${pad(c.spansDropped ?? '', 7, true)}  ${rss}`,
+      `${pad(c.label, 36)} ${pad(c.mode, 7)} ${pad(Math.round(c.rps), 8, true)} ${pad(round(c.p50Ms, 2), 7, true)} ${pad(round(c.p99Ms, 2), 7, true)} ${pad(c.non2xx + c.socketErrors, 6, true)} ${pad(c.spansPerRequest ?? '', 9, true)} ${pad(spans, 17, true)} ${pad(c.spansDropped ?? '', 7, true)}  ${rss}`,
     )
-    if ((c.spansReceived ?? 0) < (c.spansExpected ?? 0) && c.spansByService && c.logLinesByService) {
+    if (
+      ((c.spansReceived ?? 0) < (c.spansExpected ?? 0) || (c.spansDropped ?? 0) > 0) &&
+      c.spansByService &&
+      c.logLinesByService
+    ) {
       // A shortfall: per service, what arrived against what it logged, to show where spans went.
       const by = Object.entries(c.logLinesByService)
         .map(([name, n]) => `${name} ${c.spansByService?.[`shopstack-${name}`] ?? 0} spans / ${n} log lines`)
         .join(', ')
       lines.push(`${pad('', 36)} short: ${by}`)
+      if (c.spansDroppedBy) {
+        const dropped = Object.entries(c.spansDroppedBy)
+          .map(([key, n]) => `${key} ${n}`)
+          .join(', ')
+        lines.push(`${pad('', 36)} dropped: ${dropped}`)
+      }
+    }
+    if (c.cpuPct && (c.mode === 'console' || (c.mode === 'full' && c.path.startsWith('gateway')))) {
+      // Where the cores went, to set the console's cost apart from the sink's or the relay's.
+      const cpu = Object.entries(c.cpuPct)
+        .map(([name, pct]) => `${name === 'bench' ? (c.mode === 'console' ? 'relay' : 'sink') : name} ${pct}`)
+        .join(', ')
+      lines.push(`${pad('', 36)} CPU % of a core: ${cpu}`)
     }
   }
   lines.push('')
@@ -665,7 +948,21 @@ export function formatTable(result: BenchResult): string {
     const parts = ['catalog', 'cart', 'gateway'].map(
       (n) => `${n} ${idle[n] ?? '-'} MB / ${cold[n]?.median ?? '-'} ms`,
     )
-    lines.push(`  ${pad(mode, 6)} ${parts.join('   ')}`)
+    if (idle.console !== undefined) parts.push(`console ${idle.console} MB`)
+    lines.push(`  ${pad(mode, 7)} ${parts.join('   ')}`)
+  }
+  if (result.console) {
+    const { statusAtEnd: s, acceptedTotal, peakMb } = result.console
+    lines.push('')
+    lines.push(
+      `console: accepted ${acceptedTotal} spans in the run; holds ${s.spans} of max ${s.retention.max_spans} ` +
+        `(${acceptedTotal > s.retention.max_spans ? 'retention evicted' : 'nothing evicted'}), ` +
+        `${round(s.bytes / 1024 / 1024)} MB of SQLite; peak RSS ${peakMb} MB`,
+    )
+  }
+  if (result.devStart) {
+    const samples = result.devStart.samples.map((s) => `${s.readyLineMs}/${s.allLiveMs}`).join(', ')
+    lines.push(`bun run dev, spawn → ready line / every /livez 200, ms: ${samples}`)
   }
   const floor = result.floor.at(-1)
   if (floor) {
@@ -674,7 +971,9 @@ export function formatTable(result: BenchResult): string {
     for (const f of result.floor) lines.push(`  ${pad(f.name, 78)} ${f.idleMb} / ${f.loadMb}`)
     for (const mode of settings.modes) {
       const peak = peakRss(result, mode)
-      const parts = Object.entries(peak).map(([name, mb]) => `${name} ${round(mb / floor.loadMb, 2)}`)
+      const parts = Object.entries(peak)
+        .filter(([name]) => name !== 'console')
+        .map(([name, mb]) => `${name} ${round(mb / floor.loadMb, 2)}`)
       if (parts.length)
         lines.push(`  ${pad(mode, 6)} services under load ÷ the last floor: ${parts.join(', ')}`)
     }
@@ -706,6 +1005,7 @@ if (import.meta.main) {
       connections: { type: 'string', default: '50' },
       modes: { type: 'string', default: ALL_MODES.join(',') },
       'cold-starts': { type: 'string', default: '5' },
+      'dev-starts': { type: 'string', default: '3' },
       out: { type: 'string', default: join(ROOT, 'bench', 'results') },
       smoke: { type: 'boolean', default: false },
     },
@@ -724,6 +1024,7 @@ if (import.meta.main) {
     connections: smoke ? 10 : Number(values.connections),
     modes,
     coldStartRuns: smoke ? 1 : Number(values['cold-starts']),
+    devStartRuns: smoke ? 1 : Number(values['dev-starts']),
     out: values.out as string,
   })
   console.log(`\n${formatTable(result)}`)

@@ -118,7 +118,12 @@ describe('the console API', () => {
 
   test('the status shows what is stored and the retention', async () => {
     const status = (await (await fetch(`${base}/api/status`)).json()) as Record<string, unknown>
-    expect(status).toMatchObject({ spans: 3, logs: 0, retention: { max_spans: 200_000, max_logs: 200_000 } })
+    expect(status).toMatchObject({
+      spans: 3,
+      logs: 0,
+      totals: { received_spans: 3, evicted_spans: 0, received_logs: 0, evicted_logs: 0 },
+      retention: { max_spans: 200_000, max_logs: 200_000 },
+    })
   })
 })
 

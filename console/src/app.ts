@@ -62,68 +62,58 @@ const TRACE_ID = /^[0-9a-f]{32}$/i
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
 const DAY_S = 86_400
 
-function traceQuery(url: URL): TraceQuery {
-  const query: TraceQuery = {}
-  const service = textParam(url, 'service')
-  const route = textParam(url, 'route')
+/** `trace_id`: 32 hexadecimal characters, in any case; answered in lower case. */
+function traceIdParam(url: URL): string | undefined {
   const traceId = textParam(url, 'trace_id')
-  const status = textParam(url, 'status')
-  if (service) query.service = service
-  if (route) query.route = route
-  if (traceId) {
-    if (!TRACE_ID.test(traceId)) throw new BadParameter('trace_id must be 32 hexadecimal characters')
-    query.trace_id = traceId.toLowerCase()
-  }
-  if (status === 'ok' || status === 'error') query.status = status
-  else if (status !== undefined) {
-    const code = Number(status)
-    if (!Number.isInteger(code) || code < 100 || code > 599) {
-      throw new BadParameter(
-        `status must be ok, error or an HTTP status code from 100 to 599, not "${status}"`,
-      )
-    }
-    query.status = code
-  }
-  const minDuration = numberParam(url, 'min_duration_ms', 0, 3_600_000)
-  const start = numberParam(url, 'start_ms', 0, Number.MAX_SAFE_INTEGER)
-  const end = numberParam(url, 'end_ms', 0, Number.MAX_SAFE_INTEGER)
-  const limit = numberParam(url, 'limit', 1, 500, true)
-  if (minDuration !== undefined) query.min_duration_ms = minDuration
-  if (start !== undefined) query.start_ms = start
-  if (end !== undefined) query.end_ms = end
-  if (limit !== undefined) query.limit = limit
-  return query
+  if (traceId === undefined) return undefined
+  if (!TRACE_ID.test(traceId)) throw new BadParameter('trace_id must be 32 hexadecimal characters')
+  return traceId.toLowerCase()
 }
 
-function logQuery(url: URL): LogQuery {
-  const query: LogQuery = {}
-  const service = textParam(url, 'service')
-  const level = textParam(url, 'level')
-  const q = textParam(url, 'q')
-  const traceId = textParam(url, 'trace_id')
-  if (service) query.service = service
-  if (level !== undefined) {
-    const n = LEVELS[level.toLowerCase()]
-    if (n === undefined) {
-      throw new BadParameter(`level must be one of ${Object.keys(LEVELS).join(', ')}, not "${level}"`)
-    }
-    query.level = n
+/** `status`: ok, error, or the HTTP status code of the trace's root. */
+function statusParam(url: URL): TraceQuery['status'] {
+  const status = textParam(url, 'status')
+  if (status === undefined || status === 'ok' || status === 'error') return status
+  const code = Number(status)
+  if (!Number.isInteger(code) || code < 100 || code > 599) {
+    throw new BadParameter(`status must be ok, error or an HTTP status code from 100 to 599, not "${status}"`)
   }
-  if (q) query.q = q
-  if (traceId) {
-    if (!TRACE_ID.test(traceId)) throw new BadParameter('trace_id must be 32 hexadecimal characters')
-    query.trace_id = traceId.toLowerCase()
-  }
-  const since = numberParam(url, 'since_ms', 0, Number.MAX_SAFE_INTEGER)
-  const until = numberParam(url, 'until_ms', 0, Number.MAX_SAFE_INTEGER)
-  const after = numberParam(url, 'after_id', 0, Number.MAX_SAFE_INTEGER, true)
-  const limit = numberParam(url, 'limit', 1, 1000, true)
-  if (since !== undefined) query.since_ms = since
-  if (until !== undefined) query.until_ms = until
-  if (after !== undefined) query.after_id = after
-  if (limit !== undefined) query.limit = limit
-  return query
+  return code
 }
+
+/** `level`: a level's name, the lowest shown. */
+function levelParam(url: URL): number | undefined {
+  const level = textParam(url, 'level')
+  if (level === undefined) return undefined
+  const n = LEVELS[level.toLowerCase()]
+  if (n === undefined) {
+    throw new BadParameter(`level must be one of ${Object.keys(LEVELS).join(', ')}, not "${level}"`)
+  }
+  return n
+}
+
+// An absent parameter is an undefined field, which the store reads as "no condition".
+const traceQuery = (url: URL): TraceQuery => ({
+  service: textParam(url, 'service'),
+  route: textParam(url, 'route'),
+  trace_id: traceIdParam(url),
+  status: statusParam(url),
+  min_duration_ms: numberParam(url, 'min_duration_ms', 0, 3_600_000),
+  start_ms: numberParam(url, 'start_ms', 0, Number.MAX_SAFE_INTEGER),
+  end_ms: numberParam(url, 'end_ms', 0, Number.MAX_SAFE_INTEGER),
+  limit: numberParam(url, 'limit', 1, 500, true),
+})
+
+const logQuery = (url: URL): LogQuery => ({
+  service: textParam(url, 'service'),
+  level: levelParam(url),
+  q: textParam(url, 'q'),
+  trace_id: traceIdParam(url),
+  since_ms: numberParam(url, 'since_ms', 0, Number.MAX_SAFE_INTEGER),
+  until_ms: numberParam(url, 'until_ms', 0, Number.MAX_SAFE_INTEGER),
+  after_id: numberParam(url, 'after_id', 0, Number.MAX_SAFE_INTEGER, true),
+  limit: numberParam(url, 'limit', 1, 1000, true),
+})
 
 /** A GET handler over the request's URL; a BadParameter becomes a 400 problem naming it. */
 function get(work: (url: URL, params: Record<string, string>) => unknown): Handler {
@@ -151,6 +141,8 @@ export function createConsole(options: ConsoleOptions) {
     '/v1/logs': { POST: receiver.logs },
     '/api/status': get(() => ({
       ...store.counts(),
+      // Since the console started; stored = received − evicted, so a script can tell none was lost.
+      totals: store.totals(),
       retention: { max_spans: store.maxSpans, max_logs: store.maxLogs },
       database: store.path,
       targets: metrics?.status() ?? [],
@@ -166,15 +158,12 @@ export function createConsole(options: ConsoleOptions) {
     '/api/logs': get((url) => ({ logs: store.logs(logQuery(url)) })),
     '/api/service-map': get((url) => store.serviceMap(numberParam(url, 'window_s', 1, DAY_S) ?? 300, now())),
     '/api/metrics/red': get((url) => {
-      const query: { service?: string; route?: string; window_s?: number; step_s?: number } = {}
-      const service = textParam(url, 'service')
-      const route = textParam(url, 'route')
-      const windowS = numberParam(url, 'window_s', 10, DAY_S)
-      const stepS = numberParam(url, 'step_s', 0, 3600)
-      if (service) query.service = service
-      if (route) query.route = route
-      if (windowS !== undefined) query.window_s = windowS
-      if (stepS !== undefined) query.step_s = stepS
+      const query = {
+        service: textParam(url, 'service'),
+        route: textParam(url, 'route'),
+        window_s: numberParam(url, 'window_s', 10, DAY_S),
+        step_s: numberParam(url, 'step_s', 0, 3600),
+      }
       if (!metrics) return { step_s: 0, series: [], retries: [], exemplars: [] }
       try {
         return metrics.red(query)

@@ -4,6 +4,8 @@
 // be stored (an id of the wrong length, a value nested too deep) is rejected alone and counted in
 // the answer's partialSuccess, as the spec asks, while the rest of the request is kept.
 
+import { readLimited, TooLargeError } from './read-limited.ts'
+
 export interface SpanRow {
   trace_id: string
   span_id: string
@@ -86,9 +88,12 @@ export async function readOtlpJson(request: Request, maxBytes: number): Promise<
       `the Content-Type must be application/json (OTLP/HTTP JSON), not "${type || 'none'}"`,
     )
   }
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
-  if (declared > maxBytes) throw tooLarge(maxBytes)
-  let bytes = await readLimited(request, maxBytes)
+  let bytes: Uint8Array<ArrayBuffer>
+  try {
+    bytes = await readLimited(request, maxBytes)
+  } catch (error) {
+    throw error instanceof TooLargeError ? tooLarge(maxBytes) : error
+  }
   const encoding = (request.headers.get('content-encoding') ?? '').toLowerCase()
   if (encoding === 'gzip') {
     try {
@@ -116,31 +121,6 @@ export async function readOtlpJson(request: Request, maxBytes: number): Promise<
 
 function tooLarge(maxBytes: number): OtlpRequestError {
   return new OtlpRequestError(413, 'Content Too Large', `the body is larger than ${maxBytes} bytes`)
-}
-
-async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
-  if (!request.body) return new Uint8Array()
-  const reader = request.body.getReader()
-  const chunks: Uint8Array<ArrayBuffer>[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge(maxBytes)
-    }
-    chunks.push(value)
-  }
-  if (chunks.length === 1 && chunks[0]) return chunks[0]
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const chunk of chunks) {
-    out.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return out
 }
 
 type Json = Record<string, unknown>

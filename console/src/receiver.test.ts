@@ -1,3 +1,4 @@
+import { Database } from 'bun:sqlite'
 import { afterEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -279,6 +280,32 @@ describe('retention', () => {
     expect(Number(oldest?.root_name.split(' ')[1])).toBeGreaterThan(sent - 5001)
     // 51 200 spans went through; a store that kept them all would have grown by far more.
     expect(grown).toBeLessThan(150 * 1024 * 1024)
+    // Every span received is stored or was evicted: none lost on the way.
+    const { spans } = store.counts()
+    expect(store.totals()).toEqual({
+      received_spans: sent,
+      evicted_spans: sent - spans,
+      received_logs: 0,
+      evicted_logs: 0,
+    })
+  })
+
+  test('spans received are written together within the flush interval, without waiting for a read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'console-store-'))
+    try {
+      const path = join(dir, 'console.sqlite')
+      const { receiver } = setup({ path })
+      const reader = new Database(path, { readonly: true })
+      const stored = () => (reader.query('SELECT COUNT(*) AS n FROM spans').get() as { n: number }).n
+      await receiver.traces(post('/v1/traces', JSON.stringify(documentOf([goodSpan('1')]))))
+      await receiver.traces(post('/v1/traces', JSON.stringify(documentOf([goodSpan('2')]))))
+      expect(stored()).toBe(0)
+      await Bun.sleep(400)
+      expect(stored()).toBe(2)
+      reader.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test('a restart with a file keeps what was stored', async () => {

@@ -17,6 +17,7 @@
 // zero (prom-client creates a series on its first increment), where Prometheus would drop it.
 
 import { type ExpositionFormat, formatOf, parseExposition, type Sample } from './openmetrics.ts'
+import { readLimited, TooLargeError } from './read-limited.ts'
 
 export interface ScrapeTarget {
   /** The service name series are labelled with; unique among the targets. */
@@ -287,7 +288,13 @@ export function createScraper(options: ScraperOptions = {}) {
       await response.body?.cancel().catch(() => {})
       throw new Error(`HTTP ${response.status} ${response.statusText}`.trim())
     }
-    const text = await readLimited(response, maxBodyBytes)
+    let text: string
+    try {
+      text = new TextDecoder().decode(await readLimited(response, maxBodyBytes))
+    } catch (error) {
+      if (error instanceof TooLargeError) throw new Error(`the metrics answer is ${error.message}`)
+      throw error
+    }
     return { text, format: formatOf(response.headers.get('content-type')) }
   }
 
@@ -596,27 +603,4 @@ function seriesKey(sample: Sample): string {
     .sort()
     .map((name) => `${name}=${sample.labels[name]}`)
   return `${sample.name}\u0000${labels.join('\u0000')}`
-}
-
-async function readLimited(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => {})
-    throw new Error(`the metrics answer is larger than ${maxBytes} bytes`)
-  }
-  if (!response.body) return ''
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {})
-      throw new Error(`the metrics answer is larger than ${maxBytes} bytes`)
-    }
-    chunks.push(value)
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks))
 }

@@ -13,7 +13,16 @@ export interface StoreOptions {
   path?: string
   maxSpans?: number
   maxLogs?: number
+  /** How long rows received may wait to be written together (a read writes them at once); 0 writes each batch as it comes. */
+  flushMs?: number
+  /** SQLite's page cache, in KiB. */
+  cacheKiB?: number
+  /** WAL pages between checkpoints (each syncs the file). */
+  checkpointPages?: number
 }
+
+/** Rows written in one transaction at most; more received at once are written straight away. */
+const FLUSH_ROWS = 8192
 
 export interface StoredSpan extends SpanRow {
   id: number
@@ -125,13 +134,26 @@ function conditions() {
 }
 
 export function createStore(options: StoreOptions = {}) {
-  const { path = ':memory:', maxSpans = 200_000, maxLogs = 200_000 } = options
+  const {
+    path = ':memory:',
+    maxSpans = 200_000,
+    maxLogs = 200_000,
+    flushMs = 200,
+    cacheKiB = 32 * 1024,
+    checkpointPages = 4000,
+  } = options
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const db = new Database(path, { create: true, strict: true })
   db.exec('PRAGMA journal_mode = WAL')
   // NORMAL is durable across a process crash in WAL mode; only a power loss may drop the last
   // transactions, which is fine for a learner's telemetry.
   db.exec('PRAGMA synchronous = NORMAL')
+  // The trace index takes random keys, so its pages are all over the file: a 32 MiB page cache
+  // (SQLite's default is 2 MiB) keeps them in memory, and a checkpoint every 4,000 pages (not
+  // 1,000) syncs the file a quarter as often. With the writes coalesced below, storing a span costs
+  // about half what it did: `bun bench/console-ingest.ts`, figures in console/README.md.
+  db.exec(`PRAGMA cache_size = -${Math.max(64, Math.floor(cacheKiB))}`)
+  db.exec(`PRAGMA wal_autocheckpoint = ${Math.max(1, Math.floor(checkpointPages))}`)
   db.exec(SCHEMA)
 
   const insertSpan = db.prepare(
@@ -152,6 +174,9 @@ export function createStore(options: StoreOptions = {}) {
   /** Rows evicted at once past the bound: a twentieth of it, so the delete is rare and cheap. */
   const slack = (max: number) => Math.max(1, Math.floor(max / 20))
 
+  /** Since the store was opened: rows received and rows evicted (stored = received − evicted). */
+  const totals = { received_spans: 0, evicted_spans: 0, received_logs: 0, evicted_logs: 0 }
+
   /** Deletes the oldest rows so that at most `max - slack` remain; returns the new count. */
   function evict(table: 'spans' | 'logs', count: number, max: number): number {
     if (count <= max) return count
@@ -161,7 +186,9 @@ export function createStore(options: StoreOptions = {}) {
       | undefined
     if (!cut) return count
     db.query(`DELETE FROM ${table} WHERE id <= ?`).run(cut.id)
-    return countOf(table)
+    const left = countOf(table)
+    totals[`evicted_${table}`] += count - left
+    return left
   }
 
   const writeSpans = db.transaction((rows: SpanRow[]) => {
@@ -172,6 +199,33 @@ export function createStore(options: StoreOptions = {}) {
     for (const row of rows) insertLog.run(row as never)
     logCount = evict('logs', logCount + rows.length, maxLogs)
   })
+
+  // Rows received wait here and are written together: one transaction for what several export
+  // requests sent costs about what one costs, and the trace index's pages are written once for
+  // all of them. Every read writes what waits first, so an answer never misses a row received.
+  let pendingSpans: SpanRow[] = []
+  let pendingLogs: LogRow[] = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  function flush(): void {
+    clearTimeout(timer)
+    timer = undefined
+    if (pendingSpans.length > 0) {
+      const rows = pendingSpans
+      pendingSpans = []
+      writeSpans(rows)
+    }
+    if (pendingLogs.length > 0) {
+      const rows = pendingLogs
+      pendingLogs = []
+      writeLogs(rows)
+    }
+  }
+
+  function received(waiting: number): void {
+    if (waiting >= FLUSH_ROWS || flushMs <= 0) flush()
+    else timer ??= setTimeout(flush, flushMs)
+  }
 
   const traceCount = db.query('SELECT COUNT(DISTINCT trace_id) AS n FROM spans')
   let traceCountCache = { at: 0, n: 0 }
@@ -220,12 +274,25 @@ export function createStore(options: StoreOptions = {}) {
     maxSpans,
     maxLogs,
     insertSpans(rows: SpanRow[]): void {
-      if (rows.length > 0) writeSpans(rows)
+      if (rows.length === 0) return
+      for (const row of rows) pendingSpans.push(row)
+      totals.received_spans += rows.length
+      received(pendingSpans.length)
     },
     insertLogs(rows: LogRow[]): void {
-      if (rows.length > 0) writeLogs(rows)
+      if (rows.length === 0) return
+      for (const row of rows) pendingLogs.push(row)
+      totals.received_logs += rows.length
+      received(pendingLogs.length)
+    },
+    /** Writes what waits now (reads do it themselves; a test or a shutdown may want it). */
+    flush,
+    /** Rows received and evicted since the store was opened: they only grow. */
+    totals() {
+      return { ...totals }
     },
     counts() {
+      flush()
       const now = Date.now()
       // COUNT(DISTINCT) walks the index; the status poll need not pay it more than once a second.
       if (now - traceCountCache.at > 1000) {
@@ -241,6 +308,7 @@ export function createStore(options: StoreOptions = {}) {
       }
     },
     services(): { name: string; spans: number; last_seen_ms: number }[] {
+      flush()
       const rows = db
         .query(
           'SELECT service AS name, COUNT(*) AS spans, MAX(start_us) AS last FROM spans GROUP BY service ORDER BY service',
@@ -249,6 +317,7 @@ export function createStore(options: StoreOptions = {}) {
       return rows.map((r) => ({ name: r.name, spans: r.spans, last_seen_ms: r.last / 1000 }))
     },
     searchTraces(query: TraceQuery = {}): TraceSummary[] {
+      flush()
       const limit = query.limit ?? 50
       if (query.trace_id) return summaries([query.trace_id.toLowerCase()])
       const { where, args, add } = conditions()
@@ -289,11 +358,13 @@ export function createStore(options: StoreOptions = {}) {
       return summaries(ids)
     },
     trace(traceId: string): StoredSpan[] {
+      flush()
       return db
         .query('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_us')
         .all(traceId.toLowerCase()) as StoredSpan[]
     },
     logs(query: LogQuery = {}): StoredLog[] {
+      flush()
       const { where, args, add } = conditions()
       if (query.service) add('service = ?', query.service)
       if (query.level !== undefined) add('level_num >= ?', query.level)
@@ -316,6 +387,7 @@ export function createStore(options: StoreOptions = {}) {
      * at `nowMs` (spans after it, from a host whose clock is ahead, wait for their window).
      */
     serviceMap(windowS = 300, nowMs = Date.now()): ServiceMap {
+      flush()
       const since = (nowMs - windowS * 1000) * 1000
       const until = nowMs * 1000
       const nodes = db
@@ -367,6 +439,7 @@ export function createStore(options: StoreOptions = {}) {
       return { window_s: windowS, nodes, edges }
     },
     close(): void {
+      flush()
       db.close()
     },
   }
