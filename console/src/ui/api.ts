@@ -146,7 +146,8 @@ export interface LogLine {
   msg: string
   trace_id?: string | null
   span_id?: string | null
-  attributes: Record<string, unknown>
+  /** An object per the README; the store has answered it as a JSON string too, so pages read both. */
+  attributes: Record<string, unknown> | string
   line: string
 }
 

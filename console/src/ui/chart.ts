@@ -127,25 +127,35 @@ export function createPanel(options: PanelOptions): Panel {
     return new uPlot(opts, [[]], body)
   }
 
+  /**
+   * Anchors are kept from one draw to the next (keyed by link and time), only moved, so a refresh
+   * every few seconds does not take the keyboard focus or the hover from the point a person is on.
+   */
   function drawExemplars(u: uPlot): void {
-    for (const old of u.over.querySelectorAll('.exemplar')) old.remove()
     const xMin = u.scales.x?.min ?? 0
     const xMax = u.scales.x?.max ?? 0
+    const kept = new Set<HTMLAnchorElement>()
     for (const exemplar of exemplars) {
       if (exemplar.x < xMin || exemplar.x > xMax) continue
-      const anchor = h('a', {
-        class: 'exemplar',
-        href: exemplar.href,
-        title: exemplar.label,
-        'aria-label': exemplar.label,
-        style: {
-          left: `${u.valToPos(exemplar.x, 'x')}px`,
-          top: `${u.valToPos(exemplar.y, 'y')}px`,
-          borderColor: exemplar.colour,
-        },
-      })
-      u.over.appendChild(anchor)
+      const key = `${exemplar.href}@${exemplar.x}`
+      let anchor = u.over.querySelector<HTMLAnchorElement>(`a.exemplar[data-key="${CSS.escape(key)}"]`)
+      if (!anchor) {
+        anchor = h('a', {
+          class: 'exemplar',
+          href: exemplar.href,
+          'data-key': key,
+          title: exemplar.label,
+          'aria-label': exemplar.label,
+          style: { borderColor: exemplar.colour },
+        })
+        u.over.appendChild(anchor)
+      }
+      anchor.style.left = `${u.valToPos(exemplar.x, 'x')}px`
+      anchor.style.top = `${u.valToPos(exemplar.y, 'y')}px`
+      kept.add(anchor)
     }
+    for (const old of u.over.querySelectorAll<HTMLAnchorElement>('a.exemplar'))
+      if (!kept.has(old)) old.remove()
   }
 
   return {

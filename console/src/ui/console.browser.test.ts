@@ -81,11 +81,19 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await page.close()
   }, 30_000)
 
-  test('clicking an exemplar on the latency chart opens its trace', async () => {
+  test('an exemplar on the latency chart opens its trace, by click or by keyboard', async () => {
     const { page, errors } = await open('/?window=15m')
     expect(await page.getByLabel('Time window').inputValue()).toBe('15m')
     const exemplar = page.locator(`a.exemplar[href="/traces/${TRACE_ID}"]`)
     await exemplar.waitFor()
+    expect(await exemplar.getAttribute('aria-label')).toContain('643 ms')
+    // Keyboard: the point takes the focus, keeps it across the 5 s refresh, and Enter follows it.
+    await exemplar.focus()
+    await page.waitForTimeout(5500)
+    expect(await page.locator('a.exemplar:focus').getAttribute('href')).toBe(`/traces/${TRACE_ID}`)
+    await page.keyboard.press('Enter')
+    await page.waitForURL(`**/traces/${TRACE_ID}`)
+    await page.goBack()
     await exemplar.click()
     await page.waitForURL(`**/traces/${TRACE_ID}`)
     await page.locator('.wf-row[data-service="shopstack-catalog"]').first().waitFor()

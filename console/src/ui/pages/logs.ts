@@ -3,7 +3,7 @@
 // opens the trace.
 
 import { getJson, type LogLine, type LogsAnswer, query, type ServicesAnswer } from '../api.ts'
-import { dateTime, shortId } from '../format.ts'
+import { dateTime, ms, shortId } from '../format.ts'
 import { h, replace } from '../h.ts'
 import { serviceColour } from '../palette.ts'
 import type { PageContext } from '../router.ts'
@@ -11,6 +11,35 @@ import { errorBox, field, poll, select } from '../widgets.ts'
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
 const KEEP = 1000
+
+function attributesOf(line: LogLine): Record<string, unknown> {
+  if (typeof line.attributes !== 'string') return line.attributes ?? {}
+  try {
+    const parsed: unknown = JSON.parse(line.attributes)
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {}
+  } catch {
+    return {}
+  }
+}
+
+/** "GET /catalog/:id → 200 in 12.3 ms": what a request line is about, beside its bare "request". */
+export function lineSummary(line: LogLine): string {
+  const a = attributesOf(line)
+  const parts: string[] = []
+  const target = a.route ?? a.url ?? a.path
+  if (typeof a.method === 'string' || typeof target === 'string') {
+    parts.push([a.method, target].filter((p) => typeof p === 'string').join(' '))
+  }
+  if (typeof a.status === 'number') parts.push(`→ ${a.status}`)
+  const took = a.duration_ms ?? a.responseTime
+  if (typeof took === 'number') parts.push(`in ${ms(took)}`)
+  const err = a.err
+  if (typeof err === 'object' && err !== null) {
+    const e = err as Record<string, unknown>
+    parts.push(`error: ${[e.type, e.message].filter((p) => typeof p === 'string').join(': ')}`)
+  }
+  return parts.join(' ')
+}
 
 export function logRow(line: LogLine, options: { linkLogs?: boolean } = {}): HTMLElement {
   return h(
@@ -33,7 +62,21 @@ export function logRow(line: LogLine, options: { linkLogs?: boolean } = {}): HTM
       h('span', { class: 'chip', style: { background: serviceColour(line.service) } }, line.service),
     ),
     h('td', null, h('span', { class: `level ${line.level}` }, line.level)),
-    h('td', null, h('details', null, h('summary', null, line.msg), h('pre', null, line.line))),
+    h(
+      'td',
+      null,
+      h(
+        'details',
+        null,
+        h(
+          'summary',
+          null,
+          line.msg,
+          lineSummary(line) ? h('span', { class: 'muted' }, ` ${lineSummary(line)}`) : null,
+        ),
+        h('pre', null, line.line),
+      ),
+    ),
     h(
       'td',
       null,
