@@ -179,7 +179,7 @@ export function logsPage(context: PageContext): void {
   }
 
   function describe(): void {
-    state.textContent = `${shown} lines${paused ? ' · paused' : ' · live'}`
+    state.textContent = `${shown} ${shown === 1 ? 'line' : 'lines'}${paused ? ' · paused' : ' · live'}`
   }
 
   function apply(): void {
