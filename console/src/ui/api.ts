@@ -1,0 +1,244 @@
+// The console's JSON API as the pages use it (console/README.md is the contract): typed answers,
+// and one error type whose message says in words what went wrong, problem+json detail included.
+
+export interface Problem {
+  title?: string
+  status?: number
+  detail?: string
+  service?: string
+  /** A 422's bad fields, in the services' shape. */
+  errors?: { in?: string; path?: string; message?: string }[]
+}
+
+export class ApiError extends Error {
+  override name = 'ApiError'
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(describe(url, status, problem))
+  }
+}
+
+function describe(url: string, status: number, problem: Problem): string {
+  if (status === 0) return `Could not reach the console at ${url}: ${problem.detail ?? 'no answer'}`
+  const what = problem.title ?? `HTTP ${status}`
+  const fields = Array.isArray(problem.errors)
+    ? problem.errors.map((e) => [e.path, e.message].filter(Boolean).join(' ')).join('; ')
+    : ''
+  const said = [problem.detail, fields].filter(Boolean).join(' — ')
+  return said ? `${what} (${status}): ${said}` : `${what} (${status}) from ${url}`
+}
+
+export async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+  let response: Response
+  try {
+    response = await fetch(url, {
+      ...init,
+      headers: {
+        accept: 'application/json, application/problem+json',
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+      },
+    })
+  } catch (error) {
+    throw new ApiError(url, 0, { detail: error instanceof Error ? error.message : String(error) })
+  }
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = text ? JSON.parse(text) : {}
+  } catch {
+    body = undefined
+  }
+  if (!response.ok) {
+    const problem =
+      typeof body === 'object' && body !== null
+        ? (body as Problem)
+        : { title: response.statusText, detail: text.slice(0, 200) }
+    throw new ApiError(url, response.status, problem)
+  }
+  if (body === undefined)
+    throw new ApiError(url, response.status, { title: 'Not JSON', detail: text.slice(0, 200) })
+  return body as T
+}
+
+export const getJson = <T>(url: string) => request<T>(url)
+export const sendJson = <T>(method: string, url: string, body?: unknown) =>
+  request<T>(url, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+
+/** A query string from the values that are set. */
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value))
+  }
+  const text = search.toString()
+  return text ? `?${text}` : ''
+}
+
+// ---- answers -------------------------------------------------------------------------------------
+
+export interface StatusAnswer {
+  spans: number
+  traces: number
+  logs: number
+  bytes: number
+  retention: { max_spans: number; max_logs: number }
+  database: string
+  targets: { service: string; url: string; up: boolean; last_scrape_ms?: number; error?: string }[]
+}
+
+export interface ServicesAnswer {
+  services: { name: string; spans: number; last_seen_ms: number }[]
+}
+
+export interface TraceSummary {
+  trace_id: string
+  root_service: string
+  root_name: string
+  start_ms: number
+  duration_ms: number
+  span_count: number
+  error_count: number
+  services: string[]
+  http_status?: number
+}
+
+export interface TracesAnswer {
+  traces: TraceSummary[]
+}
+
+export interface JaegerKeyValue {
+  key: string
+  type: string
+  value: unknown
+}
+
+export interface JaegerSpan {
+  traceID: string
+  spanID: string
+  operationName: string
+  references: { refType: string; traceID: string; spanID: string }[]
+  startTime: number
+  duration: number
+  tags: JaegerKeyValue[]
+  logs: { timestamp: number; fields: JaegerKeyValue[] }[]
+  processID: string
+  warnings: string[] | null
+}
+
+export interface JaegerTrace {
+  traceID: string
+  spans: JaegerSpan[]
+  processes: Record<string, { serviceName: string; tags: JaegerKeyValue[] }>
+}
+
+export interface TraceAnswer {
+  data: JaegerTrace[]
+}
+
+export interface LogLine {
+  id: number
+  time_ms: number
+  service: string
+  level: string
+  msg: string
+  trace_id?: string | null
+  span_id?: string | null
+  /** An object per the README; the store has answered it as a JSON string too, so pages read both. */
+  attributes: Record<string, unknown> | string
+  line: string
+}
+
+export interface LogsAnswer {
+  logs: LogLine[]
+}
+
+export interface ServiceMapAnswer {
+  window_s: number
+  nodes: { service: string; requests: number; errors: number }[]
+  edges: {
+    from: string
+    to: string
+    requests: number
+    rate_per_s: number
+    error_ratio: number
+    p99_ms: number
+  }[]
+}
+
+export interface RedPoint {
+  t_ms: number
+  rate: number | null
+  error_ratio: number | null
+  p50_ms: number | null
+  p99_ms: number | null
+}
+
+export interface RedAnswer {
+  step_s: number
+  series: { service: string; route?: string | null; points: RedPoint[] }[]
+  retries: { service: string; upstream: string; points: { t_ms: number; rate: number | null }[] }[]
+  exemplars: { t_ms: number; service: string; route?: string; value_ms: number; trace_id: string }[]
+}
+
+/** The load generator's status (loadtest/src/ui/server.ts), `series` from the console's load API. */
+export interface LoadStatus {
+  status: {
+    state: 'ready' | 'spawning' | 'running' | 'stopping' | 'stopped'
+    users?: number
+    target_users?: number
+    rate?: number
+    in_flight?: number
+    elapsed_s?: number
+    run_time_s?: number
+  }
+  defaults?: { host?: string; users: number; spawn_rate: number; rate: number; run_time_s: number }
+  totals?: LoadRow & { error_rate: number }
+  endpoints: (LoadRow & { name: string; target: string; method: string; route: string })[]
+  failures: {
+    endpoint: string
+    method: string
+    route: string
+    target: string
+    cause: string
+    status?: number
+    count: number
+    example: { url: string; trace_id?: string; request_id?: string; at_s: number }
+  }[]
+  /** The run's time series as columns, index by index (load-api.ts seriesColumns: uPlot's layout). */
+  series?: {
+    t: number[]
+    users: number[]
+    in_flight: number[]
+    rps: number[]
+    failures_per_s: number[]
+    p50_ms: number[]
+    p95_ms: number[]
+    p99_ms: number[]
+  }
+}
+
+export interface LoadRow {
+  requests: number
+  failures: number
+  p50_ms: number
+  p95_ms: number
+  p99_ms: number
+  avg_ms: number
+  max_ms: number
+  rps: number
+  current_rps: number
+  failures_per_s: number
+}
+
+export interface FaultsAnswer {
+  services: {
+    service: string
+    url: string
+    state?: { service: string; faults: Record<string, Record<string, unknown>>; leaked_bytes?: number }
+    summary?: string
+    error?: Problem
+  }[]
+}
