@@ -99,6 +99,14 @@ describe('the console mode’s lost spans', () => {
     expect(lostTarget([c])).toMatchObject({ value: 10, pass: false })
   })
 
+  test('a shortfall wrk’s count hides shows against the requests the gateway logged', () => {
+    // wrk counted 1000 requests, the gateway logged 1010 (10 in flight at the end): 4040 spans.
+    const c = consoleCase('gateway-get', { spansReceived: 4030, requestsLogged: 1010 })
+    expect(lostTarget([c])).toMatchObject({ value: 10, pass: false })
+    const exact = consoleCase('gateway-get', { spansReceived: 4040, requestsLogged: 1010 })
+    expect(lostTarget([exact])).toMatchObject({ value: 0, pass: true })
+  })
+
   test('stored spans that did not grow by received − evicted count', () => {
     const c = consoleCase('gateway-get', { consoleStored: 3000, consoleChecked: 3010, consoleEvicted: 1000 })
     expect(lostTarget([c])).toMatchObject({ value: 10, pass: false })
