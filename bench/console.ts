@@ -1,5 +1,6 @@
 // The console in the benchmark: starting it as `bun run dev` does (its own process, default
-// retention, a SQLite file in the bench's temp dir), reading its /api/status, and timing
+// retention, a SQLite file in the bench's temp dir), reading its /api/status (whose totals count
+// the spans it accepted, so the services export to it directly), and timing
 // `bun run dev` itself from spawn to "ShopStack ready" and to every /livez 200, then stopping it
 // with SIGINT and checking that no process it started is left. Only the console's HTTP API is read.
 
@@ -14,11 +15,18 @@ export interface ConsoleStatus {
   traces: number
   logs: number
   bytes: number
+  /** Since the console started, never decreasing; stored = received − evicted. */
+  totals: { received_spans: number; evicted_spans: number; received_logs: number; evicted_logs: number }
   retention: { max_spans: number; max_logs: number }
 }
 
 export interface ConsoleProcess extends Running {
   status(): Promise<ConsoleStatus>
+  /**
+   * Wait until the console has accepted no span for `quietMs` (from the later of its last growth and
+   * this call), polling totals.received_spans; returns that count.
+   */
+  settle(quietMs?: number, timeoutMs?: number): Promise<number>
 }
 
 /** Nothing inherited may change what is measured: retention, port, database, endpoints. */
@@ -66,14 +74,29 @@ export async function startConsole(options: ConsoleStart): Promise<ConsoleProces
     port,
     logPath: join(dir, 'console.log'),
   })
+  async function status(): Promise<ConsoleStatus> {
+    const response = await fetch(`${running.url}/api/status`)
+    if (!response.ok) throw new Error(`console /api/status answered ${response.status}`)
+    return (await response.json()) as ConsoleStatus
+  }
   return {
     ...running,
     rssMb: running.rssMb,
     stop: running.stop,
-    async status() {
-      const response = await fetch(`${running.url}/api/status`)
-      if (!response.ok) throw new Error(`console /api/status answered ${response.status}`)
-      return (await response.json()) as ConsoleStatus
+    status,
+    async settle(quietMs = 1200, timeoutMs = 30_000) {
+      const deadline = performance.now() + timeoutMs
+      let last = (await status()).totals.received_spans
+      let changed = performance.now()
+      while (performance.now() < deadline && performance.now() - changed < quietMs) {
+        await Bun.sleep(100)
+        const now = (await status()).totals.received_spans
+        if (now !== last) {
+          last = now
+          changed = performance.now()
+        }
+      }
+      return last
     },
   }
 }

@@ -105,12 +105,13 @@ export interface ServiceStart {
   /** Where the service's stdout and stderr go. */
   logPath: string
   timeoutMs?: number
+  /** A port chosen beforehand (so the console can be told where to scrape); else a free one. */
+  port?: number
 }
 
 /** Spawn a service with `bun src/index.ts` and wait for /livez; readyMs is the cold start. */
 export async function startService(options: ServiceStart): Promise<Running> {
-  const { name, env, logPath, timeoutMs } = options
-  const port = freePort()
+  const { name, env, logPath, timeoutMs, port = freePort() } = options
   const inherited = { ...Bun.env }
   // The caller decides about tracing: nothing inherited may turn it on.
   delete inherited.OTLP_ENDPOINT
