@@ -107,6 +107,33 @@ describe('the console API', () => {
     }
   })
 
+  test("a service's log line is answered with its fields as an object", async () => {
+    const line = JSON.stringify({ level: 'warn', time: 1, service: 'cart', msg: 'slow', cart_id: 'abc' })
+    const body = {
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shopstack-cart' } }] },
+          scopeLogs: [{ logRecords: [{ body: { stringValue: line } }] }],
+        },
+      ],
+    }
+    const sent = await fetch(`${base}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    expect(sent.status).toBe(200)
+    const { logs } = (await (await fetch(`${base}/api/logs?level=warn`)).json()) as { logs: unknown[] }
+    expect(logs).toEqual([
+      expect.objectContaining({
+        service: 'shopstack-cart',
+        level: 'warn',
+        msg: 'slow',
+        attributes: { cart_id: 'abc' },
+      }),
+    ])
+  })
+
   test('an unknown trace and an unknown path are 404 problems', async () => {
     const trace = await fetch(`${base}/api/traces/${'ab'.repeat(16)}`)
     expect(trace.status).toBe(404)
@@ -120,8 +147,8 @@ describe('the console API', () => {
     const status = (await (await fetch(`${base}/api/status`)).json()) as Record<string, unknown>
     expect(status).toMatchObject({
       spans: 3,
-      logs: 0,
-      totals: { received_spans: 3, evicted_spans: 0, received_logs: 0, evicted_logs: 0 },
+      logs: 1,
+      totals: { received_spans: 3, evicted_spans: 0, received_logs: 1, evicted_logs: 0 },
       retention: { max_spans: 200_000, max_logs: 200_000 },
     })
   })

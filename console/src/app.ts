@@ -155,7 +155,10 @@ export function createConsole(options: ConsoleOptions) {
       const trace = jaegerTrace?.(id.toLowerCase(), store)
       return trace ?? problem(404, 'Not Found', `no trace ${id} is stored (it may have been evicted)`)
     }),
-    '/api/logs': get((url) => ({ logs: store.logs(logQuery(url)) })),
+    // The store keeps attributes as JSON text; the API answers them as the object they are.
+    '/api/logs': get((url) => ({
+      logs: store.logs(logQuery(url)).map((line) => ({ ...line, attributes: JSON.parse(line.attributes) })),
+    })),
     '/api/service-map': get((url) => store.serviceMap(numberParam(url, 'window_s', 1, DAY_S) ?? 300, now())),
     '/api/metrics/red': get((url) => {
       const query = {

@@ -1,8 +1,7 @@
 // The faults panel: one card per service with what is injected now and a form to change it. The
 // kinds and their fields come from the load generator's FAULT_KINDS, so the form, the validation and
-// the services agree. faults.ts is browser-safe (at run time it imports only lib's validation and
-// errors, which import nothing), but @shopstack/loadtest exports only ./load-api (server code), so
-// the module is imported by its path until the package exports it as ./faults. Apply PUTs the whole
+// the services agree (faults.ts is browser-safe: at run time it imports only lib's validation and
+// errors, which import nothing). Apply PUTs the whole
 // set to /api/faults/:service, Clear DELETEs it; a refusal is shown in the words the API gave.
 
 import {
@@ -12,7 +11,7 @@ import {
   SERVICES,
   type ServiceName,
   summarizeFaults,
-} from '../../../../loadtest/src/faults.ts'
+} from '@shopstack/loadtest/faults'
 import { type FaultsAnswer, getJson, sendJson } from '../api.ts'
 import { h, replace } from '../h.ts'
 import { serviceColour } from '../palette.ts'
