@@ -11,16 +11,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launchChromium } from './browser.ts'
-import { ROOT, waitFor } from './harness.ts'
+import { freePort, ROOT, waitFor } from './harness.ts'
 
 const ARTIFACTS = join(ROOT, 'test-artifacts')
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = listener
-  listener.stop(true)
-  return port
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-story-'))
 const ports = { gateway: freePort(), catalog: freePort(), cart: freePort(), console: freePort() }
@@ -107,22 +100,112 @@ afterAll(async () => {
 
 describe.skipIf(!hasChromium)('the console, as a learner uses it', () => {
   test('a catalog latency fault: p99 rises, an exemplar opens the slow trace, its logs are there', async () => {
-    await api('/api/load/start', json({ users: 8, spawn_rate: 8, run_time: '3m' }, 'POST'))
+    await api('/api/load/start', json({ users: 20, spawn_rate: 20, run_time: '3m' }, 'POST'))
     await api('/api/faults/catalog', json({ latency: { min_ms: 300, max_ms: 400, route: '/catalog/:id' } }))
 
     // The server's view: the catalog's p99 passes the fault's floor within a few scrapes.
     await waitFor(async () => ((await latest('shopstack-catalog'))?.p99_ms ?? 0) > 300, 30_000, 500)
-    const red = await api<Red>('/api/metrics/red?window_s=60')
-    const slow = red.exemplars.find(
-      (e) => e.service === 'shopstack-catalog' && e.route === '/catalog/:id' && e.value_ms >= 300,
-    )
-    expect(slow).toBeDefined()
 
     const page = await (browser as Browser).newPage({ viewport: { width: 1400, height: 1000 } })
-    await page.goto(`${consoleUrl}/`)
-    await page.getByText('shopstack-catalog').first().waitFor()
+    await page.goto(`${consoleUrl}/?window=5m`)
+    // The map drawn from the spans, and the latency chart with its exemplar points.
+    await page.locator('[data-edge="shopstack-gateway->shopstack-catalog"]').waitFor()
     await screenshot(page, '1-overview-latency')
-    // BROWSER STEPS: replaced once the pages land (exemplar click, waterfall, logs).
+    // The catalog's routes; an exemplar of /catalog/:id from after the fault is a slowed request.
+    await page.getByLabel('Breakdown').selectOption('shopstack-catalog')
+    const exemplars = page.locator('a.exemplar[aria-label*="shopstack-catalog /catalog/:id"]')
+    const slowOne = async () => {
+      const labels = await exemplars.evaluateAll((links) =>
+        links.map((a) => a.getAttribute('aria-label') ?? ''),
+      )
+      return labels.findIndex((label) => Number(/, ([\d.]+) ms$/.exec(label)?.[1] ?? 0) >= 300) + 1
+    }
+    const index = (await waitFor(slowOne, 15_000, 250)) - 1
+    const exemplar = exemplars.nth(index)
+    await screenshot(page, '1b-catalog-routes')
+    await exemplar.click()
+    await page.waitForURL('**/traces/*')
+
+    // The slow trace: the catalog's span carries the fault, and the request's log lines are below.
+    const faulty = page.locator('.wf-row[data-service="shopstack-catalog"]', {
+      has: page.locator('.badge.fault'),
+    })
+    await faulty.first().waitFor()
+    expect(await faulty.first().textContent()).toContain('fault: latency')
+    await faulty.first().getByRole('button').click()
+    await faulty.first().locator('tr.fault', { hasText: 'shopstack.fault.latency_ms' }).first().waitFor()
+    const logs = page.getByRole('region', { name: 'Log lines of this trace' })
+    // One line per service the request went through (gateway and catalog), joined by trace id.
+    await waitFor(async () => (await logs.locator('tbody tr').count()) >= 2, 10_000, 200)
+    expect(await logs.textContent()).toContain('shopstack-catalog')
+    await screenshot(page, '2-slow-trace')
     await page.close()
+    await api('/api/faults/catalog', { method: 'DELETE' })
+  }, 90_000)
+
+  test("a cart error fault: the server shows the cart's errors and the gateway's retries, the client fewer failures", async () => {
+    await api('/api/faults/cart', json({ error: { rate: 0.3, status: 503 } }))
+    const before = await cartServerErrors()
+    const failuresBefore = (await api<LoadStatus>('/api/load/status')).totals?.failures ?? 0
+
+    // The server's view: the cart's error ratio and the gateway's retries to it, within a few scrapes.
+    await waitFor(async () => ((await latest('shopstack-cart'))?.error_ratio ?? 0) > 0.1, 30_000, 500)
+    await waitFor(
+      async () => {
+        const red = await api<Red>('/api/metrics/red?window_s=60')
+        const toCart = red.retries.find((r) => r.service === 'shopstack-gateway' && r.upstream === 'cart')
+        return (toCart?.points.at(-1)?.rate ?? 0) > 0
+      },
+      30_000,
+      500,
+    )
+    // Enough of the cart's answers for the comparison to mean something.
+    await waitFor(async () => (await cartServerErrors()) - before >= 20, 30_000, 500)
+
+    const page = await (browser as Browser).newPage({ viewport: { width: 1400, height: 1000 } })
+    await page.goto(`${consoleUrl}/?window=5m`)
+    const retries = page.getByRole('region', { name: 'Gateway retries to upstreams' })
+    await retries.locator('.u-legend').getByText('cart').first().waitFor()
+    await screenshot(page, '3-overview-cart-errors')
+
+    // The client's view, on the Load page: fewer failures than the cart answered errors.
+    await page.goto(`${consoleUrl}/load`)
+    await page.locator('[data-state="running"]').waitFor()
+    const aggregated = page.locator('table.stats tr.total td')
+    await aggregated.first().waitFor()
+    const clientFailures =
+      Number(((await aggregated.nth(2).textContent()) ?? '').replace(/\D/g, '')) - failuresBefore
+    const serverErrors = (await cartServerErrors()) - before
+    expect(serverErrors).toBeGreaterThanOrEqual(20)
+    expect(clientFailures).toBeLessThan(serverErrors)
+    await screenshot(page, '4-load-fewer-failures')
+
+    // The cart's failed answers are traces too: the search finds them, a row opens the waterfall,
+    // where the gateway's retry is a second CLIENT span beside the one that failed.
+    await page.goto(`${consoleUrl}/traces?service=shopstack-cart&status=error`)
+    const row = page.locator('table.traces tbody tr a[href^="/traces/"]').first()
+    await row.waitFor()
+    await row.click()
+    await page.locator('.wf-row.is-error[data-service="shopstack-cart"]').first().waitFor()
+    await screenshot(page, '5-cart-error-trace')
+    await page.close()
+    await api('/api/load/stop', { method: 'POST' })
+    await api('/api/faults/cart', { method: 'DELETE' })
   }, 90_000)
 })
+
+interface LoadStatus {
+  totals?: { failures: number }
+}
+
+/** The cart's own count of the 5xx it answered (its /metrics), all routes. */
+async function cartServerErrors(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.cart}/metrics`)).text()
+  let total = 0
+  for (const line of text.split('\n')) {
+    if (line.startsWith('http_requests_total{') && /status="5\d\d"/.test(line)) {
+      total += Number(line.split(' ').at(-1))
+    }
+  }
+  return total
+}
