@@ -1,6 +1,11 @@
 // The console's JSON API as the pages use it (console/README.md is the contract): typed answers,
 // and one error type whose message says in words what went wrong, problem+json detail included.
 
+import type { LoadStatus } from '@shopstack/loadtest/load-api'
+import type { TraceSummary } from '../store.ts'
+
+export type { TraceSummary }
+
 export interface Problem {
   title?: string
   status?: number
@@ -93,18 +98,6 @@ export interface ServicesAnswer {
   services: { name: string; spans: number; last_seen_ms: number }[]
 }
 
-export interface TraceSummary {
-  trace_id: string
-  root_service: string
-  root_name: string
-  start_ms: number
-  duration_ms: number
-  span_count: number
-  error_count: number
-  services: string[]
-  http_status?: number
-}
-
 export interface TracesAnswer {
   traces: TraceSummary[]
 }
@@ -183,55 +176,8 @@ export interface RedAnswer {
   exemplars: { t_ms: number; service: string; route?: string; value_ms: number; trace_id: string }[]
 }
 
-/** The load generator's status (loadtest/src/ui/server.ts), `series` from the console's load API. */
-export interface LoadStatus {
-  status: {
-    state: 'ready' | 'spawning' | 'running' | 'stopping' | 'stopped'
-    users?: number
-    target_users?: number
-    rate?: number
-    in_flight?: number
-    elapsed_s?: number
-    run_time_s?: number
-  }
-  defaults?: { host?: string; users: number; spawn_rate: number; rate: number; run_time_s: number }
-  totals?: LoadRow & { error_rate: number }
-  endpoints: (LoadRow & { name: string; target: string; method: string; route: string })[]
-  failures: {
-    endpoint: string
-    method: string
-    route: string
-    target: string
-    cause: string
-    status?: number
-    count: number
-    example: { url: string; trace_id?: string; request_id?: string; at_s: number }
-  }[]
-  /** The run's time series as columns, index by index (load-api.ts seriesColumns: uPlot's layout). */
-  series?: {
-    t: number[]
-    users: number[]
-    in_flight: number[]
-    rps: number[]
-    failures_per_s: number[]
-    p50_ms: number[]
-    p95_ms: number[]
-    p99_ms: number[]
-  }
-}
-
-export interface LoadRow {
-  requests: number
-  failures: number
-  p50_ms: number
-  p95_ms: number
-  p99_ms: number
-  avg_ms: number
-  max_ms: number
-  rps: number
-  current_rps: number
-  failures_per_s: number
-}
+/** The load generator's status, as its load API answers it (loadtest/src/ui/load-api.ts). */
+export type { LoadStatus }
 
 export interface FaultsAnswer {
   services: {

@@ -134,14 +134,16 @@ export function loadPage(context: PageContext): void {
       runTime.value = s.defaults.run_time_s ? `${s.defaults.run_time_s}s` : ''
     }
     const t = s.totals
+    // Before the first run the status is only its state.
+    const run = 'users' in s.status ? s.status : undefined
     replace(
       state,
       'Status ',
       h('strong', { 'data-state': s.status.state }, s.status.state.toUpperCase()),
-      ` · ${count(s.status.users ?? 0)} users`,
+      ` · ${count(run?.users ?? 0)} users`,
       t ? ` · ${t.current_rps.toFixed(1)} req/s · ${percent(t.error_rate)} failures` : '',
-      s.status.elapsed_s
-        ? ` · ${Math.round(s.status.elapsed_s)} s of ${s.status.run_time_s ? `${s.status.run_time_s} s` : 'until stopped'}`
+      run?.elapsed_s
+        ? ` · ${Math.round(run.elapsed_s)} s of ${run.run_time_s ? `${run.run_time_s} s` : 'until stopped'}`
         : '',
     )
     replace(stats, statsTable(s))
