@@ -62,6 +62,7 @@ describe('one trace per request', () => {
     expect(root?.attributes).toMatchObject({ 'http.route': '/catalog/:id', 'http.response.status_code': 200 })
     const client = childOf(spans, root, 'shopstack-gateway', 'GET /catalog/:id', CLIENT)
     expect(client.attributes['shopstack.upstream']).toBe('catalog')
+    expect(client.attributes['peer.service']).toBe('shopstack-catalog')
     const catalog = childOf(spans, client, 'shopstack-catalog', 'GET /catalog/:id', SERVER)
     const query = childOf(spans, catalog, 'shopstack-catalog', 'SELECT products', CLIENT)
     expect(query.attributes['db.system.name']).toBe('sqlite')

@@ -520,6 +520,29 @@ describe('serviceMap', () => {
     ])
   })
 
+  test('a call nobody answered (the callee was down) is an edge to its peer.service, with its error', () => {
+    const store = openStore()
+    const shop = createShop()
+    const refused = (startMs: number) =>
+      record(shop, startMs, [
+        { service: 'gateway', name: 'GET /catalog/:id', kind: SpanKind.SERVER, startMs: 0, endMs: 5 },
+        {
+          service: 'gateway',
+          name: 'GET /catalog/:id',
+          kind: SpanKind.CLIENT,
+          startMs: 1,
+          endMs: 3,
+          attributes: { 'peer.service': 'catalog' },
+          error: 'ECONNREFUSED',
+        },
+      ])
+    load(store, refused(T0 + 1000))
+    load(store, refused(T0 + 2000))
+    load(store, catalogGet(shop, T0 + 3000, 40))
+    const edge = store.serviceMap(300, NOW).edges.find((e) => e.from === 'gateway' && e.to === 'catalog')
+    expect(edge).toMatchObject({ requests: 3, error_ratio: 2 / 3 })
+  })
+
   test('an empty store has no nodes and no edges', () => {
     expect(openStore().serviceMap(60, NOW)).toEqual({ window_s: 60, nodes: [], edges: [] })
   })

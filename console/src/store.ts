@@ -399,15 +399,23 @@ export function createStore(options: StoreOptions = {}) {
            WHERE kind = 2 AND start_us >= ? AND start_us <= ? GROUP BY service ORDER BY service`,
         )
         .all(since, until) as ServiceMap['nodes']
+      // Every call (a CLIENT span, one per try) is an edge to the service whose SERVER span answered
+      // it; a call nobody answered (the callee was down) still counts, towards the service its
+      // peer.service names, with the caller's own status (ERROR for a refused connection): an
+      // outage turns its edges red instead of hiding them. A SERVER span not yet arrived is no error.
       const pairs = db
         .query(
-          `SELECT c.service AS src, s.service AS dst, s.duration_us AS d, (s.status_code = 2 OR c.status_code = 2) AS e
-           FROM spans s JOIN spans c ON c.trace_id = s.trace_id AND c.span_id = s.parent_span_id
-           WHERE s.kind = 2 AND c.kind = 3 AND s.start_us >= ? AND s.start_us <= ? AND c.service <> s.service`,
+          `SELECT c.service AS src, COALESCE(s.service, json_extract(c.attributes, '$."peer.service"')) AS dst,
+             COALESCE(s.duration_us, c.duration_us) AS d,
+             (c.status_code = 2 OR COALESCE(s.status_code, 0) = 2) AS e
+           FROM spans c LEFT JOIN spans s
+             ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id AND s.kind = 2
+           WHERE c.kind = 3 AND c.start_us >= ? AND c.start_us <= ?`,
         )
-        .all(since, until) as { src: string; dst: string; d: number; e: number }[]
+        .all(since, until) as { src: string; dst: string | null; d: number; e: number }[]
       const groups = new Map<string, { from: string; to: string; durations: number[]; errors: number }>()
       for (const pair of pairs) {
+        if (!pair.dst || pair.dst === pair.src) continue
         const key = `${pair.src}\u0000${pair.dst}`
         let group = groups.get(key)
         if (!group) {

@@ -16,6 +16,7 @@
 // the upstream, never a hang or a bare 500. Metrics and span attributes show every retry,
 // ejection, instance state and shed call.
 
+import { otelServiceName } from './config.ts'
 import { UpstreamError } from './errors.ts'
 import type { Metrics } from './metrics.ts'
 import {
@@ -256,6 +257,9 @@ export function createUpstream(options: UpstreamOptions) {
       'url.full': instance.url + call.path,
       'http.route': call.route,
       'shopstack.upstream': name,
+      // Who is called, by the name its own spans carry: a viewer can draw the edge from this span
+      // alone when the upstream never answered (a dead instance makes no SERVER span).
+      'peer.service': otelServiceName(name),
       'shopstack.upstream.instance': instance.url,
       'shopstack.upstream.instance_state': state,
       ...(attempt > 0 ? { 'http.request.resend_count': attempt } : {}),
