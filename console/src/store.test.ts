@@ -379,6 +379,20 @@ function sixLines(store: Store): void {
 }
 
 describe('logs', () => {
+  test("answers by the lines' own time, not by when each service's batch arrived", () => {
+    const store = openStore()
+    // The cart's batch arrives after the gateway's, though its lines are older.
+    loadLines(store, [
+      { level: 'info', time: T0 + 300, service: 'gateway', msg: 'gateway 300' },
+      { level: 'info', time: T0 + 500, service: 'gateway', msg: 'gateway 500' },
+    ])
+    loadLines(store, [
+      { level: 'info', time: T0 + 200, service: 'cart', msg: 'cart 200' },
+      { level: 'info', time: T0 + 400, service: 'cart', msg: 'cart 400' },
+    ])
+    expect(store.logs().map((l) => l.msg)).toEqual(['gateway 500', 'cart 400', 'gateway 300', 'cart 200'])
+  })
+
   test('answers the newest first, each line read from our JSON', () => {
     const store = openStore()
     sixLines(store)

@@ -377,7 +377,10 @@ export function createStore(options: StoreOptions = {}) {
       if (query.until_ms !== undefined) add('time_ms <= ?', query.until_ms)
       if (query.after_id !== undefined) add('id > ?', query.after_id)
       // A live tail (after_id) reads forwards, oldest first; a search reads the newest first.
-      const order = query.after_id !== undefined ? 'id ASC' : 'id DESC'
+      // A search answers by the lines' own time: the services' batches arrive in turns, so arrival
+      // order interleaves them wrongly by up to the forwarder's interval. A tail reads by arrival,
+      // since `after_id` is its cursor.
+      const order = query.after_id !== undefined ? 'id ASC' : 'time_ms DESC, id DESC'
       args.push(query.limit ?? 200)
       return db
         .query(

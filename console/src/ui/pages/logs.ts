@@ -214,7 +214,8 @@ export function logsPage(context: PageContext): void {
         `/api/logs${query({ ...filters(), ...(first ? { limit: 200 } : { after_id: newest, limit: 1000 }) })}`,
       )
       errors.clear()
-      const newestFirst = first ? logs : [...logs].reverse()
+      // A tail batch comes in arrival order; a person reads it by the lines' own time.
+      const newestFirst = [...logs].sort((a, b) => b.time_ms - a.time_ms || b.id - a.id)
       for (const line of newestFirst) newest = Math.max(newest, line.id)
       tbody.prepend(...newestFirst.map((l) => logRow(l)))
       while (tbody.rows.length > KEEP) tbody.lastElementChild?.remove()
