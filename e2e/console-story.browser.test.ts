@@ -164,7 +164,7 @@ describe.skipIf(!hasChromium)('the console, as a learner uses it', () => {
 
     const page = await (browser as Browser).newPage({ viewport: { width: 1400, height: 1000 } })
     await page.goto(`${consoleUrl}/?window=5m`)
-    const retries = page.getByRole('region', { name: 'Gateway retries to upstreams' })
+    const retries = page.getByRole('region', { name: 'Retries to upstreams' })
     await retries.locator('.u-legend').getByText('cart').first().waitFor()
     await screenshot(page, '3-overview-cart-errors')
 

@@ -153,7 +153,14 @@ export function createConsole(options: ConsoleOptions) {
       const id = params.id ?? ''
       if (!TRACE_ID.test(id)) throw new BadParameter('a trace id is 32 hexadecimal characters')
       const trace = jaegerTrace?.(id.toLowerCase(), store)
-      return trace ?? problem(404, 'Not Found', `no trace ${id} is stored (it may have been evicted)`)
+      return (
+        trace ??
+        problem(
+          404,
+          'Not Found',
+          `no trace ${id} is stored: it was evicted, or never recorded (health checks and /metrics make no span unless TRACE_PROBES=true)`,
+        )
+      )
     }),
     // The store keeps attributes as JSON text; the API answers them as the object they are.
     '/api/logs': get((url) => ({

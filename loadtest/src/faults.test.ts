@@ -171,6 +171,27 @@ describe('the admin API client', () => {
     expect(seen.at(-1)?.method).toBe('DELETE')
   })
 
+  test('a read carries an unsampled traceparent (no span for a poll), a change none', async () => {
+    const traceparents: (string | null)[] = []
+    const echo = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch(request) {
+        traceparents.push(request.headers.get('traceparent'))
+        return Response.json({ service: 'cart', faults: {}, leaked_bytes: 0 })
+      },
+    })
+    try {
+      const client = createFaultClient({ hosts: hosts(echo.url.origin) })
+      await client.get('cart')
+      await client.set('cart', { error: { rate: 1 } })
+      expect(traceparents[0]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/)
+      expect(traceparents[1]).toBeNull()
+    } finally {
+      await echo.stop(true)
+    }
+  })
+
   test("a refusal carries the service's problem+json", async () => {
     const client = createFaultClient({ hosts: hosts(server.url.origin) })
     const error = await client.set('cart', { latency: { min_ms: 9, max_ms: 1 } }).catch((e: unknown) => e)

@@ -256,6 +256,9 @@ export function createFaultClient(options: FaultClientOptions) {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (token) headers.authorization = `Bearer ${token}`
     if (body) headers['content-type'] = 'application/json'
+    // A read (the Faults page polls every few seconds) is not the learner's traffic: an unsampled
+    // W3C traceparent (flags 00) makes the service record no span for it. A change stays traced.
+    if (method === 'GET') headers.traceparent = `00-${randomHex(16)}-${randomHex(8)}-00`
     let response: Response
     try {
       response = await fetchFn(url, {
@@ -303,4 +306,11 @@ export function createFaultClient(options: FaultClientOptions) {
     /** Everything off, the database simulation included. */
     clear: (service: ServiceName) => call(service, 'DELETE'),
   }
+}
+
+/** `bytes` random bytes as lower-case hex (browser and Bun alike). */
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('')
 }

@@ -185,9 +185,21 @@ describe('failures', () => {
         cause: '503 Service Unavailable',
         status: 503,
         count: 5,
-        example: expect.objectContaining({ trace_id: traceId, request_id: 'req-1' }),
+        example: expect.objectContaining({ trace_id: traceId, trace_recorded: true, request_id: 'req-1' }),
       }),
     ])
+  })
+
+  test('a failure whose trace was not recorded (flag 00) says so, so a page links its logs instead', async () => {
+    const time = createVirtualTime()
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const fetch: Fetch = async () =>
+      new Response('', { status: 503, headers: { traceresponse: `00-${traceId}-00f067aa0ba902b7-00` } })
+    const run = runner(time, fetch, { users: 1, spawnRate: 1000, maxRequests: 2 })
+    run.start()
+    await time.advanceTo(5000)
+    const { snapshot } = await run.done
+    expect(snapshot.failures[0]?.example).toMatchObject({ trace_id: traceId, trace_recorded: false })
   })
 
   test('network errors are failures named by their code', async () => {

@@ -242,8 +242,9 @@ export function createRunner(options: RunnerOptions = {}) {
   function exampleOf(url: string, headers: Headers): FailureExample {
     const example: FailureExample = { url, at_s: round3(stats.elapsedSeconds()) }
     // W3C Trace Context `traceresponse`: version-traceid-spanid-flags.
-    const traceId = headers.get('traceresponse')?.split('-')[1]
+    const [, traceId, , flags] = headers.get('traceresponse')?.split('-') ?? []
     if (traceId) example.trace_id = traceId
+    if (traceId && flags) example.trace_recorded = (Number.parseInt(flags, 16) & 1) === 1
     const requestId = headers.get('x-request-id')
     if (requestId) example.request_id = requestId
     return example

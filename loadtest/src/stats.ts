@@ -33,6 +33,8 @@ export class EndpointStats {
 export interface FailureExample {
   url: string
   trace_id?: string
+  /** Whether the service recorded the trace (the sampled flag of its `traceresponse`): health checks and /metrics make no span by default, so their ids find log lines only. */
+  trace_recorded?: boolean
   request_id?: string
   /** Seconds since the run started. */
   at_s: number

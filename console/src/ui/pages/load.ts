@@ -258,11 +258,22 @@ function failuresTable(s: LoadStatus): HTMLElement {
             'td',
             null,
             f.example.trace_id
-              ? h(
-                  'a',
-                  { href: `/traces/${f.example.trace_id}`, title: f.example.url },
-                  h('code', null, shortId(f.example.trace_id)),
-                )
+              ? f.example.trace_recorded === false
+                ? // No span was recorded (a health check, say): its id still finds its log lines.
+                  h(
+                    'a',
+                    {
+                      href: `/logs?trace_id=${f.example.trace_id}`,
+                      title: `${f.example.url}: no trace recorded`,
+                    },
+                    'log lines ',
+                    h('code', null, shortId(f.example.trace_id)),
+                  )
+                : h(
+                    'a',
+                    { href: `/traces/${f.example.trace_id}`, title: f.example.url },
+                    h('code', null, shortId(f.example.trace_id)),
+                  )
               : h('span', { class: 'muted' }, 'no trace id'),
             ` at ${f.example.at_s.toFixed(1)} s`,
           ),

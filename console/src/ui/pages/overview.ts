@@ -62,7 +62,7 @@ export function overviewPage(context: PageContext): void {
     format: (v) => ms(v),
   })
   const retries = createPanel({
-    title: 'Gateway retries to upstreams',
+    title: 'Retries to upstreams',
     unit: 'retries/s',
     format: (v) => v.toFixed(2),
     hover: (v) => `${v.toFixed(2)} retries/s`,
