@@ -33,6 +33,8 @@ export function faultsPage(context: PageContext): void {
       'p',
       { class: 'muted' },
       'Inject latency, errors, hangs and more into a running service, then watch them on the Overview and in traces. ',
+      'Clear turns off everything, the simulated database delay a service starts with included; ',
+      'restart the service (bun run restart <service>) to get that back. ',
       clearAll,
     ),
     errors.element,

@@ -140,7 +140,8 @@ export function loadPage(context: PageContext): void {
       state,
       'Status ',
       h('strong', { 'data-state': s.status.state }, s.status.state.toUpperCase()),
-      ` · ${count(run?.users ?? 0)} users`,
+      // The load generator's metrics user (polling /metrics and the probes) is one of them.
+      ` · ${count(run?.users ?? 0)} users (one polls /metrics and health)`,
       t ? ` · ${t.current_rps.toFixed(1)} req/s · ${percent(t.error_rate)} failures` : '',
       run?.elapsed_s
         ? ` · ${Math.round(run.elapsed_s)} s of ${run.run_time_s ? `${run.run_time_s} s` : 'until stopped'}`
