@@ -2,7 +2,8 @@
 // and one error type whose message says in words what went wrong, problem+json detail included.
 
 import type { LoadStatus } from '@shopstack/loadtest/load-api'
-import type { TraceSummary } from '../store.ts'
+import type { RedAnswer, RedPoint } from '../scraper.ts'
+import type { ServiceMap, TraceSummary } from '../store.ts'
 
 export type { TraceSummary }
 
@@ -148,36 +149,10 @@ export interface LogsAnswer {
   logs: LogLine[]
 }
 
-export interface ServiceMapAnswer {
-  window_s: number
-  nodes: { service: string; requests: number; errors: number }[]
-  edges: {
-    from: string
-    to: string
-    requests: number
-    rate_per_s: number
-    error_ratio: number
-    p99_ms: number
-  }[]
-}
-
-export interface RedPoint {
-  t_ms: number
-  rate: number | null
-  error_ratio: number | null
-  p50_ms: number | null
-  p99_ms: number | null
-}
-
-export interface RedAnswer {
-  step_s: number
-  series: { service: string; route?: string | null; points: RedPoint[] }[]
-  retries: { service: string; upstream: string; points: { t_ms: number; rate: number | null }[] }[]
-  exemplars: { t_ms: number; service: string; route?: string; value_ms: number; trace_id: string }[]
-}
+export type ServiceMapAnswer = ServiceMap
 
 /** The load generator's status, as its load API answers it (loadtest/src/ui/load-api.ts). */
-export type { LoadStatus }
+export type { LoadStatus, RedAnswer, RedPoint }
 
 export interface FaultsAnswer {
   services: {
