@@ -3,7 +3,7 @@
 // is exact.
 
 import { describe, expect, test } from 'bun:test'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAnnotationLog } from './annotations.ts'
@@ -163,6 +163,59 @@ describe('scenario files', () => {
       expect(scenario.seed).toBeNumber()
       expect(scenarioLengthMs(scenario)).toBeLessThan(scenario.durationMs ?? 0)
     }
+  })
+})
+
+/** Every title in the provisioned Grafana dashboards: dashboards, rows and panels. */
+function dashboardTitles(): string[] {
+  const dir = join(import.meta.dir, '..', '..', 'observability', 'grafana', 'dashboards')
+  type Panel = { title?: string; panels?: Panel[] }
+  const titles: string[] = []
+  const walk = (panels: Panel[] = []) => {
+    for (const panel of panels) {
+      if (panel.title) titles.push(panel.title)
+      walk(panel.panels)
+    }
+  }
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { title: string; panels?: Panel[] }
+    // "ShopStack overview" is also named "overview"-less in prose: "ShopStack overview > …" and
+    // "Service drill-down" for "ShopStack service drill-down".
+    titles.push(dashboard.title, dashboard.title.replace(/^ShopStack /, ''))
+    walk(dashboard.panels)
+  }
+  return titles.map((t) => t.toLowerCase())
+}
+
+/** What a watch hint points at outside Grafana: the console, Tempo's Explore, the run's report. */
+const NOT_GRAFANA = /^(console|explore|the load generator)/i
+
+describe("the scenarios' watch hints", () => {
+  test('every Grafana place a hint names (dashboard > row > panel) is on a provisioned dashboard', async () => {
+    const titles = new Set(dashboardTitles())
+    // "Service drill-down ($service = catalog, then gateway)": the parenthesis is a note, unless
+    // the title has it ("Upstreams (from the gateway)").
+    const known = (place: string) =>
+      titles.has(place.toLowerCase()) || titles.has(place.replace(/\s*\([^)]*\)$/, '').toLowerCase())
+    const missing: string[] = []
+    for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))) {
+      const scenario = await loadScenario(join(SCENARIOS, file))
+      const grafana = scenario.watch.filter((hint) => !NOT_GRAFANA.test(hint))
+      expect(`${file}: ${grafana.length} Grafana hints`).not.toBe(`${file}: 0 Grafana hints`)
+      for (const hint of grafana) {
+        // The place is what comes before a ': ' — the first such prefix that names only known
+        // titles, since a title may hold ': ' itself ("Resilience: retries, ejections, shedding").
+        const prefixes = [...hint.matchAll(/: /g)].map((m) => hint.slice(0, m.index))
+        const unknown = (path: string) => path.split(' > ').filter((place) => !known(place))
+        // None does: report the reading with the fewest unknown places, the most known ones first.
+        const score = (prefix: string) => unknown(prefix).length * 100 - prefix.split(' > ').length
+        const path = [...prefixes].sort((a, b) => score(a) - score(b))[0] ?? hint
+        for (const place of unknown(path)) missing.push(`${file}: "${place}" in "${path}"`)
+      }
+      // The console needs no Docker; every scenario says what to see there too.
+      expect(scenario.watch.some((hint) => /^console/i.test(hint))).toBe(true)
+    }
+    expect(missing).toEqual([])
   })
 })
 
