@@ -29,6 +29,8 @@ export function createLogForwarder(options: LogForwarderOptions) {
   const url = `${endpoint.replace(/\/+$/, '')}/v1/logs`
   let buffer: Pending[] = []
   let dropped = 0
+  /** Lines taken off the front of the buffer (it was full) since the batch in flight was taken. */
+  let trimmedDuringSend = 0
   let sending: Promise<void> | undefined
   const timer = setInterval(() => void flush(), intervalMs)
 
@@ -59,6 +61,7 @@ export function createLogForwarder(options: LogForwarderOptions) {
   async function sendBatches(): Promise<void> {
     while (buffer.length > 0) {
       const batch = buffer.slice(0, maxBatch)
+      trimmedDuringSend = 0
       try {
         const response = await send(url, {
           method: 'POST',
@@ -72,7 +75,11 @@ export function createLogForwarder(options: LogForwarderOptions) {
       } catch {
         return
       }
-      buffer = buffer.slice(batch.length)
+      // Lines the full buffer shed while this batch was in flight were the batch's own (the
+      // oldest): they were sent after all, so they are neither removed twice nor counted lost.
+      const shedFromBatch = Math.min(trimmedDuringSend, batch.length)
+      dropped -= shedFromBatch
+      buffer = buffer.slice(batch.length - shedFromBatch)
     }
   }
 
@@ -88,9 +95,11 @@ export function createLogForwarder(options: LogForwarderOptions) {
       if (line.trim() === '') return
       buffer.push({ service, line, observedNs: `${BigInt(Date.now()) * 1_000_000n}` })
       if (buffer.length > maxBuffered) {
-        const excess = buffer.length - maxBuffered
+        // A tenth more than the excess at once, so a full buffer is not copied on every line.
+        const excess = Math.min(buffer.length, buffer.length - maxBuffered + Math.ceil(maxBuffered / 10))
         buffer = buffer.slice(excess)
         dropped += excess
+        trimmedDuringSend += excess
       }
     },
     flush,
