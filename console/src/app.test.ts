@@ -134,6 +134,28 @@ describe('the console API', () => {
     ])
   })
 
+  test('another site cannot use it: a change from another origin, or a host it does not listen as, is a 403', async () => {
+    const crossSite = await fetch(`${base}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'http://evil.example' },
+      body: '{}',
+    })
+    expect(crossSite.status).toBe(403)
+    expect(((await crossSite.json()) as { detail: string }).detail).toContain('http://evil.example')
+    const rebound = await fetch(`${base}/api/logs`, { headers: { host: `evil.example:${server.port}` } })
+    expect(rebound.status).toBe(403)
+    // The console's own page may change things, and a reader on loopback may read.
+    const own = await fetch(`${base}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: base },
+      body: '{}',
+    })
+    expect(own.status).toBe(200)
+    expect((await fetch(`${base}/api/logs`, { headers: { host: `localhost:${server.port}` } })).status).toBe(
+      200,
+    )
+  })
+
   test('an unknown trace and an unknown path are 404 problems', async () => {
     const trace = await fetch(`${base}/api/traces/${'ab'.repeat(16)}`)
     expect(trace.status).toBe(404)

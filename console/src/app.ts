@@ -27,6 +27,73 @@ export interface ConsoleOptions {
   pages?: Routes
   maxBodyBytes?: number
   now?: () => number
+  /**
+   * Host names the console answers to besides loopback ones (the address it listens on, when that
+   * is not a wildcard); `['*']` for any, when it listens on every interface.
+   */
+  allowedHosts?: readonly string[]
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
+
+/**
+ * The console drives load and faults and shows every log line, so a web page the learner happens
+ * to have open must not use it: a request whose Host is not one the console listens as (a DNS
+ * rebinding page) is refused, and so is a change (any method but GET) sent from another origin —
+ * a cross-site form or no-cors fetch carries its Origin (RFC 6454) — as a CSRF attempt.
+ */
+function sameSiteOnly(handler: Handler, allowedHosts: readonly string[]): Handler {
+  const anyHost = allowedHosts.includes('*')
+  return (request) => {
+    const host = request.headers.get('host') ?? ''
+    const hostname = host.replace(/:\d+$/, '')
+    if (!anyHost && !LOOPBACK.test(hostname) && !allowedHosts.includes(hostname)) {
+      return problem(403, 'Forbidden', `the console does not answer to the host "${hostname}"`)
+    }
+    const origin = request.headers.get('origin')
+    const change = request.method !== 'GET' && request.method !== 'HEAD'
+    if (change && origin !== null && hostOf(origin) !== host) {
+      return problem(
+        403,
+        'Forbidden',
+        `changes are taken only from the console's own pages, not from ${origin}`,
+      )
+    }
+    return handler(request)
+  }
+}
+
+/** The host[:port] of an Origin header; '' for `null` or anything that is no URL. */
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).host
+  } catch {
+    return ''
+  }
+}
+
+/** Every handler of a routes table behind `sameSiteOnly`; pages (HTML bundles) as they are. */
+function guarded(routes: Routes, allowedHosts: readonly string[]): Routes {
+  const wrap = (value: Routes[string]): Routes[string] => {
+    if (typeof value === 'function') return sameSiteOnly(value, allowedHosts)
+    if (value instanceof Response || !isMethodTable(value)) return value
+    return Object.fromEntries(
+      Object.entries(value).map(([method, handler]) => [
+        method,
+        sameSiteOnly(handler as Handler, allowedHosts),
+      ]),
+    )
+  }
+  return Object.fromEntries(Object.entries(routes).map(([path, value]) => [path, wrap(value)]))
+}
+
+/** A `{ GET, POST, … }` table, as opposed to an HTML bundle. */
+function isMethodTable(value: unknown): value is Partial<Record<Method, Handler>> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.entries(value).every(([key, handler]) => /^[A-Z]+$/.test(key) && typeof handler === 'function')
+  )
 }
 
 /** A refusal of a query parameter, answered 400 with the parameter named in words. */
@@ -129,11 +196,19 @@ function get(work: (url: URL, params: Record<string, string>) => unknown): Handl
 }
 
 export function createConsole(options: ConsoleOptions) {
-  const { store, metrics, jaegerTrace, apiRoutes = {}, pages = {}, maxBodyBytes, now = Date.now } = options
+  const {
+    store,
+    metrics,
+    jaegerTrace,
+    apiRoutes = {},
+    pages = {},
+    maxBodyBytes,
+    now = Date.now,
+    allowedHosts = [],
+  } = options
   const receiver = createReceiver(maxBodyBytes === undefined ? { store } : { store, maxBodyBytes })
 
-  const routes: Routes = {
-    ...pages,
+  const api: Routes = {
     // As every service has them, so `bun run restart console` and orchestrators can wait for it.
     '/livez': get(() => ({ status: 'ok' })),
     '/healthz': get(() => ({ status: 'ok', spans: store.counts().spans })),
@@ -185,6 +260,7 @@ export function createConsole(options: ConsoleOptions) {
     }),
     ...apiRoutes,
   }
+  const routes: Routes = { ...pages, ...guarded(api, allowedHosts) }
 
   return {
     routes,
@@ -195,7 +271,14 @@ export function createConsole(options: ConsoleOptions) {
     },
     /** Answers a thrown error as a 500 problem; the details go to the console's own log. */
     error(error: Error): Response {
-      console.error(JSON.stringify({ level: 'error', msg: 'console request failed', err: error.message }))
+      console.error(
+        JSON.stringify({
+          level: 'error',
+          service: 'console',
+          msg: 'console request failed',
+          err: { message: error.message, stack: error.stack },
+        }),
+      )
       return problem(500, 'Internal Server Error', 'the console could not answer; see its log')
     },
   }

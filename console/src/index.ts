@@ -43,6 +43,8 @@ const app = createConsole({
   metrics: scraper,
   jaegerTrace: (id, traces) => toJaegerTrace(id, traces.trace(id)),
   pages: pageRoutes,
+  // Loopback names always; the listening address too, or any host when it listens everywhere.
+  allowedHosts: ['0.0.0.0', '::', '[::]'].includes(config.host) ? ['*'] : [config.host],
   apiRoutes: { ...load.routes('/api/load'), ...load.faultRoutes('/api') },
 })
 
