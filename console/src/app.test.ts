@@ -170,7 +170,14 @@ describe('the console API', () => {
     expect(status).toMatchObject({
       spans: 3,
       logs: 1,
-      totals: { received_spans: 3, evicted_spans: 0, received_logs: 1, evicted_logs: 0 },
+      totals: {
+        received_spans: 3,
+        evicted_spans: 0,
+        lost_spans: 0,
+        received_logs: 1,
+        evicted_logs: 0,
+        lost_logs: 0,
+      },
       retention: { max_spans: 200_000, max_logs: 200_000 },
     })
   })

@@ -287,6 +287,8 @@ describe('retention', () => {
       evicted_spans: sent - spans,
       received_logs: 0,
       evicted_logs: 0,
+      lost_spans: 0,
+      lost_logs: 0,
     })
   })
 

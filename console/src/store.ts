@@ -1,6 +1,7 @@
 // The console's store: spans and logs in bun:sqlite, bounded by count. WAL so the page's reads do
-// not wait for the receiver's writes; one transaction per export request with prepared statements
-// (a few thousand rows a transaction cost about what one row does outside one). Retention evicts
+// not wait for the receiver's writes; rows received are written together, one transaction for
+// up to 200 ms of export requests, with prepared statements (a few thousand rows in a transaction
+// cost about what one row does outside one). Retention evicts
 // the oldest rows by insertion order, in batches, so the delete runs once in many requests.
 
 import { Database } from 'bun:sqlite'
@@ -178,7 +179,14 @@ export function createStore(options: StoreOptions = {}) {
   const slack = (max: number) => Math.max(1, Math.floor(max / 20))
 
   /** Since the store was opened: rows received and rows evicted (stored = received − evicted). */
-  const totals = { received_spans: 0, evicted_spans: 0, received_logs: 0, evicted_logs: 0 }
+  const totals = {
+    received_spans: 0,
+    evicted_spans: 0,
+    lost_spans: 0,
+    received_logs: 0,
+    evicted_logs: 0,
+    lost_logs: 0,
+  }
 
   /** Deletes the oldest rows so that at most `max - slack` remain; returns the new count. */
   function evict(table: 'spans' | 'logs', count: number, max: number): number {
@@ -210,24 +218,53 @@ export function createStore(options: StoreOptions = {}) {
   let pendingLogs: LogRow[] = []
   let timer: ReturnType<typeof setTimeout> | undefined
 
+  function writePendingSpans(): void {
+    if (pendingSpans.length === 0) return
+    const rows = pendingSpans
+    pendingSpans = []
+    writeSpans(rows)
+  }
+
+  function writePendingLogs(): void {
+    if (pendingLogs.length === 0) return
+    const rows = pendingLogs
+    pendingLogs = []
+    writeLogs(rows)
+  }
+
   function flush(): void {
     clearTimeout(timer)
     timer = undefined
-    if (pendingSpans.length > 0) {
-      const rows = pendingSpans
-      pendingSpans = []
-      writeSpans(rows)
-    }
-    if (pendingLogs.length > 0) {
-      const rows = pendingLogs
-      pendingLogs = []
-      writeLogs(rows)
+    writePendingSpans()
+    writePendingLogs()
+  }
+
+  /**
+   * The timer's flush: a write that fails there (a full disk) has no caller to tell, so it is
+   * logged and its rows counted as lost rather than taking the process down.
+   */
+  function flushLater(): void {
+    timer = undefined
+    const writes = [
+      ['spans', pendingSpans.length, writePendingSpans],
+      ['logs', pendingLogs.length, writePendingLogs],
+    ] as const
+    for (const [kind, rows, write] of writes) {
+      try {
+        write()
+      } catch (error) {
+        totals[`lost_${kind}`] += rows
+        const err = error instanceof Error ? { message: error.message, stack: error.stack } : String(error)
+        console.error(
+          JSON.stringify({ level: 'error', service: 'console', msg: `could not store ${rows} ${kind}`, err }),
+        )
+      }
     }
   }
 
   function received(waiting: number): void {
     if (waiting >= FLUSH_ROWS || flushMs <= 0) flush()
-    else timer ??= setTimeout(flush, flushMs)
+    else timer ??= setTimeout(flushLater, flushMs)
   }
 
   const traceCount = db.query('SELECT COUNT(DISTINCT trace_id) AS n FROM spans')
