@@ -203,6 +203,9 @@ describe('loadConsoleConfig', () => {
     expect(() => loadConsoleConfig({ CONSOLE_TARGETS: 'gateway' })).toThrow(
       'CONSOLE_TARGETS must be name=url pairs',
     )
+    expect(() => loadConsoleConfig({ CONSOLE_TARGETS: 'a=http://x:1,a=http://y:2' })).toThrow(
+      'CONSOLE_TARGETS names "a" twice',
+    )
     expect(loadConsoleConfig({ CONSOLE_TARGETS: 'shop=http://127.0.0.1:9000/' }).targets).toEqual([
       { service: 'shop', url: 'http://127.0.0.1:9000' },
     ])

@@ -2,14 +2,10 @@
 // function of `env` that returns a frozen object or throws one ConfigError naming the variable.
 
 import { ConfigError, DEFAULT_PORTS, otelServiceName, type ServiceName } from '@shopstack/lib/config'
+import type { ScrapeTarget } from './scraper.ts'
 
 /** The console's port, the one Locust's UI (and our load generator's) has always had. */
 export const CONSOLE_PORT = 8089
-
-export interface ScrapeTarget {
-  readonly service: string
-  readonly url: string
-}
 
 export interface ConsoleConfig {
   readonly host: string
@@ -18,7 +14,7 @@ export interface ConsoleConfig {
   readonly databasePath: string
   readonly maxSpans: number
   readonly maxLogs: number
-  readonly targets: readonly ScrapeTarget[]
+  readonly targets: readonly Readonly<ScrapeTarget>[]
   readonly scrapeIntervalMs: number
   /** The services' ADMIN_TOKEN, added by the faults proxy so it never reaches the browser. */
   readonly adminToken: string | undefined
@@ -66,7 +62,7 @@ export function loadConsoleConfig(env: Record<string, string | undefined> = Bun.
 /** `gateway=http://localhost:8000,catalog=http://…`; unset means the three services on localhost. */
 export function parseTargets(raw: string | undefined): ScrapeTarget[] {
   if (raw === undefined) return defaultTargets()
-  return raw.split(',').map((entry) => {
+  const targets = raw.split(',').map((entry) => {
     const [service = '', url = ''] = entry.split('=', 2).map((part) => part.trim())
     let valid = /^[a-z][a-z0-9_-]*$/i.test(service)
     try {
@@ -81,4 +77,8 @@ export function parseTargets(raw: string | undefined): ScrapeTarget[] {
     }
     return { service, url: url.replace(/\/+$/, '') }
   })
+  const names = targets.map((t) => t.service)
+  const repeated = names.find((name, index) => names.indexOf(name) !== index)
+  if (repeated) throw new ConfigError(`CONSOLE_TARGETS names "${repeated}" twice; each service once`)
+  return targets
 }

@@ -184,10 +184,16 @@ function hexId(value: unknown, pattern: RegExp, zero: string, what: string): str
 /** What OpenTelemetry SDKs call a service that did not set service.name. */
 const UNKNOWN_SERVICE = 'unknown_service'
 
+/** The resource's service.name; a resource that cannot be read (nested too deep) names none. */
 function serviceOf(resource: unknown): string {
-  const attributes = isObject(resource) ? attributesOf(resource.attributes) : {}
-  const name = attributes['service.name']
-  return typeof name === 'string' && name ? name : UNKNOWN_SERVICE
+  try {
+    const attributes = isObject(resource) ? attributesOf(resource.attributes) : {}
+    const name = attributes['service.name']
+    return typeof name === 'string' && name ? name : UNKNOWN_SERVICE
+  } catch (error) {
+    if (error instanceof ItemError) return UNKNOWN_SERVICE
+    throw error
+  }
 }
 
 function numberOrNull(value: unknown): number | null {
@@ -203,12 +209,7 @@ export function decodeTraces(document: unknown): Decoded<SpanRow> {
   let error: string | undefined
   for (const resourceSpans of listOf(document.resourceSpans, 'resourceSpans')) {
     if (!isObject(resourceSpans)) continue
-    let service: string
-    try {
-      service = serviceOf(resourceSpans.resource)
-    } catch {
-      service = 'unknown_service'
-    }
+    const service = serviceOf(resourceSpans.resource)
     for (const scopeSpans of listOf(resourceSpans.scopeSpans, 'scopeSpans')) {
       if (!isObject(scopeSpans)) continue
       for (const span of listOf(scopeSpans.spans, 'spans')) {

@@ -154,6 +154,22 @@ describe('POST /v1/traces', () => {
       partialSuccess: { rejectedSpans: 1, errorMessage: expect.stringContaining('nested') },
     })
     expect(store.counts().spans).toBe(1)
+    // A resource nested too deep names no service; its log records are kept under unknown_service.
+    const logs = await receiver.logs(
+      post(
+        '/v1/logs',
+        JSON.stringify({
+          resourceLogs: [
+            {
+              resource: { attributes: [{ key: 'deep', value }] },
+              scopeLogs: [{ logRecords: [{ body: { stringValue: 'kept' } }] }],
+            },
+          ],
+        }),
+      ),
+    )
+    expect(logs.status).toBe(200)
+    expect(store.logs().map((l) => [l.service, l.msg])).toEqual([['unknown_service', 'kept']])
   })
 
   test('spans with ids of the wrong length or not hex are rejected one by one, in partialSuccess', async () => {
