@@ -47,6 +47,11 @@ beforeAll(() => {
   const app = createConsole({
     store,
     jaegerTrace: (id, s) => (s.trace(id).length ? { data: [{ traceID: id }] } : undefined),
+    // A scraper stand-in: one target that has sent no span, one that has.
+    metrics: {
+      status: () => [{ service: 'shopstack-cart' }, { service: 'gateway' }],
+      red: () => ({ step_s: 1, series: [], retries: [], exemplars: [] }),
+    },
   })
   server = Bun.serve({
     port: 0,
@@ -163,6 +168,15 @@ describe('the console API', () => {
     const other = await fetch(`${base}/api/nope`)
     expect(other.status).toBe(404)
     expect(other.headers.get('content-type')).toBe('application/problem+json')
+  })
+
+  test('the services are those that sent spans and the scrape targets that have not yet', async () => {
+    const { services } = (await (await fetch(`${base}/api/services`)).json()) as { services: unknown[] }
+    expect(services).toEqual([
+      expect.objectContaining({ name: 'catalog', spans: 1 }),
+      expect.objectContaining({ name: 'gateway', spans: 2 }),
+      { name: 'shopstack-cart', spans: 0, last_seen_ms: null },
+    ])
   })
 
   test('the status shows what is stored and the retention', async () => {

@@ -7,7 +7,7 @@ import type { LogQuery, Store, TraceQuery } from './store.ts'
 
 /** What the API needs of the scraper (scraper.ts). */
 export interface MetricsSource {
-  status(): unknown[]
+  status(): { service: string }[]
   red(query: { service?: string; route?: string; window_s?: number; step_s?: number }): unknown
 }
 
@@ -222,7 +222,16 @@ export function createConsole(options: ConsoleOptions) {
       database: store.path,
       targets: metrics?.status() ?? [],
     })),
-    '/api/services': get(() => ({ services: store.services() })),
+    // Services that sent spans, and the scrape targets that have not (yet): their metrics and
+    // logs are there before their first span, or when their spans go elsewhere.
+    '/api/services': get(() => {
+      const services: { name: string; spans: number; last_seen_ms: number | null }[] = store.services()
+      for (const { service } of metrics?.status() ?? []) {
+        if (!services.some((s) => s.name === service))
+          services.push({ name: service, spans: 0, last_seen_ms: null })
+      }
+      return { services: services.sort((a, b) => a.name.localeCompare(b.name)) }
+    }),
     '/api/traces': get((url) => ({ traces: store.searchTraces(traceQuery(url)) })),
     '/api/traces/:id': get((_url, params) => {
       const id = params.id ?? ''

@@ -96,7 +96,7 @@ export interface StatusAnswer {
 }
 
 export interface ServicesAnswer {
-  services: { name: string; spans: number; last_seen_ms: number }[]
+  services: { name: string; spans: number; last_seen_ms: number | null }[]
 }
 
 export interface TracesAnswer {
