@@ -1,6 +1,10 @@
 // The console as Bun.serve routes: the OTLP/HTTP receiver, the JSON API of console/README.md and the
 // pages. `createConsole` never listens; index.ts does. Each part is a parameter, so a test builds a
 // console over an in-memory store, a scraper of its own targets and a fake load runner.
+// Plain Bun.serve routes rather than Elysia, unlike the services: the pages are Bun HTML imports,
+// which Bun.serve's `routes` bundle and serve, the receiver reads raw bodies with its own streaming
+// limit, and the load API (loadtest) is Bun.serve routes already. Query parameters are checked
+// below, each refusal a 400 problem naming the parameter in words.
 
 import { createReceiver } from './receiver.ts'
 import type { LogQuery, Store, TraceQuery } from './store.ts'

@@ -2,6 +2,7 @@
 // and one error type whose message says in words what went wrong, problem+json detail included.
 
 import type { LoadStatus } from '@shopstack/loadtest/load-api'
+import type { JaegerAnswer, JaegerKeyValue, JaegerSpan, JaegerTrace } from '../jaeger.ts'
 import type { RedAnswer, RedPoint } from '../scraper.ts'
 import type { ServiceMap, TraceSummary } from '../store.ts'
 
@@ -103,34 +104,8 @@ export interface TracesAnswer {
   traces: TraceSummary[]
 }
 
-export interface JaegerKeyValue {
-  key: string
-  type: string
-  value: unknown
-}
-
-export interface JaegerSpan {
-  traceID: string
-  spanID: string
-  operationName: string
-  references: { refType: string; traceID: string; spanID: string }[]
-  startTime: number
-  duration: number
-  tags: JaegerKeyValue[]
-  logs: { timestamp: number; fields: JaegerKeyValue[] }[]
-  processID: string
-  warnings: string[] | null
-}
-
-export interface JaegerTrace {
-  traceID: string
-  spans: JaegerSpan[]
-  processes: Record<string, { serviceName: string; tags: JaegerKeyValue[] }>
-}
-
-export interface TraceAnswer {
-  data: JaegerTrace[]
-}
+export type { JaegerKeyValue, JaegerSpan, JaegerTrace }
+export type TraceAnswer = JaegerAnswer
 
 export interface LogLine {
   id: number
@@ -140,8 +115,7 @@ export interface LogLine {
   msg: string
   trace_id?: string | null
   span_id?: string | null
-  /** An object per the README; the store has answered it as a JSON string too, so pages read both. */
-  attributes: Record<string, unknown> | string
+  attributes: Record<string, unknown>
   line: string
 }
 

@@ -22,6 +22,15 @@ export interface Route {
   page: Page
 }
 
+/** A path segment decoded, or as it is when it is no valid escape (`/traces/%zz`): the page says it is unknown. */
+function decodeOr(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
 export function match(pattern: string, path: string): Record<string, string> | undefined {
   const want = pattern.split('/').filter(Boolean)
   const have = path.split('/').filter(Boolean)
@@ -29,7 +38,7 @@ export function match(pattern: string, path: string): Record<string, string> | u
   const params: Record<string, string> = {}
   for (const [i, part] of want.entries()) {
     const actual = have[i] ?? ''
-    if (part.startsWith(':')) params[part.slice(1)] = decodeURIComponent(actual)
+    if (part.startsWith(':')) params[part.slice(1)] = decodeOr(actual)
     else if (part !== actual) return undefined
   }
   return params

@@ -12,19 +12,9 @@ import { errorBox, field, poll, select } from '../widgets.ts'
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
 const KEEP = 1000
 
-function attributesOf(line: LogLine): Record<string, unknown> {
-  if (typeof line.attributes !== 'string') return line.attributes ?? {}
-  try {
-    const parsed: unknown = JSON.parse(line.attributes)
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {}
-  } catch {
-    return {}
-  }
-}
-
 /** "GET /catalog/:id → 200 in 12.3 ms": what a request line is about, beside its bare "request". */
 export function lineSummary(line: LogLine): string {
-  const a = attributesOf(line)
+  const a = line.attributes
   const parts: string[] = []
   const target = a.route ?? a.url ?? a.path
   if (typeof a.method === 'string' || typeof target === 'string') {
