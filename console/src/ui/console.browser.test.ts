@@ -162,6 +162,19 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await page.close()
   }, 30_000)
 
+  test('a tail that falls behind (more lines than a read takes) skips to the newest and says so', async () => {
+    const shop = fixtures as NonNullable<typeof fixtures>
+    const { page, errors } = await open('/logs')
+    const rows = page.locator('table.logs tbody tr')
+    await rows.first().waitFor()
+    for (let i = 0; i < 1100; i++) shop.addLog('gateway', 'info', `burst line ${i}`)
+    await page.getByText('it skipped to the newest').waitFor({ timeout: 8000 })
+    await page.locator('summary', { hasText: 'burst line 1099' }).waitFor({ timeout: 5000 })
+    expect(await rows.first().textContent()).toContain('burst line 1099')
+    expect(errors).toEqual([])
+    await page.close()
+  }, 30_000)
+
   test('trace search lists traces with the filters in the address, and a row opens the trace', async () => {
     const { page, errors } = await open('/traces?status=error')
     const rows = page.locator('table.traces tbody tr')

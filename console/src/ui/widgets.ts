@@ -27,21 +27,35 @@ export function errorBox(): {
   }
 }
 
-/** Run `tick` now and every `everyMs` until the page is left; a tick never overlaps the last. */
+/**
+ * Run `tick` now and every `everyMs` until the page is left; a tick never overlaps the last. `now()`
+ * during a tick runs one more as soon as it ends: the tick under way may have read what a filter
+ * change made stale.
+ */
 export function poll(context: PageContext, everyMs: number, tick: () => Promise<void>): { now: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined
   let stopped = false
-  let running: Promise<void> | undefined
+  let running = false
+  let again = false
   async function run(): Promise<void> {
     if (stopped) return
     clearTimeout(timer)
-    if (!running) {
-      running = tick().finally(() => {
-        running = undefined
-      })
+    if (running) {
+      again = true
+      return
     }
-    await running
-    if (!stopped) timer = setTimeout(run, everyMs)
+    running = true
+    try {
+      await tick()
+    } finally {
+      running = false
+    }
+    if (stopped) return
+    if (again) {
+      again = false
+      return run()
+    }
+    timer = setTimeout(run, everyMs)
   }
   context.onLeave(() => {
     stopped = true

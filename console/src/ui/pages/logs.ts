@@ -11,6 +11,8 @@ import { errorBox, field, poll, select } from '../widgets.ts'
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
 const KEEP = 1000
+/** Lines one tail read takes at most (the API's bound); a fuller answer means the tail fell behind. */
+const TAIL_LIMIT = 1000
 
 /** "GET /catalog/:id → 200 in 12.3 ms": what a request line is about, beside its bare "request". */
 export function lineSummary(line: LogLine): string {
@@ -129,6 +131,13 @@ export function logsPage(context: PageContext): void {
   let started = false
   let paused = false
   let shown = 0
+  /** Bumped by every filter change, so an answer to the old filters is not shown. */
+  let generation = 0
+  const skipped = h(
+    'p',
+    { class: 'muted', hidden: true },
+    'More lines arrived than the live tail can show one by one; it skipped to the newest.',
+  )
 
   const form = h(
     'form',
@@ -157,7 +166,7 @@ export function logsPage(context: PageContext): void {
     describe()
     if (!paused) tail.now()
   })
-  replace(root, h('h1', null, 'Logs'), form, errors.element, table)
+  replace(root, h('h1', null, 'Logs'), form, errors.element, skipped, table)
 
   function filters() {
     return {
@@ -173,6 +182,8 @@ export function logsPage(context: PageContext): void {
   }
 
   function apply(): void {
+    generation++
+    skipped.hidden = true
     context.setQuery(filters(), { push: true })
     newest = 0
     started = false
@@ -197,12 +208,15 @@ export function logsPage(context: PageContext): void {
 
   async function fetchLines(): Promise<void> {
     if (paused) return
+    const asked = generation
     try {
       // The first read takes the newest 200 (newest first); later ones only what came after.
       const first = !started
       const { logs } = await getJson<LogsAnswer>(
-        `/api/logs${query({ ...filters(), ...(first ? { limit: 200 } : { after_id: newest, limit: 1000 }) })}`,
+        `/api/logs${query({ ...filters(), ...(first ? { limit: 200 } : { after_id: newest, limit: TAIL_LIMIT }) })}`,
       )
+      // An answer to filters changed since is not shown; the next tick reads the new ones.
+      if (asked !== generation) return
       errors.clear()
       // A tail batch comes in arrival order; a person reads it by the lines' own time.
       const newestFirst = [...logs].sort((a, b) => b.time_ms - a.time_ms || b.id - a.id)
@@ -211,6 +225,14 @@ export function logsPage(context: PageContext): void {
       while (tbody.rows.length > KEEP) tbody.lastElementChild?.remove()
       shown = tbody.rows.length
       started = true
+      // More lines than a read takes arrived in one interval: the tail cannot keep up line by
+      // line, so the next read starts again from the newest, and the page says lines were skipped.
+      if (!first && logs.length >= TAIL_LIMIT) {
+        started = false
+        newest = 0
+        tbody.replaceChildren()
+        skipped.hidden = false
+      }
       describe()
     } catch (error) {
       errors.show(error, 'read the logs')
