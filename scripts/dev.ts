@@ -104,18 +104,22 @@ function spawn(service: ProcessInfo, previous?: Running): Running {
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder()
     let buffered = ''
+    const take = (line: string) => {
+      log.write(`${line}\n`)
+      if (service.name !== 'console') forwarder?.push(otelServiceName(service.name), line)
+      entry.lastLines.push(line)
+      if (entry.lastLines.length > LAST_LINES) entry.lastLines.shift()
+      process.stdout.write(`${prefix} ${pretty ? humanize(line) : line}\n`)
+    }
     for await (const chunk of stream) {
       buffered += decoder.decode(chunk, { stream: true })
       const lines = buffered.split('\n')
       buffered = lines.pop() ?? ''
-      for (const line of lines) {
-        log.write(`${line}\n`)
-        if (service.name !== 'console') forwarder?.push(otelServiceName(service.name), line)
-        entry.lastLines.push(line)
-        if (entry.lastLines.length > LAST_LINES) entry.lastLines.shift()
-        process.stdout.write(`${prefix} ${pretty ? humanize(line) : line}\n`)
-      }
+      for (const line of lines) take(line)
     }
+    // A last line without a newline (a crash message, often) is a line too.
+    buffered += decoder.decode()
+    if (buffered) take(buffered)
     log.flush()
   }
   void pump(child.stdout)

@@ -86,11 +86,15 @@ let stopping = false
 async function shutdown(): Promise<void> {
   if (stopping) return
   stopping = true
-  await load.close()
-  await scraper.stop()
-  await server.stop()
-  store.close()
-  process.exit(0)
+  // Whatever fails on the way, the store is closed (what waits is written) and the process ends.
+  try {
+    await load.close()
+    await scraper.stop()
+    await server.stop()
+  } finally {
+    store.close()
+    process.exit(0)
+  }
 }
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
