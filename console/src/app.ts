@@ -6,6 +6,7 @@
 // limit, and the load API (loadtest) is Bun.serve routes already. Query parameters are checked
 // below, each refusal a 400 problem naming the parameter in words.
 
+import { sameSiteRoutes } from '@shopstack/lib/same-site'
 import { createReceiver } from './receiver.ts'
 import type { LogQuery, Store, TraceQuery } from './store.ts'
 
@@ -36,68 +37,6 @@ export interface ConsoleOptions {
    * is not a wildcard); `['*']` for any, when it listens on every interface.
    */
   allowedHosts?: readonly string[]
-}
-
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
-
-/**
- * The console drives load and faults and shows every log line, so a web page the learner happens
- * to have open must not use it: a request whose Host is not one the console listens as (a DNS
- * rebinding page) is refused, and so is a change (any method but GET) sent from another origin —
- * a cross-site form or no-cors fetch carries its Origin (RFC 6454) — as a CSRF attempt.
- */
-function sameSiteOnly(handler: Handler, allowedHosts: readonly string[]): Handler {
-  const anyHost = allowedHosts.includes('*')
-  return (request) => {
-    const host = request.headers.get('host') ?? ''
-    const hostname = host.replace(/:\d+$/, '')
-    if (!anyHost && !LOOPBACK.test(hostname) && !allowedHosts.includes(hostname)) {
-      return problem(403, 'Forbidden', `the console does not answer to the host "${hostname}"`)
-    }
-    const origin = request.headers.get('origin')
-    const change = request.method !== 'GET' && request.method !== 'HEAD'
-    if (change && origin !== null && hostOf(origin) !== host) {
-      return problem(
-        403,
-        'Forbidden',
-        `changes are taken only from the console's own pages, not from ${origin}`,
-      )
-    }
-    return handler(request)
-  }
-}
-
-/** The host[:port] of an Origin header; '' for `null` or anything that is no URL. */
-function hostOf(origin: string): string {
-  try {
-    return new URL(origin).host
-  } catch {
-    return ''
-  }
-}
-
-/** Every handler of a routes table behind `sameSiteOnly`; pages (HTML bundles) as they are. */
-function guarded(routes: Routes, allowedHosts: readonly string[]): Routes {
-  const wrap = (value: Routes[string]): Routes[string] => {
-    if (typeof value === 'function') return sameSiteOnly(value, allowedHosts)
-    if (value instanceof Response || !isMethodTable(value)) return value
-    return Object.fromEntries(
-      Object.entries(value).map(([method, handler]) => [
-        method,
-        sameSiteOnly(handler as Handler, allowedHosts),
-      ]),
-    )
-  }
-  return Object.fromEntries(Object.entries(routes).map(([path, value]) => [path, wrap(value)]))
-}
-
-/** A `{ GET, POST, … }` table, as opposed to an HTML bundle. */
-function isMethodTable(value: unknown): value is Partial<Record<Method, Handler>> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    Object.entries(value).every(([key, handler]) => /^[A-Z]+$/.test(key) && typeof handler === 'function')
-  )
 }
 
 /** A refusal of a query parameter, answered 400 with the parameter named in words. */
@@ -273,7 +212,8 @@ export function createConsole(options: ConsoleOptions) {
     }),
     ...apiRoutes,
   }
-  const routes: Routes = { ...pages, ...guarded(api, allowedHosts) }
+  // Pages are only read; every API route (the receiver's too) is behind the same-site guard.
+  const routes: Routes = { ...pages, ...sameSiteRoutes(api, allowedHosts) }
 
   return {
     routes,

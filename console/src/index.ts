@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT stop the load run, the scraper and the server, then close the store.
 
 import { ConfigError, otelServiceName, type ServiceName } from '@shopstack/lib/config'
+import { hostsFor } from '@shopstack/lib/same-site'
 import { createLoadApi } from '@shopstack/loadtest/load-api'
 import { createConsole } from './app.ts'
 import { loadConsoleConfig } from './config.ts'
@@ -44,7 +45,7 @@ const app = createConsole({
   jaegerTrace: (id, traces) => toJaegerTrace(id, traces.trace(id)),
   pages: pageRoutes,
   // Loopback names always; the listening address too, or any host when it listens everywhere.
-  allowedHosts: ['0.0.0.0', '::', '[::]'].includes(config.host) ? ['*'] : [config.host],
+  allowedHosts: hostsFor(config.host),
   apiRoutes: { ...load.routes('/api/load'), ...load.faultRoutes('/api') },
 })
 

@@ -73,6 +73,16 @@ const put = (service: string, body: string) =>
   api(`/api/faults/${service}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body })
 
 describe('the Faults panel proxy', () => {
+  test('another web page cannot change faults through it (a cross-origin change is a 403)', async () => {
+    const forged = await api('/api/faults/cart', {
+      method: 'DELETE',
+      headers: { origin: 'http://evil.example' },
+    })
+    expect(forged.status).toBe(403)
+    const state = (await (await api('/api/faults/cart')).json()) as { faults: FaultSettings }
+    expect(state.faults).toEqual({ readiness: { fail: true } })
+  })
+
   test("lists every service's faults, with a one-line summary", async () => {
     const response = await api('/api/faults')
     expect(response.status).toBe(200)

@@ -5,6 +5,7 @@
 // this server moves to a free port instead of failing (unless the port was asked for).
 
 import { problem, problemResponse } from '@shopstack/lib/errors'
+import { hostsFor, sameSiteRoutes } from '@shopstack/lib/same-site'
 import { createLoadApi, type LoadApiOptions } from './load-api.ts'
 import { renderPage } from './page.ts'
 
@@ -43,11 +44,15 @@ export function createUiServer(options: UiServerOptions = {}) {
     Bun.serve({
       port: at,
       hostname,
-      routes: {
-        '/': () => new Response(renderPage(), { headers: { 'content-type': 'text/html; charset=utf-8' } }),
-        ...api.routes('/api'),
-        ...api.faultRoutes('/api'),
-      },
+      // As the console's: no other site may start load or change faults through it (lib/same-site).
+      routes: sameSiteRoutes(
+        {
+          '/': () => new Response(renderPage(), { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+          ...api.routes('/api'),
+          ...api.faultRoutes('/api'),
+        },
+        hostsFor(hostname),
+      ),
       fetch: (request) =>
         problemResponse(problem(404, `No route for ${request.method} ${new URL(request.url).pathname}`)),
     })
