@@ -6,6 +6,7 @@
 
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { devRunnerEnv } from '../e2e/harness.ts'
 import { RUNTIME_ENV } from '../scripts/services.ts'
 import { freePort, ROOT, type Running, startBunProcess } from './processes.ts'
 
@@ -130,24 +131,11 @@ function isAlive(pid: number): boolean {
  */
 export async function measureDevStart(dir: string, timeoutMs = 30_000): Promise<DevStart> {
   mkdirSync(dir, { recursive: true })
-  const [gateway, catalog, cart, consolePort] = [freePort(), freePort(), freePort(), freePort()]
-  const urls = [consolePort, catalog, cart, gateway].map((port) => `http://127.0.0.1:${port}/livez`)
-  const runDir = join(dir, 'run')
-  const env = {
-    ...cleanEnv(),
-    GATEWAY_PORT: String(gateway),
-    CATALOG_PORT: String(catalog),
-    CART_PORT: String(cart),
-    CONSOLE_PORT: String(consolePort),
-    CONSOLE_DATABASE_PATH: ':memory:',
-    CATALOG_SERVICE_URL: `http://127.0.0.1:${catalog}`,
-    CART_SERVICE_URL: `http://127.0.0.1:${cart}`,
-    GATEWAY_URL: `http://127.0.0.1:${gateway}`,
-    HOST: '127.0.0.1',
-    DATABASE_PATH: ':memory:',
-    SHOPSTACK_RUN_DIR: runDir,
-    SHOPSTACK_LOG_DIR: join(dir, 'logs'),
-  }
+  const { env, ports } = devRunnerEnv(dir, cleanEnv())
+  const urls = [ports.console, ports.catalog, ports.cart, ports.gateway].map(
+    (port) => `http://127.0.0.1:${port}/livez`,
+  )
+  const runDir = env.SHOPSTACK_RUN_DIR ?? join(dir, 'run')
   const start = performance.now()
   const dev = Bun.spawn(['bun', 'scripts/dev.ts', '--no-watch'], {
     cwd: ROOT,

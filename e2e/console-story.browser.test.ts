@@ -11,31 +11,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launchChromium } from './browser.ts'
-import { freePort, ROOT, waitFor } from './harness.ts'
+import { devRunnerEnv, ROOT, waitFor } from './harness.ts'
 
 const ARTIFACTS = join(ROOT, 'test-artifacts')
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-story-'))
-const ports = { gateway: freePort(), catalog: freePort(), cart: freePort(), console: freePort() }
+const { env: devEnv, ports } = devRunnerEnv(dir)
 const consoleUrl = `http://127.0.0.1:${ports.console}`
-const env = {
-  ...Bun.env,
-  GATEWAY_PORT: String(ports.gateway),
-  CATALOG_PORT: String(ports.catalog),
-  CART_PORT: String(ports.cart),
-  CONSOLE_PORT: String(ports.console),
-  CATALOG_SERVICE_URL: `http://127.0.0.1:${ports.catalog}`,
-  CART_SERVICE_URL: `http://127.0.0.1:${ports.cart}`,
-  GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
-  HOST: '127.0.0.1',
-  DATABASE_PATH: ':memory:',
-  CONSOLE_DATABASE_PATH: ':memory:',
-  // Scraped every second, so a fault shows within seconds rather than the default five.
-  CONSOLE_SCRAPE_INTERVAL_MS: '1000',
-  SIMULATION: 'off',
-  SHOPSTACK_RUN_DIR: join(dir, 'run'),
-  SHOPSTACK_LOG_DIR: join(dir, 'logs'),
-}
+// Scraped every second, so a fault shows within seconds rather than the default five.
+const env = { ...devEnv, CONSOLE_SCRAPE_INTERVAL_MS: '1000', SIMULATION: 'off' }
 
 let dev: ReturnType<typeof Bun.spawn> | undefined
 let browser: Browser | undefined

@@ -193,6 +193,38 @@ export function freePort(): number {
   return port
 }
 
+export interface DevPorts {
+  gateway: number
+  catalog: number
+  cart: number
+  console: number
+}
+
+/**
+ * The environment `bun run dev` (scripts/dev.ts) runs with beside anything else: each process on a
+ * free port, the services told where the others are, run and log folders under `dir`, every
+ * database in memory. `base` is the environment it starts from.
+ */
+export function devRunnerEnv(dir: string, base: Record<string, string | undefined> = Bun.env) {
+  const ports: DevPorts = { gateway: freePort(), catalog: freePort(), cart: freePort(), console: freePort() }
+  const env: Record<string, string | undefined> = {
+    ...base,
+    GATEWAY_PORT: String(ports.gateway),
+    CATALOG_PORT: String(ports.catalog),
+    CART_PORT: String(ports.cart),
+    CONSOLE_PORT: String(ports.console),
+    CATALOG_SERVICE_URL: `http://127.0.0.1:${ports.catalog}`,
+    CART_SERVICE_URL: `http://127.0.0.1:${ports.cart}`,
+    GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
+    HOST: '127.0.0.1',
+    DATABASE_PATH: ':memory:',
+    CONSOLE_DATABASE_PATH: ':memory:',
+    SHOPSTACK_RUN_DIR: join(dir, 'run'),
+    SHOPSTACK_LOG_DIR: join(dir, 'logs'),
+  }
+  return { env, ports }
+}
+
 /** Poll until `check` returns a truthy value or the time is up. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,

@@ -6,26 +6,12 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, ROOT, waitFor } from '../e2e/harness.ts'
+import { devRunnerEnv, freePort, ROOT, waitFor } from '../e2e/harness.ts'
 import { isAlive } from './services.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-dev-'))
-const [gatewayPort, catalogPort, cartPort, consolePort] = [freePort(), freePort(), freePort(), freePort()]
-const env = {
-  ...Bun.env,
-  GATEWAY_PORT: String(gatewayPort),
-  CATALOG_PORT: String(catalogPort),
-  CART_PORT: String(cartPort),
-  CONSOLE_PORT: String(consolePort),
-  CONSOLE_DATABASE_PATH: ':memory:',
-  CATALOG_SERVICE_URL: `http://127.0.0.1:${catalogPort}`,
-  CART_SERVICE_URL: `http://127.0.0.1:${cartPort}`,
-  GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
-  HOST: '127.0.0.1',
-  DATABASE_PATH: ':memory:',
-  SHOPSTACK_RUN_DIR: join(dir, 'run'),
-  SHOPSTACK_LOG_DIR: join(dir, 'logs'),
-}
+const { env, ports } = devRunnerEnv(dir)
+const { gateway: gatewayPort, console: consolePort } = ports
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 

@@ -93,7 +93,8 @@ export function createLogForwarder(options: LogForwarderOptions) {
   return {
     push(service: string, line: string): void {
       if (line.trim() === '') return
-      buffer.push({ service, line, observedNs: `${BigInt(Date.now()) * 1_000_000n}` })
+      // Milliseconds as nanoseconds, by text: no BigInt made per line.
+      buffer.push({ service, line, observedNs: `${Date.now()}000000` })
       if (buffer.length > maxBuffered) {
         // A tenth more than the excess at once, so a full buffer is not copied on every line.
         const excess = Math.min(buffer.length, buffer.length - maxBuffered + Math.ceil(maxBuffered / 10))
