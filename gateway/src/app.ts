@@ -11,14 +11,14 @@ import { ProductListQuery, ProductParams } from '@shopstack/catalog/model'
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
 import { createEdge } from '@shopstack/lib/edge'
-import { problem, problemResponse, UpstreamError } from '@shopstack/lib/errors'
+import { UpstreamError } from '@shopstack/lib/errors'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
 import { pathOf, telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Tracing } from '@shopstack/lib/tracing'
-import { createUpstream, createUpstreamMetrics, type RetryPolicy, ShedError } from '@shopstack/lib/upstream'
+import { createUpstream, createUpstreamMetrics, type RetryPolicy } from '@shopstack/lib/upstream'
 import { Elysia, t } from 'elysia'
 import { createProxy } from './proxy.ts'
 
@@ -123,29 +123,19 @@ export function createApp(options: GatewayAppOptions) {
         span?.addEvent('shopstack.fault.upstream_unreachable', { 'shopstack.upstream': name })
         throw new UpstreamError(502, name, `The ${name} service is unreachable (injected fault)`)
       }
-      try {
-        const response = await proxy.forward(request, {
-          path: pathAndQuery(request.url),
-          route,
-          body: body === undefined ? undefined : JSON.stringify(body),
-          requestId,
-          parent: span,
-          // RFC 9110 §9.2.2: GET is idempotent; a write is made so by its Idempotency-Key.
-          idempotent: request.method === 'GET' || request.headers.has('idempotency-key'),
-          responseHeaders: set.headers,
-        })
-        // They are in the response now (see proxy.ts); left here, Elysia would copy it to add them.
-        for (const header in set.headers) delete set.headers[header]
-        return response
-      } catch (error) {
-        // Shed load says when to come back (RFC 9110 §10.2.3); the error plugin sets no headers.
-        if (error instanceof ShedError) {
-          return problemResponse(problem(503, error.detail, error.extensions), {
-            'retry-after': String(error.retryAfterSeconds),
-          })
-        }
-        throw error
-      }
+      const response = await proxy.forward(request, {
+        path: pathAndQuery(request.url),
+        route,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        requestId,
+        parent: span,
+        // RFC 9110 §9.2.2: GET is idempotent; a write is made so by its Idempotency-Key.
+        idempotent: request.method === 'GET' || request.headers.has('idempotency-key'),
+        responseHeaders: set.headers,
+      })
+      // They are in the response now (see proxy.ts); left here, Elysia would copy it to add them.
+      for (const header in set.headers) delete set.headers[header]
+      return response
     }
 
   return createServiceBase({

@@ -42,13 +42,14 @@ export function createAdminRoutes(options: AdminOptions) {
   const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`)
 
   return new Elysia({ name: '@shopstack/admin', seed: faults.service, prefix: '/admin' })
-    .onBeforeHandle(function requireToken({ request, set }) {
+    .onBeforeHandle(function requireToken({ request }) {
       if (!expected) return
       const given = Buffer.from(request.headers.get('authorization') ?? '')
       // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        set.headers['www-authenticate'] = 'Bearer realm="shopstack-admin"'
-        throw new HttpError(401, 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>')
+        throw new HttpError(401, 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>', undefined, {
+          headers: { 'www-authenticate': 'Bearer realm="shopstack-admin"' },
+        })
       }
     })
     .get('/faults', () => faults.get(), {

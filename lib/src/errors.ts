@@ -33,16 +33,23 @@ export function statusTitle(status: number): string {
   return TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error')
 }
 
-/** An error a client may see: status, a short title and a human sentence. */
+export interface HttpErrorOptions extends ErrorOptions {
+  /** Response headers that belong to this refusal (Retry-After, WWW-Authenticate, Allow). */
+  headers?: Record<string, string>
+}
+
+/** An error a client may see: status, a short title, a human sentence and its own headers. */
 export class HttpError extends Error {
   override name = 'HttpError'
+  readonly headers: Readonly<Record<string, string>>
   constructor(
     readonly status: number,
     readonly detail: string,
     readonly extensions: Record<string, unknown> = {},
-    options?: ErrorOptions,
+    options: HttpErrorOptions = {},
   ) {
     super(detail, options)
+    this.headers = options.headers ?? {}
   }
 }
 
@@ -70,7 +77,7 @@ export class UpstreamError extends HttpError {
     status: 502 | 503 | 504,
     readonly upstream: string,
     detail: string,
-    options?: ErrorOptions,
+    options?: HttpErrorOptions,
   ) {
     super(status, detail, { upstream }, options)
   }

@@ -187,6 +187,7 @@ export function createServicePlugin(options: ServicePluginOptions) {
       let body: ReturnType<typeof problem>
       if (error instanceof HttpError) {
         body = problem(error.status, error.detail, error.extensions)
+        Object.assign(set.headers, error.headers)
         if (error.status >= 500) state.error = error
       } else if (code === 'VALIDATION' && (error as { type?: string }).type === 'response') {
         // A handler answered what its own schema refuses: our bug, not the client's.

@@ -145,7 +145,10 @@ export class ShedError extends UpstreamError {
     upstream: string,
     readonly retryAfterSeconds: number,
   ) {
-    super(503, upstream, `Too many requests in flight to the ${upstream} service; retry shortly`)
+    // RFC 9110 §10.2.3: shed load says when to come back.
+    super(503, upstream, `Too many requests in flight to the ${upstream} service; retry shortly`, {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    })
   }
 }
 
