@@ -200,7 +200,7 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
           },
       )
       // `index` is readonly to callers; here it is renumbered to the instance's new place.
-      next.forEach((instance, index) => Object.assign(instance, { index }))
+      for (const [index, instance] of next.entries()) Object.assign(instance, { index })
       instances.splice(0, instances.length, ...next)
       maxEjected = Math.floor((instances.length * maxEjectionPercent) / 100)
       cursor %= instances.length
