@@ -5,7 +5,7 @@
 // observability/, with an admin token file made for the test (a real one is never committed).
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1'
@@ -14,6 +14,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1'
 import { parse, parseAllDocuments } from 'yaml'
+import { hasPromtool, PROMTOOL_BIN } from '../../e2e/prometheus.ts'
 import { loadConfig, type ServiceName } from '../../lib/src/config.ts'
 import { compose, memoryBytes, ROOT } from '../../observability/stack.ts'
 
@@ -439,6 +440,30 @@ describe('per overlay', () => {
     expect(mounts).toContain('/etc/prometheus/rules')
   })
 })
+
+// Skipped without promtool (Debian's prometheus package), like the other Prometheus suites; CI
+// installs it and fails on any skip.
+test.skipIf(!hasPromtool)(
+  'observability: promtool accepts the Kubernetes prometheus.yml with the rules it mounts',
+  () => {
+    const list = objects('observability')
+    const dir = mkdtempSync(join(tmpdir(), 'shopstack-prometheus-'))
+    try {
+      const file = (key: string) => ofKind(list, 'ConfigMap').find((c) => c.data?.[key])?.data[key] as string
+      mkdirSync(join(dir, 'rules'))
+      writeFileSync(join(dir, 'prometheus.yml'), file('prometheus.yml'))
+      writeFileSync(join(dir, 'rules/shopstack.yml'), file('shopstack.yml'))
+      const run = Bun.spawnSync([PROMTOOL_BIN, 'check', 'config', join(dir, 'prometheus.yml')], {
+        timeout: 30_000,
+        stderr: 'pipe',
+      })
+      expect(run.exitCode, run.stdout.toString() + run.stderr.toString()).toBe(0)
+      expect(run.stdout.toString()).toMatch(/SUCCESS: [1-9][0-9]* rules found/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+)
 
 describe('the admin token', () => {
   test('is never committed: the build stops, naming the file, until it is created', () => {
