@@ -235,6 +235,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
   })
 
   test('non-root, read-only root filesystem, no privilege escalation, every capability dropped', () => {
+    // The namespace makes the API server refuse any pod that breaks the restricted standard.
+    const namespace = named(objects(overlay), 'Namespace', 'shopstack')
+    expect(namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted')
     for (const workload of workloads(objects(overlay))) {
       const pod = workload.spec.template.spec
       for (const container of containersOf(workload)) {
