@@ -413,6 +413,31 @@ describe('per overlay', () => {
     }
   })
 
+  test('observability: every address in the observability config files is a Service and port here', () => {
+    const list = objects('observability')
+    const configMapFile = (key: string) =>
+      parse(ofKind(list, 'ConfigMap').find((c) => c.data?.[key])?.data[key])
+    const collector = configMapFile('config.yaml')
+    const addresses = [
+      ...Object.values(collector.exporters as Record<string, K8sObject>).map((e) => e.endpoint as string),
+      ...configMapFile('datasources.yaml').datasources.map((d: K8sObject) => d.url as string),
+      'http://otel-collector:4318',
+      ...configMapFile('prometheus.yml').scrape_configs.flatMap((j: K8sObject) =>
+        (j.static_configs ?? []).flatMap((c: K8sObject) => c.targets),
+      ),
+    ]
+    expect(addresses.length).toBeGreaterThan(5)
+    for (const address of addresses) {
+      const [, host, port] = /^(?:[a-z]+:\/\/)?([a-z0-9-]+):(\d+)(?:\/|$)/.exec(address) ?? []
+      const service = named(list, 'Service', host as string)
+      expect(service, `${address}: no Service ${host}`).toBeDefined()
+      expect(
+        service?.spec.ports.map((p: K8sObject) => p.port),
+        address,
+      ).toContain(Number(port))
+    }
+  })
+
   test('observability: Prometheus finds every pod of every service through its headless Service', () => {
     const list = objects('observability')
     const config = parse(
