@@ -121,7 +121,7 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     ejectedUntil: 0,
     probeInFlight: false,
   }))
-  const maxEjected = Math.floor((instances.length * maxEjectionPercent) / 100)
+  let maxEjected = Math.floor((instances.length * maxEjectionPercent) / 100)
   let cursor = 0
 
   const setState = (instance: Instance, state: InstanceState) => {
@@ -176,6 +176,34 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
       instance.ejectedUntil = now() + Math.min(maxEjectionMs, baseEjectionMs * instance.ejections)
       setState(instance, 'ejected')
       return true
+    },
+    /**
+     * Replace the set of instance URLs (service discovery: a headless Service's DNS names every
+     * pod). An instance that stays keeps its state (an ejected pod stays ejected), a new one starts
+     * healthy, a removed one is never picked again. The array is changed in place, so readers of
+     * `instances` see the new set.
+     */
+    replaceUrls(urls: readonly string[]): void {
+      if (urls.length === 0) throw new Error('an upstream needs at least one instance')
+      const kept = new Map(instances.map((instance) => [instance.url, instance]))
+      const next = [...new Set(urls)].map(
+        (url): Instance =>
+          kept.get(url) ?? {
+            url,
+            host: new URL(url).host,
+            index: 0,
+            state: 'healthy',
+            consecutiveFailures: 0,
+            ejections: 0,
+            ejectedUntil: 0,
+            probeInFlight: false,
+          },
+      )
+      // `index` is readonly to callers; here it is renumbered to the instance's new place.
+      for (const [index, instance] of next.entries()) Object.assign(instance, { index })
+      instances.splice(0, instances.length, ...next)
+      maxEjected = Math.floor((instances.length * maxEjectionPercent) / 100)
+      cursor %= instances.length
     },
   }
 }
