@@ -16,7 +16,7 @@ import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
-import { pathOf, telemetryOf } from '@shopstack/lib/service-plugin'
+import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Tracing } from '@shopstack/lib/tracing'
 import { createUpstream, createUpstreamMetrics, type RetryPolicy } from '@shopstack/lib/upstream'
 import { Elysia, t } from 'elysia'
@@ -105,18 +105,23 @@ export function createApp(options: GatewayAppOptions) {
   const cart = createProxy(upstream('cart', cartUrls))
 
   /**
-   * A handler that forwards the request as it came (path and query) to `proxy`, labelled with the
-   * route template Elysia matched, and the validated body re-serialised (the stream is consumed).
+   * A handler that forwards the request to `proxy`, labelled with the route template Elysia
+   * matched. The upstream path is rebuilt from that template, the validated params and the
+   * validated query (`queryKeys`), never copied from the request target: a proxy forwards exactly
+   * what it routed, so no target (a malformed Host, an odd query, encoded dots) can reach another
+   * upstream path. The validated body is re-serialised (the stream is consumed).
    */
   const pass =
-    (proxy: typeof catalog) =>
+    (proxy: typeof catalog, queryKeys: readonly string[] = []) =>
     async (context: {
       request: Request
       route: string
+      params?: Record<string, unknown>
+      query?: Record<string, unknown>
       body?: unknown
       set: { headers: Record<string, string | number> }
     }) => {
-      const { request, route, body, set } = context
+      const { request, route, params, query, body, set } = context
       const { requestId, span } = telemetryOf(request)
       const name = proxy.upstream.name
       if (faults.isUnreachable(name)) {
@@ -124,7 +129,7 @@ export function createApp(options: GatewayAppOptions) {
         throw new UpstreamError(502, name, `The ${name} service is unreachable (injected fault)`)
       }
       const response = await proxy.forward(request, {
-        path: pathAndQuery(request.url),
+        path: upstreamPath(route, params, query, queryKeys),
         route,
         body: body === undefined ? undefined : JSON.stringify(body),
         requestId,
@@ -167,7 +172,7 @@ export function createApp(options: GatewayAppOptions) {
             detail: { summary: 'Service information', tags: ['gateway'] },
           },
         )
-        .get('/catalog', pass(catalog), {
+        .get('/catalog', pass(catalog, Object.keys(ProductListQuery.properties)), {
           query: ProductListQuery,
           detail: { summary: 'List products', tags: ['catalog'] },
         })
@@ -194,11 +199,26 @@ export function createApp(options: GatewayAppOptions) {
     )
 }
 
-/** `/a/b?x=1` from `http://host/a/b?x=1#frag`, without parsing the whole URL. */
-function pathAndQuery(url: string): string {
-  const path = pathOf(url)
-  const query = url.indexOf('?')
-  if (query === -1) return path
-  const hash = url.indexOf('#', query)
-  return path + url.slice(query, hash === -1 ? url.length : hash)
+/**
+ * The upstream path and query for a request routed to `route` ("/cart/:id/items/:product_id"):
+ * each `:name` is replaced by its validated parameter, percent-encoded, and the query holds only
+ * the validated `queryKeys`. The parameter schemas already refuse `/`, `.` and `%`; the encoding
+ * is the second lock.
+ */
+export function upstreamPath(
+  route: string,
+  params: Record<string, unknown> = {},
+  query: Record<string, unknown> = {},
+  queryKeys: readonly string[] = [],
+): string {
+  const path = route.includes(':')
+    ? route.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(params[name] ?? '')))
+    : route
+  let search = ''
+  for (const key of queryKeys) {
+    const value = query[key]
+    if (value === undefined) continue
+    search += `${search ? '&' : '?'}${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`
+  }
+  return path + search
 }

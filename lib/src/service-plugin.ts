@@ -104,6 +104,8 @@ export function pathOf(url: string): string {
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 const REQUEST_ID = /^[\w.:-]{1,128}$/
+/** scheme://authority/ — what Bun gives for a request whose target and Host it could parse. */
+const ABSOLUTE_URL = /^https?:\/\/[^/?#]*\//
 
 export function createServicePlugin(options: ServicePluginOptions) {
   const { service, logger, metrics, tracing, maxBodyBytes = 16_384, now = () => performance.now() } = options
@@ -167,6 +169,12 @@ export function createServicePlugin(options: ServicePluginOptions) {
       if (state.span) {
         const { traceId, spanId, traceFlags } = state.span.spanContext()
         set.headers.traceresponse = `00-${traceId}-${spanId}-0${traceFlags & 1}`
+      }
+      // With an empty or malformed Host, Bun hands over the bare request target ("/catalog?/x")
+      // as the URL; every path reading here and in Elysia assumes an absolute URL, so such a
+      // request is refused rather than routed on one reading and forwarded on another.
+      if (!ABSOLUTE_URL.test(request.url)) {
+        throw new HttpError(400, 'The request target or its Host header cannot be parsed')
       }
       // Refuse what no route here accepts before the body is read. (An onParse hook would see
       // only routes with bodies, but Elysia wraps anything it throws into a 400 ParseError.)
