@@ -10,6 +10,7 @@ import { AddToCart, CartLineParams, CartParams } from '@shopstack/cart/model'
 import { ProductListQuery, ProductParams } from '@shopstack/catalog/model'
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import { redactUrl } from '@shopstack/lib/config'
 import { createEdge } from '@shopstack/lib/edge'
 import { UpstreamError } from '@shopstack/lib/errors'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
@@ -103,6 +104,15 @@ export function createApp(options: GatewayAppOptions) {
     })
   const catalog = createProxy(upstream('catalog', catalogUrls))
   const cart = createProxy(upstream('cart', cartUrls))
+  const upstreams = {
+    catalog: redactUrl(catalogUrls.join(',')),
+    cart: redactUrl(cartUrls.join(',')),
+  }
+  /** A readiness check whose failure names no credential (its message ends up in /healthz). */
+  const redacted = (check: () => Promise<unknown>) => () =>
+    check().catch((error: unknown) => {
+      throw new Error(redactUrl(error instanceof Error ? error.message : String(error)))
+    })
 
   /**
    * A handler that forwards the request to `proxy`, labelled with the route template Elysia
@@ -148,8 +158,8 @@ export function createApp(options: GatewayAppOptions) {
     version,
     description: 'The public ShopStack API: catalog and cart, proxied to their services.',
     checks: {
-      catalog: () => catalog.upstream.ready(),
-      cart: () => cart.upstream.ready(),
+      catalog: redacted(() => catalog.upstream.ready()),
+      cart: redacted(() => cart.upstream.ready()),
       faults: faults.readiness,
     },
     ...rest,
@@ -164,7 +174,8 @@ export function createApp(options: GatewayAppOptions) {
           () => ({
             name: 'shopstack-gateway',
             version,
-            upstreams: { catalog: catalogUrls.join(','), cart: cartUrls.join(',') },
+            // Public: scheme, host, port and path of each instance; never their userinfo.
+            upstreams,
             docs: '/docs',
           }),
           {

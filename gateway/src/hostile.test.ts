@@ -74,7 +74,20 @@ const TARGETS = [
   '/docs/json',
   '/admin/faults',
 ]
-const HOSTS = [undefined, '', 'a', 'ab', 'a b', 'a/b', 'a?b', 'a#b', '[::1', '127.0.0.1:1', 'user:pw@h', 'x'.repeat(300)]
+const HOSTS = [
+  undefined,
+  '',
+  'a',
+  'ab',
+  'a b',
+  'a/b',
+  'a?b',
+  'a#b',
+  '[::1',
+  '127.0.0.1:1',
+  'user:pw@h',
+  'x'.repeat(300),
+]
 const METHODS = ['GET', 'DELETE', 'POST']
 
 describe('hostile request targets', () => {
@@ -103,11 +116,15 @@ describe('hostile request targets', () => {
 
   beforeAll(() => {
     const catalogUrl = recorded(createCatalogApp({ store: createProductStore(), ...createTestTelemetry() }))
-    const cartUrl = recorded(createCartApp({ store: createCartStore(), catalogUrl, ...createTestTelemetry() }))
-    const gateway = createApp({ catalogUrl, cartUrl, ...createTestTelemetry({ service: 'gateway' }) }).listen({
-      port: 0,
-      hostname: '127.0.0.1',
-    })
+    const cartUrl = recorded(
+      createCartApp({ store: createCartStore(), catalogUrl, ...createTestTelemetry() }),
+    )
+    const gateway = createApp({ catalogUrl, cartUrl, ...createTestTelemetry({ service: 'gateway' }) }).listen(
+      {
+        port: 0,
+        hostname: '127.0.0.1',
+      },
+    )
     gatewayPort = gateway.server?.port ?? 0
     handle = (request) => gateway.handle(request)
     stopGateway = () => void gateway.stop(true)
@@ -164,10 +181,16 @@ describe('hostile request targets', () => {
 
 describe('upstreamPath', () => {
   test('rebuilds the path from the route and its validated values, encoding each', () => {
-    expect(upstreamPath('/cart/:id/items/:product_id', { id: 'a_b-1', product_id: 7 })).toBe('/cart/a_b-1/items/7')
-    expect(upstreamPath('/cart/:id', { id: '../admin' })).toBe('/cart/..%2Fadmin')
-    expect(upstreamPath('/catalog', {}, { page: 2, x: '/admin', category: 'toys' }, ['page', 'page_size', 'category'])).toBe(
-      '/catalog?page=2&category=toys',
+    expect(upstreamPath('/cart/:id/items/:product_id', { id: 'a_b-1', product_id: 7 })).toBe(
+      '/cart/a_b-1/items/7',
     )
+    expect(upstreamPath('/cart/:id', { id: '../admin' })).toBe('/cart/..%2Fadmin')
+    expect(
+      upstreamPath('/catalog', {}, { page: 2, x: '/admin', category: 'toys' }, [
+        'page',
+        'page_size',
+        'category',
+      ]),
+    ).toBe('/catalog?page=2&category=toys')
   })
 })

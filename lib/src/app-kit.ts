@@ -28,7 +28,11 @@ export function createServiceBase(options: ServiceBaseOptions) {
   // standardHostname: false makes Elysia find the path after "http://" rather than guessing the
   // host is at least 4 characters long (index 11): with `Host: a` it routed `/catalog?/admin/x`
   // as /admin/x while the URL's path was /catalog.
-  const base = new Elysia({ name: '@shopstack/service-base', seed: service, handler: { standardHostname: false } })
+  const base = new Elysia({
+    name: '@shopstack/service-base',
+    seed: service,
+    handler: { standardHostname: false },
+  })
   if (telemetry.tracing.enabled && telemetry.tracing.mode === 'plugin') {
     // Loaded only in plugin mode: @elysiajs/opentelemetry pulls in @opentelemetry/sdk-node, which
     // costs the default mode start-up time and memory for nothing. Bun's synchronous require keeps

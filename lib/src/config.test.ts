@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, redactUrl } from './config.ts'
 
 describe('loadConfig', () => {
   test('gives each service its port and the original simulated behaviour by default', () => {
@@ -99,5 +99,18 @@ describe('loadConfig', () => {
   ])('an invalid %s (%s) is refused with a message naming it', (name, value, message) => {
     expect(() => loadConfig('cart', { [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig('cart', { [name]: value })).toThrow(message)
+  })
+})
+
+describe('redactUrl', () => {
+  test('hides the userinfo of every URL in a text, and nothing else', () => {
+    expect(redactUrl('http://user:pw@cart:8002/x?y=1')).toBe('http://***@cart:8002/x?y=1')
+    expect(redactUrl('redis://:p%40ss@r:6379,http://a@b/c@d')).toBe('redis://***@r:6379,http://***@b/c@d')
+    expect(redactUrl('http://cart:8002')).toBe('http://cart:8002')
+  })
+
+  test('a refused URL is named without its password', () => {
+    expect(() => loadConfig('cart', { CART_STORE_URL: 'mysql://u:hunter22@db' })).toThrow('mysql://***@db')
+    expect(() => loadConfig('gateway', { CATALOG_SERVICE_URL: 'ftp://u:hunter22@c' })).toThrow('ftp://***@c')
   })
 })

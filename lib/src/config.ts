@@ -128,7 +128,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   const cartStoreUrl = read('CART_STORE_URL')
   if (cartStoreUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(cartStoreUrl)) {
     throw new ConfigError(
-      `CART_STORE_URL must be a redis:// URL (or unset for SQLite), got "${cartStoreUrl}"`,
+      `CART_STORE_URL must be a redis:// URL (or unset for SQLite), got "${redactUrl(cartStoreUrl)}"`,
     )
   }
 
@@ -251,10 +251,24 @@ function parseHeaders(name: string, value: string | undefined): Record<string, s
   return headers
 }
 
+// Userinfo in a URL (RFC 3986 §3.2.1, `scheme://user:password@host`): everything from `//` to the
+// last `@` before the path, query or fragment.
+const USERINFO = /(\b[a-z][a-z\d+.-]*:\/\/)[^/?#\s]*@/gi
+
+/**
+ * A URL (or a text holding URLs) fit to show: the userinfo of each is replaced by `***`, so
+ * `http://user:pw@cart:8002` becomes `http://***@cart:8002`. The configuration's URLs are public
+ * (scheme, host, port, path) except their userinfo, which may hold a password.
+ */
+export function redactUrl(text: string): string {
+  return text.includes('@') ? text.replace(USERINFO, '$1***@') : text
+}
+
 /** One URL, or several separated by commas (instances of one service). */
 function parseUrlList(name: string, value: string): string[] {
   const urls = value.split(',').map((part) => part.trim())
-  if (urls.some((url) => url === '')) throw new ConfigError(`${name} has an empty entry in "${value}"`)
+  if (urls.some((url) => url === ''))
+    throw new ConfigError(`${name} has an empty entry in "${redactUrl(value)}"`)
   return urls.map((url) => parseUrl(name, url))
 }
 
@@ -263,10 +277,10 @@ function parseUrl(name: string, value: string): string {
   try {
     url = new URL(value)
   } catch {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`)
+    throw new ConfigError(`${name} must be an http(s) URL, got "${redactUrl(value)}"`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`)
+    throw new ConfigError(`${name} must be an http(s) URL, got "${redactUrl(value)}"`)
   }
   return value.replace(/\/+$/, '')
 }
