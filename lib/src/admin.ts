@@ -9,6 +9,7 @@ import { FaultSettings, FaultState, type Faults } from './faults.ts'
 import { InvalidInputError } from './validation.ts'
 
 const RAW = Symbol('shopstack.rawBody')
+const BEARER = /^bearer +(\S+) *$/i
 type RawRequest = Request & { [RAW]?: unknown }
 
 interface ObjectSchema {
@@ -39,12 +40,14 @@ export interface AdminOptions {
 
 export function createAdminRoutes(options: AdminOptions) {
   const { faults, token } = options
-  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`)
+  const expected = token === undefined ? undefined : Buffer.from(token)
 
   return new Elysia({ name: '@shopstack/admin', seed: faults.service, prefix: '/admin' })
     .onBeforeHandle(function requireToken({ request }) {
       if (!expected) return
-      const given = Buffer.from(request.headers.get('authorization') ?? '')
+      // RFC 9110 §11.1: the scheme name is case-insensitive ("bearer" is "Bearer").
+      const credentials = BEARER.exec(request.headers.get('authorization') ?? '')
+      const given = Buffer.from(credentials?.[1] ?? '')
       // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new HttpError(401, 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>', undefined, {

@@ -12,6 +12,11 @@ describe('loadConfig', () => {
     expect(cart.otlpEndpoint).toBeUndefined()
   })
 
+  test('listens on loopback unless HOST says otherwise', () => {
+    expect(loadConfig('gateway', {}).host).toBe('127.0.0.1')
+    expect(loadConfig('gateway', { HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
+  })
+
   test('SIMULATION=off turns every simulated latency and failure off', () => {
     expect(loadConfig('cart', { SIMULATION: 'off' }).simulation).toEqual({
       latencyMs: [0, 0],

@@ -136,7 +136,9 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     service,
     version: read('SERVICE_VERSION') ?? '0.1.0',
     environment: read('DEPLOYMENT_ENVIRONMENT') ?? 'development',
-    host: read('HOST') ?? '0.0.0.0',
+    // Loopback unless told: a shop started on a laptop (bun run dev, bun run start) is not open
+    // to the network it sits on. The container image sets HOST=0.0.0.0.
+    host: read('HOST') ?? '127.0.0.1',
     port: parseInteger('PORT', read('PORT'), 0, 65535) ?? DEFAULT_PORTS[service],
     catalogUrl: catalogUrls[0] as string,
     catalogUrls: Object.freeze(catalogUrls),
