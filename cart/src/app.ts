@@ -33,6 +33,8 @@ export interface CartAppOptions {
   fetch?: (request: Request) => Promise<Response>
   isDraining?: () => boolean
   maxBodyBytes?: number
+  /** Longest time a request body may take to arrive (408 past it). */
+  bodyTimeoutMs?: number
 }
 
 export function createApp(options: CartAppOptions) {

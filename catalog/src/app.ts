@@ -21,6 +21,8 @@ export interface CatalogAppOptions {
   version?: string
   isDraining?: () => boolean
   maxBodyBytes?: number
+  /** Longest time a request body may take to arrive (408 past it). */
+  bodyTimeoutMs?: number
 }
 
 export function createApp(options: CatalogAppOptions) {

@@ -47,6 +47,8 @@ export interface GatewayAppOptions {
   sleep?: (ms: number) => Promise<unknown>
   isDraining?: () => boolean
   maxBodyBytes?: number
+  /** Longest time a request body may take to arrive (408 past it). */
+  bodyTimeoutMs?: number
   /** Injected faults (an unreachable upstream among them); none by default. */
   faults?: Faults
   /** Bearer token for /admin/faults. */

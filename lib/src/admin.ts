@@ -6,11 +6,10 @@ import { timingSafeEqual } from 'node:crypto'
 import { Elysia } from 'elysia'
 import { HttpError } from './errors.ts'
 import { FaultSettings, FaultState, type Faults } from './faults.ts'
+import { bodyTextOf } from './service-plugin.ts'
 import { InvalidInputError } from './validation.ts'
 
-const RAW = Symbol('shopstack.rawBody')
 const BEARER = /^bearer +(\S+) *$/i
-type RawRequest = Request & { [RAW]?: unknown }
 
 interface ObjectSchema {
   properties?: Record<string, ObjectSchema>
@@ -67,14 +66,13 @@ export function createAdminRoutes(options: AdminOptions) {
       },
       {
         // Elysia drops unknown properties before validating; here a typo ("lantency") would
-        // silently turn every fault off, so the raw body is kept and unknown keys are refused.
-        async parse({ request }) {
-          const raw: unknown = JSON.parse(await request.text())
-          ;(request as RawRequest)[RAW] = raw
-          return raw
-        },
+        // silently turn every fault off, so the body as it arrived is checked for unknown keys.
         beforeHandle({ request }) {
-          const unknown = unknownKeys(FaultSettings as ObjectSchema, (request as RawRequest)[RAW], '')
+          const unknown = unknownKeys(
+            FaultSettings as ObjectSchema,
+            JSON.parse(bodyTextOf(request) ?? 'null'),
+            '',
+          )
           if (unknown.length) {
             throw new InvalidInputError(
               unknown.map(({ path, allowed }) => ({

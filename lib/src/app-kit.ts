@@ -21,6 +21,7 @@ export interface ServiceBaseOptions {
   checks?: Record<string, HealthCheck>
   isDraining?: () => boolean
   maxBodyBytes?: number
+  bodyTimeoutMs?: number
 }
 
 export function createServiceBase(options: ServiceBaseOptions) {

@@ -17,6 +17,14 @@ describe('loadConfig', () => {
     expect(loadConfig('gateway', { HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
   })
 
+  test('a request body has 10 s to arrive unless BODY_TIMEOUT_MS says otherwise', () => {
+    expect(loadConfig('cart', {}).bodyTimeoutMs).toBe(10_000)
+    expect(loadConfig('cart', { BODY_TIMEOUT_MS: '2500' }).bodyTimeoutMs).toBe(2500)
+    expect(() => loadConfig('cart', { BODY_TIMEOUT_MS: 'soon' })).toThrow(
+      /BODY_TIMEOUT_MS must be a whole number/,
+    )
+  })
+
   test('SIMULATION=off turns every simulated latency and failure off', () => {
     expect(loadConfig('cart', { SIMULATION: 'off' }).simulation).toEqual({
       latencyMs: [0, 0],

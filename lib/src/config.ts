@@ -52,6 +52,8 @@ export interface Config {
   readonly upstreamTimeoutMs: number
   /** Largest request body accepted, in bytes. */
   readonly maxBodyBytes: number
+  /** Longest time a request body may take to arrive once its handler reads it (BODY_TIMEOUT_MS). */
+  readonly bodyTimeoutMs: number
   /** Longest time in-flight requests get to finish after SIGTERM, in milliseconds. */
   readonly drainTimeoutMs: number
   /** Bearer token for /admin; undefined leaves the admin API open. */
@@ -163,6 +165,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
     upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,
     maxBodyBytes: parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? 16_384,
+    bodyTimeoutMs: parseInteger('BODY_TIMEOUT_MS', read('BODY_TIMEOUT_MS'), 100, 600_000) ?? 10_000,
     drainTimeoutMs: parseInteger('DRAIN_TIMEOUT_MS', read('DRAIN_TIMEOUT_MS'), 0, 600_000) ?? 10_000,
     adminToken,
     corsOrigins: Object.freeze(parseOrigins(read('CORS_ORIGINS') ?? '*')),
