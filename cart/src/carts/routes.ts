@@ -69,15 +69,19 @@ export function createCartRoutes(options: CartRoutesOptions) {
 
   /**
    * The request's idempotent write (key and fingerprint), or undefined without a key; and the kept
-   * outcome when the key is known, checked against this request.
+   * outcome when the key is known, checked against this request. A key is scoped to its cart
+   * (stored as `<cart id>:<key>`; cart ids hold no colon): the same key sent for another cart is
+   * another write, so a client that picks, or learns, someone's key never gets their cart back.
    */
   async function idempotency(
     request: Request,
+    cartId: string,
     path: string,
     body?: unknown,
   ): Promise<{ write?: IdempotentWrite; replay?: Response }> {
-    const key = idempotencyKeyOf(request.headers)
-    if (key === undefined) return {}
+    const given = idempotencyKeyOf(request.headers)
+    if (given === undefined) return {}
+    const key = `${cartId}:${given}`
     const write = { key, fingerprint: fingerprintOf(request.method, path, body) }
     const kept = await store.recall(key)
     if (!kept) return { write }
@@ -101,7 +105,11 @@ export function createCartRoutes(options: CartRoutesOptions) {
       '/add',
       async ({ body, request }) => {
         const { cart_id, product_id, quantity } = body
-        const { write, replay } = await idempotency(request, '/cart/add', { cart_id, product_id, quantity })
+        const { write, replay } = await idempotency(request, cart_id, '/cart/add', {
+          cart_id,
+          product_id,
+          quantity,
+        })
         if (replay) return replay
         const { span, requestId } = telemetryOf(request)
         const product = await catalog.getProduct(body.product_id, { parent: span, requestId })
@@ -132,7 +140,7 @@ export function createCartRoutes(options: CartRoutesOptions) {
     .delete(
       '/:id',
       async ({ params, request }) => {
-        const { write, replay } = await idempotency(request, `/cart/${params.id}`)
+        const { write, replay } = await idempotency(request, params.id, `/cart/${params.id}`)
         if (replay) return replay
         return respond(await run(request, 'clear', () => store.clear(params.id, write)))
       },
@@ -150,7 +158,7 @@ export function createCartRoutes(options: CartRoutesOptions) {
       '/:id/items/:product_id',
       async ({ params, request }) => {
         const { id, product_id } = params
-        const { write, replay } = await idempotency(request, `/cart/${id}/items/${product_id}`)
+        const { write, replay } = await idempotency(request, id, `/cart/${id}/items/${product_id}`)
         if (replay) return replay
         return respond(await run(request, 'remove', () => store.remove(id, product_id, write)))
       },
