@@ -42,7 +42,40 @@ export function createServiceBase(options: ServiceBaseOptions) {
     base.use(createOtelPlugin({ service, tracing: telemetry.tracing }))
   }
   return base
-    .use(createServicePlugin({ service, ...telemetry }))
+    .use(createServicePlugin({ service, ...telemetry, allowedMethods: methodsByPath(() => base.routes) }))
     .use(createHealth({ service, checks, isDraining }))
     .use(createDocs({ service, version, description }))
+}
+
+/**
+ * The methods each route path takes, for 405 answers: built from the app's routes the first time
+ * a request matches none (every route is added before the first request), and again only if
+ * routes were added since. Costs nothing on a routed request.
+ */
+export function methodsByPath(routes: () => ReadonlyArray<{ method: string; path: string }>) {
+  let built: { count: number; table: Array<{ pattern: RegExp; methods: string[] }> } | undefined
+  return (path: string): readonly string[] | undefined => {
+    const all = routes()
+    if (built?.count !== all.length) {
+      const byPath = new Map<string, Set<string>>()
+      for (const { method, path: template } of all) {
+        if (method === 'ALL') continue
+        const methods = byPath.get(template) ?? new Set<string>()
+        methods.add(method)
+        byPath.set(template, methods)
+      }
+      const table = [...byPath].map(([template, methods]) => ({
+        pattern: new RegExp(
+          `^${template
+            .split('/')
+            .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : RegExp.escape(part)))
+            .join('/')}$`,
+        ),
+        methods: [...methods].sort(),
+      }))
+      built = { count: all.length, table }
+    }
+    const methods = built.table.filter(({ pattern }) => pattern.test(path)).flatMap((entry) => entry.methods)
+    return methods.length ? [...new Set(methods)].sort() : undefined
+  }
 }

@@ -38,6 +38,11 @@ export interface ServicePluginOptions {
   bodyTimeoutMs?: number
   /** Deepest nesting of arrays and objects a JSON body may have. */
   maxJsonDepth?: number
+  /**
+   * The methods routed for a path, when it matches a route: a request with another method is then
+   * a 405 with `Allow` (RFC 9110 §15.5.6), not a 404. createServiceBase gives it the app's routes.
+   */
+  allowedMethods?: (path: string) => readonly string[] | undefined
   /** Clock in milliseconds (performance.now by default). */
   now?: () => number
 }
@@ -127,6 +132,7 @@ export function createServicePlugin(options: ServicePluginOptions) {
     maxBodyBytes = 16_384,
     bodyTimeoutMs = 10_000,
     maxJsonDepth = 32,
+    allowedMethods,
     now = () => performance.now(),
   } = options
   const pluginMode = tracing.enabled && tracing.mode === 'plugin'
@@ -250,7 +256,13 @@ export function createServicePlugin(options: ServicePluginOptions) {
       } else if (code === 'PARSE') {
         body = problem(400, 'The request body is not valid JSON')
       } else if (code === 'NOT_FOUND') {
-        body = problem(404, `No route for ${request.method} ${path}`)
+        const allow = allowedMethods?.(path)
+        if (allow?.length) {
+          set.headers.allow = allow.join(', ')
+          body = problem(405, `${request.method} is not allowed on ${path}; it takes ${allow.join(', ')}`)
+        } else {
+          body = problem(404, `No route for ${request.method} ${path}`)
+        }
       } else {
         state.error = error
         body = problem(500, 'The server could not handle this request; it has been logged')
