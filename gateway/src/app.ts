@@ -6,17 +6,19 @@
 // is forwarded so the cart can deduplicate), and sheds calls beyond its concurrency limit with a
 // 503 and Retry-After.
 
-import { AddToCart, CartLineParams, CartParams } from '@shopstack/cart/model'
-import { ProductListQuery, ProductParams } from '@shopstack/catalog/model'
+import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/cart/model'
+import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/catalog/model'
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
 import { redactUrl } from '@shopstack/lib/config'
+import { problems } from '@shopstack/lib/docs'
 import { createEdge } from '@shopstack/lib/edge'
 import { UpstreamError } from '@shopstack/lib/errors'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
+import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
 import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Tracing } from '@shopstack/lib/tracing'
 import { createUpstream, createUpstreamMetrics, type RetryPolicy } from '@shopstack/lib/upstream'
@@ -55,6 +57,13 @@ export interface GatewayAppOptions {
   adminToken?: string
   /** Origins allowed to call from a browser; any by default. */
   corsOrigins?: readonly string[]
+}
+
+/** What any proxied route can answer besides its upstream's answer. */
+const UPSTREAM_PROBLEMS = {
+  502: 'The upstream service is unreachable (or an injected upstream_unreachable fault)',
+  503: 'The upstream has too many calls in flight (Retry-After), or answered 503 itself (a simulated failure)',
+  504: 'The upstream did not answer in time',
 }
 
 const Info = t.Object({
@@ -187,27 +196,56 @@ export function createApp(options: GatewayAppOptions) {
         )
         .get('/catalog', pass(catalog, Object.keys(ProductListQuery.properties)), {
           query: ProductListQuery,
-          detail: { summary: 'List products', tags: ['catalog'] },
+          response: ProductPage,
+          detail: { summary: 'List products', tags: ['catalog'], ...problems(UPSTREAM_PROBLEMS) },
         })
         .get('/catalog/:id', pass(catalog), {
           params: ProductParams,
-          detail: { summary: 'Get one product', tags: ['catalog'] },
+          response: Product,
+          detail: {
+            summary: 'Get one product',
+            tags: ['catalog'],
+            ...problems({ ...UPSTREAM_PROBLEMS, 404: 'No product with this id' }),
+          },
         })
         .post('/cart/add', pass(cart), {
           body: AddToCart,
-          detail: { summary: 'Add a product to a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Add a product to a cart (honours Idempotency-Key)',
+            tags: ['cart'],
+            parameters: [IDEMPOTENCY_KEY_PARAMETER],
+            ...problems({ ...UPSTREAM_PROBLEMS, 404: 'No product with this id in the catalog' }),
+          },
         })
         .get('/cart/:id', pass(cart), {
           params: CartParams,
-          detail: { summary: 'Read a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Read a cart (an unknown cart is empty)',
+            tags: ['cart'],
+            ...problems(UPSTREAM_PROBLEMS),
+          },
         })
         .delete('/cart/:id', pass(cart), {
           params: CartParams,
-          detail: { summary: 'Clear a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Clear a cart (honours Idempotency-Key)',
+            tags: ['cart'],
+            parameters: [IDEMPOTENCY_KEY_PARAMETER],
+            ...problems(UPSTREAM_PROBLEMS),
+          },
         })
         .delete('/cart/:id/items/:product_id', pass(cart), {
           params: CartLineParams,
-          detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Remove one product from a cart (honours Idempotency-Key)',
+            tags: ['cart'],
+            parameters: [IDEMPOTENCY_KEY_PARAMETER],
+            ...problems({ ...UPSTREAM_PROBLEMS, 404: 'The cart has no line for this product' }),
+          },
         }),
     )
 }

@@ -4,6 +4,7 @@
 
 import { timingSafeEqual } from 'node:crypto'
 import { Elysia } from 'elysia'
+import { problems } from './docs.ts'
 import { HttpError } from './errors.ts'
 import { FaultSettings, FaultState, type Faults } from './faults.ts'
 import { bodyTextOf } from './service-plugin.ts'
@@ -40,6 +41,10 @@ export interface AdminOptions {
 export function createAdminRoutes(options: AdminOptions) {
   const { faults, token } = options
   const expected = token === undefined ? undefined : Buffer.from(token)
+  // The 401 is documented only where it can happen: with a token set.
+  const guarded = expected
+    ? problems({ 401: 'No valid Authorization: Bearer <ADMIN_TOKEN> (see WWW-Authenticate)' })
+    : {}
 
   return new Elysia({ name: '@shopstack/admin', seed: faults.service, prefix: '/admin' })
     .onBeforeHandle(function requireToken({ request }) {
@@ -56,7 +61,7 @@ export function createAdminRoutes(options: AdminOptions) {
     })
     .get('/faults', () => faults.get(), {
       response: FaultState,
-      detail: { summary: 'Current faults', tags: ['admin'] },
+      detail: { summary: 'Current faults', tags: ['admin'], ...guarded },
     })
     .put(
       '/faults',
@@ -85,7 +90,7 @@ export function createAdminRoutes(options: AdminOptions) {
         },
         body: FaultSettings,
         response: FaultState,
-        detail: { summary: 'Replace the faults', tags: ['admin'] },
+        detail: { summary: 'Replace the faults', tags: ['admin'], 'x-unknown-fields': 'refused', ...guarded },
       },
     )
     .delete(
@@ -94,6 +99,6 @@ export function createAdminRoutes(options: AdminOptions) {
         faults.clear()
         return faults.get()
       },
-      { response: FaultState, detail: { summary: 'Turn every fault off', tags: ['admin'] } },
+      { response: FaultState, detail: { summary: 'Turn every fault off', tags: ['admin'], ...guarded } },
     )
 }

@@ -3,7 +3,7 @@
 // spans, /metrics), health endpoints, and the OpenAPI docs.
 
 import { Elysia } from 'elysia'
-import { createDocs } from './docs.ts'
+import { createDocs, globalRoutesOf } from './docs.ts'
 import { createHealth, type HealthCheck } from './health.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
@@ -42,7 +42,13 @@ export function createServiceBase(options: ServiceBaseOptions) {
     base.use(createOtelPlugin({ service, tracing: telemetry.tracing }))
   }
   return base
-    .use(createServicePlugin({ service, ...telemetry, allowedMethods: methodsByPath(() => base.routes) }))
+    .use(
+      createServicePlugin({
+        service,
+        ...telemetry,
+        allowedMethods: methodsByPath(() => globalRoutesOf(base)),
+      }),
+    )
     .use(createHealth({ service, checks, isDraining }))
     .use(createDocs({ service, version, description }))
 }

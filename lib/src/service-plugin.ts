@@ -310,6 +310,15 @@ export function createServicePlugin(options: ServicePluginOptions) {
       detail: {
         summary: 'Prometheus metrics (OpenMetrics with exemplars when asked)',
         tags: ['operations'],
+        responses: {
+          200: {
+            description: 'Prometheus text, or OpenMetrics when the Accept header asks for it',
+            content: {
+              'text/plain': { schema: { type: 'string' } },
+              'application/openmetrics-text': { schema: { type: 'string' } },
+            },
+          },
+        },
       },
     })
 

@@ -4,8 +4,10 @@
 // Writes honour an Idempotency-Key (see idempotency.ts): a known key is answered from the store
 // before the catalog or the simulation is asked, so a replay never fails where the first succeeded.
 
+import { problems } from '@shopstack/lib/docs'
 import { HttpError } from '@shopstack/lib/errors'
 import type { Metrics } from '@shopstack/lib/metrics'
+import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
 import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Simulation } from '@shopstack/lib/simulation'
 import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/tracing'
@@ -128,7 +130,13 @@ export function createCartRoutes(options: CartRoutesOptions) {
         detail: {
           summary: 'Add a product to a cart (honours Idempotency-Key)',
           tags: ['cart'],
-          parameters: [IDEMPOTENCY_PARAMETER],
+          ...problems({
+            404: 'No product with this id in the catalog',
+            502: 'The catalog is unreachable, or answered an invalid product',
+            503: 'A simulated failure: nothing was written, the request can be retried',
+            504: 'The catalog did not answer in time',
+          }),
+          parameters: [IDEMPOTENCY_KEY_PARAMETER],
         },
       },
     )
@@ -150,7 +158,8 @@ export function createCartRoutes(options: CartRoutesOptions) {
         detail: {
           summary: 'Clear a cart (honours Idempotency-Key)',
           tags: ['cart'],
-          parameters: [IDEMPOTENCY_PARAMETER],
+          ...problems({ 503: 'A simulated failure: nothing was written, the request can be retried' }),
+          parameters: [IDEMPOTENCY_KEY_PARAMETER],
         },
       },
     )
@@ -168,21 +177,14 @@ export function createCartRoutes(options: CartRoutesOptions) {
         detail: {
           summary: 'Remove one product from a cart (honours Idempotency-Key)',
           tags: ['cart'],
-          parameters: [IDEMPOTENCY_PARAMETER],
+          ...problems({
+            404: 'The cart has no line for this product',
+            503: 'A simulated failure: nothing was written, the request can be retried',
+          }),
+          parameters: [IDEMPOTENCY_KEY_PARAMETER],
         },
       },
     )
-}
-
-/** The OpenAPI description of the header every cart write accepts. */
-const IDEMPOTENCY_PARAMETER = {
-  name: 'Idempotency-Key',
-  in: 'header' as const,
-  required: false,
-  description:
-    '1 to 255 visible ASCII characters. The first outcome is kept for 24 h; a retry with the same ' +
-    'key gets it back (with Idempotent-Replayed: true) and writes nothing.',
-  schema: { type: 'string' as const, minLength: 1, maxLength: 255 },
 }
 
 /** A kept outcome, answered again: same status, same body, marked as a replay. */
