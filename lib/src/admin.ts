@@ -73,11 +73,13 @@ export function createAdminRoutes(options: AdminOptions) {
         // Elysia drops unknown properties before validating; here a typo ("lantency") would
         // silently turn every fault off, so the body as it arrived is checked for unknown keys.
         beforeHandle({ request }) {
-          const unknown = unknownKeys(
-            FaultSettings as ObjectSchema,
-            JSON.parse(bodyTextOf(request) ?? 'null'),
-            '',
-          )
+          const raw: unknown = JSON.parse(bodyTextOf(request) || 'null')
+          // Elysia lets a body that is no object through a schema whose fields are all optional
+          // (`false`, `42`, `[]` were answered 200, clearing every fault); the schema says object.
+          if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+            throw new InvalidInputError([{ in: 'body', path: '', message: 'must be a JSON object' }])
+          }
+          const unknown = unknownKeys(FaultSettings as ObjectSchema, raw, '')
           if (unknown.length) {
             throw new InvalidInputError(
               unknown.map(({ path, allowed }) => ({
