@@ -34,7 +34,8 @@ export interface CartRoutesOptions {
 
 type Operation = 'add' | 'get' | 'remove' | 'clear'
 
-const JSON_HEADERS = { 'content-type': 'application/json' }
+// A cart is one person's: no shared cache may keep it (RFC 9111 §5.2.2.5).
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' }
 
 export function createCartRoutes(options: CartRoutesOptions) {
   const { store, catalog, simulation, tracing, metrics } = options
@@ -140,11 +141,18 @@ export function createCartRoutes(options: CartRoutesOptions) {
         },
       },
     )
-    .get('/:id', ({ params, request }) => run(request, 'get', () => store.get(params.id)), {
-      params: CartParams,
-      response: Cart,
-      detail: { summary: 'Read a cart (an unknown cart is empty)', tags: ['cart'] },
-    })
+    .get(
+      '/:id',
+      ({ params, request, set }) => {
+        set.headers['cache-control'] = JSON_HEADERS['cache-control']
+        return run(request, 'get', () => store.get(params.id))
+      },
+      {
+        params: CartParams,
+        response: Cart,
+        detail: { summary: 'Read a cart (an unknown cart is empty)', tags: ['cart'] },
+      },
+    )
     .delete(
       '/:id',
       async ({ params, request }) => {

@@ -1,4 +1,4 @@
-// Idempotency keys belong to the cart they were used on: another client that happens to pick (or
+// A cart is private. Idempotency keys belong to the cart they were used on: another client that happens to pick (or
 // learns) the same key on another cart writes its own change, never gets the first client's
 // cart back, and no answer echoes a key. SQLite store here; the Redis store gets the same scoped
 // key from the routes.
@@ -26,12 +26,12 @@ function cartApp() {
     fetch: (request) =>
       catalog.handle(new Request(request.url.replace('http://catalog.test', 'http://localhost'), request)),
   })
-  return (method: string, path: string, body?: unknown) =>
+  return (method: string, path: string, body?: unknown, key: string | null = KEY) =>
     app.handle(
       new Request(`http://localhost${path}`, {
         method,
         headers: {
-          'idempotency-key': KEY,
+          ...(key === null ? {} : { 'idempotency-key': key }),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -65,4 +65,27 @@ test('a conflict on one cart names no key', async () => {
   const text = await conflict.text()
   expect(text).not.toContain(KEY)
   expect(text).toContain('Idempotency-Key')
+})
+
+test('a cart is never cached, and the services answer with the security headers directly too', async () => {
+  const call = cartApp()
+  for (const response of [
+    await call('POST', '/cart/add', { cart_id: 'erin', product_id: 1, quantity: 1 }),
+    await call('GET', '/cart/erin'),
+    await call('DELETE', '/cart/erin', undefined, null),
+  ]) {
+    expect(response.status).toBe(200)
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'")
+  }
+  const catalog = createCatalogApp({
+    store: createProductStore(),
+    ...createTestTelemetry({ service: 'catalog' }),
+  })
+  const product = await catalog.handle(
+    new Request('http://localhost/catalog/1', { headers: { origin: 'https://evil.example' } }),
+  )
+  expect(product.headers.get('x-frame-options')).toBe('DENY')
+  expect(product.headers.get('access-control-allow-origin')).toBeNull()
 })
