@@ -125,7 +125,8 @@ export function completeOperations(
     // toOpenAPISchema replaces the parameters a route declares (the Idempotency-Key header) with
     // its path and query ones; both belong in the document.
     for (const declaredParameter of route.hooks?.detail?.parameters ?? []) {
-      const parameters = (operation.parameters ??= [])
+      operation.parameters ??= []
+      const parameters = operation.parameters
       if (!parameters.some((p) => p.name === declaredParameter.name && p.in === declaredParameter.in)) {
         parameters.push(declaredParameter)
       }
@@ -139,7 +140,8 @@ export function completeOperations(
         content: { 'application/json': { schema: refusesUnknown ? schema : acceptingUnknown(schema) } },
       }
     }
-    const responses = (operation.responses ??= {})
+    operation.responses ??= {}
+    const responses = operation.responses
     const replayable = operation.parameters?.some((p) => p.in === 'header' && p.name === 'Idempotency-Key')
     for (const [status, response] of Object.entries(responses)) {
       const extra =
