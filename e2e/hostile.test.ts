@@ -6,9 +6,8 @@
 // It prints the figures: requests tried, 5xx, crashes, RSS before and after.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { connect } from 'node:net'
 import { sampleValue } from '../lib/src/testing.ts'
-import { type Stack, startStack } from './harness.ts'
+import { rawHttp, type Stack, startStack } from './harness.ts'
 
 const BODY_TIMEOUT_MS = 800
 let stack: Stack
@@ -20,34 +19,8 @@ afterAll(async () => {
   await stack?.stop()
 })
 
-/** One raw exchange: write `parts` (`gapMs` apart), read until the server closes, answers, or 4 s pass. */
-function raw(port: number, parts: string[], gapMs = 0): Promise<number> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    let answer = ''
-    let settled = false
-    const done = () => {
-      if (settled) return
-      settled = true
-      socket.destroy()
-      resolve(Number(answer.slice(9, 12)) || 0)
-    }
-    socket.setTimeout(4000, done)
-    socket.on('data', (chunk) => {
-      answer += chunk
-      if (answer.includes('\r\n\r\n')) setTimeout(done, 20)
-    })
-    socket.on('close', done)
-    socket.on('error', done)
-    void (async () => {
-      for (const part of parts) {
-        if (socket.destroyed) return
-        socket.write(part)
-        if (gapMs) await Bun.sleep(gapMs)
-      }
-    })()
-  })
-}
+/** The status of one raw exchange with the gateway. */
+const raw = async (port: number, parts: string[], gapMs = 0) => (await rawHttp(port, parts, { gapMs })).status
 
 async function metricsOf(url: string): Promise<string> {
   return (await fetch(`${url}/metrics`)).text()

@@ -5,13 +5,13 @@
 // Whatever the gateway answers, no backend may receive a path outside the public API.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { connect } from 'node:net'
 import { createApp as createCartApp } from '@shopstack/cart/app'
 import { createCartStore } from '@shopstack/cart/store'
 import { createApp as createCatalogApp } from '@shopstack/catalog/app'
 import { createProductStore } from '@shopstack/catalog/store'
 import { createTestTelemetry } from '@shopstack/lib/testing'
 import type { Server } from 'bun'
+import { rawHttp } from '../../e2e/harness.ts'
 import { createApp, upstreamPath } from './app.ts'
 
 /** The backend paths the public API may reach (path and query as the backend received them). */
@@ -23,21 +23,7 @@ const PUBLIC = [
   /^\/cart\/[\w-]{1,64}\/items\/[1-9]\d*$/,
 ]
 
-/** One raw HTTP/1.1 exchange; the status line's code, and the whole answer (0 when none came). */
-function raw(port: number, text: string): Promise<{ status: number; answer: string }> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    let answer = ''
-    const done = () => resolve({ status: Number(answer.slice(9, 12)) || 0, answer })
-    socket.setTimeout(2000, () => socket.destroy())
-    socket.on('data', (chunk) => {
-      answer += chunk
-    })
-    socket.on('close', done)
-    socket.on('error', () => {})
-    socket.write(text)
-  })
-}
+const raw = (port: number, text: string) => rawHttp(port, [text], { timeoutMs: 2000 })
 
 const TARGETS = [
   '/catalog?/admin/faults',

@@ -4,48 +4,16 @@
 // framing and a slow body are what the network does, not what Request objects can show.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { connect } from 'node:net'
 import { t } from 'elysia'
+import { rawHttp } from '../../e2e/harness.ts'
 import { createServiceBase } from './app-kit.ts'
 import { createTestTelemetry } from './testing.ts'
 
 const LIMIT = 1024
 const TIMEOUT_MS = 300
 
-/** Send `parts` on one connection, `gapMs` apart; resolve with the answer once the server closes or 3 s pass. */
-function exchange(
-  port: number,
-  parts: string[],
-  gapMs = 0,
-): Promise<{ status: number; answer: string; ms: number }> {
-  return new Promise((resolve) => {
-    const start = performance.now()
-    const socket = connect(port, '127.0.0.1')
-    let answer = ''
-    let settled = false
-    const done = () => {
-      if (settled) return
-      settled = true
-      socket.destroy()
-      resolve({ status: Number(answer.slice(9, 12)) || 0, answer, ms: performance.now() - start })
-    }
-    socket.setTimeout(3000, done)
-    socket.on('data', (chunk) => {
-      answer += chunk
-      // One complete answer is enough (a refused slow body may not close at once).
-      if (/\r\n\r\n[\s\S]*\}$/.test(answer)) done()
-    })
-    socket.on('close', done)
-    socket.on('error', () => {})
-    void (async () => {
-      for (const part of parts) {
-        if (socket.destroyed) return
-        socket.write(part)
-        if (gapMs) await Bun.sleep(gapMs)
-      }
-    })()
-  })
-}
+const exchange = (port: number, parts: string[], gapMs = 0) =>
+  rawHttp(port, parts, { gapMs, timeoutMs: 3000 })
 
 const head = (framing: string) =>
   `POST /echo HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\n${framing}\r\n`
