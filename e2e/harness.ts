@@ -3,6 +3,7 @@
 // that needs real processes; nothing here is mocked.
 
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -243,4 +244,54 @@ export async function waitFor<T>(
     await Bun.sleep(intervalMs)
   }
   throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`)
+}
+
+export interface RawAnswer {
+  /** The status code of the answer's status line; 0 when none came. */
+  status: number
+  /** Everything the server sent, as text. */
+  answer: string
+  ms: number
+}
+
+/**
+ * One raw HTTP/1.1 exchange on a fresh connection, for what fetch cannot send (a malformed Host,
+ * an absolute-form target, chunked or trickling bodies): writes `parts`, `gapMs` apart, and
+ * resolves once a whole answer came (by its Content-Length), the server closed, or `timeoutMs`
+ * passed. The connection is always destroyed.
+ */
+export function rawHttp(
+  port: number,
+  parts: readonly string[],
+  options: { gapMs?: number; timeoutMs?: number } = {},
+): Promise<RawAnswer> {
+  const { gapMs = 0, timeoutMs = 4000 } = options
+  return new Promise((resolve) => {
+    const start = performance.now()
+    const socket = connect(port, '127.0.0.1')
+    let answer = ''
+    let settled = false
+    const done = () => {
+      if (settled) return
+      settled = true
+      socket.destroy()
+      resolve({ status: Number(answer.slice(9, 12)) || 0, answer, ms: performance.now() - start })
+    }
+    socket.setTimeout(timeoutMs, done)
+    socket.on('data', (chunk) => {
+      answer += chunk
+      const end = answer.indexOf('\r\n\r\n')
+      const length = /\r\ncontent-length: *(\d+)/i.exec(answer.slice(0, end))
+      if (end !== -1 && length && Buffer.byteLength(answer.slice(end + 4)) >= Number(length[1])) done()
+    })
+    socket.on('close', done)
+    socket.on('error', done)
+    void (async () => {
+      for (const part of parts) {
+        if (socket.destroyed) return
+        socket.write(part)
+        if (gapMs) await Bun.sleep(gapMs)
+      }
+    })()
+  })
 }

@@ -155,6 +155,15 @@ describe('compose.yaml', () => {
     }
   })
 
+  test('every shop container serving the admin API on a published port refuses to start without ADMIN_TOKEN', () => {
+    for (const name of [...SHOP_ALL, 'loadtest']) {
+      const service = stack.services[name]
+      if (!service) throw new Error(`no ${name}`)
+      // ${VAR:?message}: Compose stops with the message when the variable is unset or empty.
+      expect(service.environment?.ADMIN_TOKEN, name).toMatch(/^\$\{ADMIN_TOKEN:\?[^}]+\}$/)
+    }
+  })
+
   test('every URL in the environment points at a compose service and a port it listens on', () => {
     let urls = 0
     for (const [name, service] of Object.entries(stack.services)) {

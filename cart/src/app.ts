@@ -4,6 +4,7 @@
 
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import { createEdge } from '@shopstack/lib/edge'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
@@ -33,6 +34,8 @@ export interface CartAppOptions {
   fetch?: (request: Request) => Promise<Response>
   isDraining?: () => boolean
   maxBodyBytes?: number
+  /** Longest time a request body may take to arrive (408 past it). */
+  bodyTimeoutMs?: number
 }
 
 export function createApp(options: CartAppOptions) {
@@ -62,14 +65,18 @@ export function createApp(options: CartAppOptions) {
       upstreamTimeoutMs === undefined ? undefined : Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
     fetch,
   })
-  return createServiceBase({
-    service: 'cart',
-    version,
-    description: 'Carts: add products, read, remove a line, clear.',
-    checks: { database: () => store.check(), faults: faults.readiness },
-    ...rest,
-  })
-    .use(faults.plugin())
-    .use(createAdminRoutes({ faults, token: adminToken }))
-    .use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))
+  return (
+    createServiceBase({
+      service: 'cart',
+      version,
+      description: 'Carts: add products, read, remove a line, clear.',
+      checks: { database: () => store.check(), faults: faults.readiness },
+      ...rest,
+    })
+      // The gateway's security headers on direct answers too (the port is reachable); no CORS.
+      .use(createEdge({ origins: [] }))
+      .use(faults.plugin())
+      .use(createAdminRoutes({ faults, token: adminToken }))
+      .use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))
+  )
 }

@@ -23,6 +23,7 @@ const app = createApp({
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,
+  bodyTimeoutMs: config.bodyTimeoutMs,
 })
 
 serve(app, { config, telemetry, lifecycle, close: () => store.close() })

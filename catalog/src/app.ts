@@ -2,6 +2,7 @@
 
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import { createEdge } from '@shopstack/lib/edge'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
@@ -21,20 +22,26 @@ export interface CatalogAppOptions {
   version?: string
   isDraining?: () => boolean
   maxBodyBytes?: number
+  /** Longest time a request body may take to arrive (408 past it). */
+  bodyTimeoutMs?: number
 }
 
 export function createApp(options: CatalogAppOptions) {
   const { store, version = '0.1.0', adminToken, ...rest } = options
   const faults =
     options.faults ?? createFaults({ service: 'catalog', metrics: rest.metrics, logger: rest.logger })
-  return createServiceBase({
-    service: 'catalog',
-    version,
-    description: 'Products: list, filter and read.',
-    checks: { database: () => store.check(), faults: faults.readiness },
-    ...rest,
-  })
-    .use(faults.plugin())
-    .use(createAdminRoutes({ faults, token: adminToken }))
-    .use(createProductRoutes({ store, simulation: faults.simulation, tracing: rest.tracing }))
+  return (
+    createServiceBase({
+      service: 'catalog',
+      version,
+      description: 'Products: list, filter and read.',
+      checks: { database: () => store.check(), faults: faults.readiness },
+      ...rest,
+    })
+      // The gateway's security headers on direct answers too (the port is reachable); no CORS.
+      .use(createEdge({ origins: [] }))
+      .use(faults.plugin())
+      .use(createAdminRoutes({ faults, token: adminToken }))
+      .use(createProductRoutes({ store, simulation: faults.simulation, tracing: rest.tracing }))
+  )
 }

@@ -17,6 +17,7 @@ const app = createApp({
   version: config.version,
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,
+  bodyTimeoutMs: config.bodyTimeoutMs,
 })
 
 serve(app, { config, telemetry, lifecycle, close: () => store.close() })

@@ -6,17 +6,20 @@
 // is forwarded so the cart can deduplicate), and sheds calls beyond its concurrency limit with a
 // 503 and Retry-After.
 
-import { AddToCart, CartLineParams, CartParams } from '@shopstack/cart/model'
-import { ProductListQuery, ProductParams } from '@shopstack/catalog/model'
+import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/cart/model'
+import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/catalog/model'
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import { redactUrl } from '@shopstack/lib/config'
+import { problems } from '@shopstack/lib/docs'
 import { createEdge } from '@shopstack/lib/edge'
 import { UpstreamError } from '@shopstack/lib/errors'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
-import { pathOf, telemetryOf } from '@shopstack/lib/service-plugin'
+import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
+import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Tracing } from '@shopstack/lib/tracing'
 import { createUpstream, createUpstreamMetrics, type RetryPolicy } from '@shopstack/lib/upstream'
 import { Elysia, t } from 'elysia'
@@ -46,12 +49,21 @@ export interface GatewayAppOptions {
   sleep?: (ms: number) => Promise<unknown>
   isDraining?: () => boolean
   maxBodyBytes?: number
+  /** Longest time a request body may take to arrive (408 past it). */
+  bodyTimeoutMs?: number
   /** Injected faults (an unreachable upstream among them); none by default. */
   faults?: Faults
   /** Bearer token for /admin/faults. */
   adminToken?: string
   /** Origins allowed to call from a browser; any by default. */
   corsOrigins?: readonly string[]
+}
+
+/** What any proxied route can answer besides its upstream's answer. */
+const UPSTREAM_PROBLEMS = {
+  502: 'The upstream service is unreachable (or an injected upstream_unreachable fault)',
+  503: 'The upstream has too many calls in flight (Retry-After), or answered 503 itself (a simulated failure)',
+  504: 'The upstream did not answer in time',
 }
 
 const Info = t.Object({
@@ -103,20 +115,34 @@ export function createApp(options: GatewayAppOptions) {
     })
   const catalog = createProxy(upstream('catalog', catalogUrls))
   const cart = createProxy(upstream('cart', cartUrls))
+  const upstreams = {
+    catalog: redactUrl(catalogUrls.join(',')),
+    cart: redactUrl(cartUrls.join(',')),
+  }
+  /** A readiness check whose failure names no credential (its message ends up in /healthz). */
+  const redacted = (check: () => Promise<unknown>) => () =>
+    check().catch((error: unknown) => {
+      throw new Error(redactUrl(error instanceof Error ? error.message : String(error)))
+    })
 
   /**
-   * A handler that forwards the request as it came (path and query) to `proxy`, labelled with the
-   * route template Elysia matched, and the validated body re-serialised (the stream is consumed).
+   * A handler that forwards the request to `proxy`, labelled with the route template Elysia
+   * matched. The upstream path is rebuilt from that template, the validated params and the
+   * validated query (`queryKeys`), never copied from the request target: a proxy forwards exactly
+   * what it routed, so no target (a malformed Host, an odd query, encoded dots) can reach another
+   * upstream path. The validated body is re-serialised (the stream is consumed).
    */
   const pass =
-    (proxy: typeof catalog) =>
+    (proxy: typeof catalog, queryKeys: readonly string[] = []) =>
     async (context: {
       request: Request
       route: string
+      params?: Record<string, unknown>
+      query?: Record<string, unknown>
       body?: unknown
       set: { headers: Record<string, string | number> }
     }) => {
-      const { request, route, body, set } = context
+      const { request, route, params, query, body, set } = context
       const { requestId, span } = telemetryOf(request)
       const name = proxy.upstream.name
       if (faults.isUnreachable(name)) {
@@ -124,7 +150,7 @@ export function createApp(options: GatewayAppOptions) {
         throw new UpstreamError(502, name, `The ${name} service is unreachable (injected fault)`)
       }
       const response = await proxy.forward(request, {
-        path: pathAndQuery(request.url),
+        path: upstreamPath(route, params, query, queryKeys),
         route,
         body: body === undefined ? undefined : JSON.stringify(body),
         requestId,
@@ -143,8 +169,8 @@ export function createApp(options: GatewayAppOptions) {
     version,
     description: 'The public ShopStack API: catalog and cart, proxied to their services.',
     checks: {
-      catalog: () => catalog.upstream.ready(),
-      cart: () => cart.upstream.ready(),
+      catalog: redacted(() => catalog.upstream.ready()),
+      cart: redacted(() => cart.upstream.ready()),
       faults: faults.readiness,
     },
     ...rest,
@@ -159,7 +185,8 @@ export function createApp(options: GatewayAppOptions) {
           () => ({
             name: 'shopstack-gateway',
             version,
-            upstreams: { catalog: catalogUrls.join(','), cart: cartUrls.join(',') },
+            // Public: scheme, host, port and path of each instance; never their userinfo.
+            upstreams,
             docs: '/docs',
           }),
           {
@@ -167,38 +194,82 @@ export function createApp(options: GatewayAppOptions) {
             detail: { summary: 'Service information', tags: ['gateway'] },
           },
         )
-        .get('/catalog', pass(catalog), {
+        .get('/catalog', pass(catalog, Object.keys(ProductListQuery.properties)), {
           query: ProductListQuery,
-          detail: { summary: 'List products', tags: ['catalog'] },
+          response: ProductPage,
+          detail: { summary: 'List products', tags: ['catalog'], ...problems(UPSTREAM_PROBLEMS) },
         })
         .get('/catalog/:id', pass(catalog), {
           params: ProductParams,
-          detail: { summary: 'Get one product', tags: ['catalog'] },
+          response: Product,
+          detail: {
+            summary: 'Get one product',
+            tags: ['catalog'],
+            ...problems({ ...UPSTREAM_PROBLEMS, 404: 'No product with this id' }),
+          },
         })
         .post('/cart/add', pass(cart), {
           body: AddToCart,
-          detail: { summary: 'Add a product to a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Add a product to a cart (honours Idempotency-Key)',
+            tags: ['cart'],
+            parameters: [IDEMPOTENCY_KEY_PARAMETER],
+            ...problems({ ...UPSTREAM_PROBLEMS, 404: 'No product with this id in the catalog' }),
+          },
         })
         .get('/cart/:id', pass(cart), {
           params: CartParams,
-          detail: { summary: 'Read a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Read a cart (an unknown cart is empty)',
+            tags: ['cart'],
+            ...problems(UPSTREAM_PROBLEMS),
+          },
         })
         .delete('/cart/:id', pass(cart), {
           params: CartParams,
-          detail: { summary: 'Clear a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Clear a cart (honours Idempotency-Key)',
+            tags: ['cart'],
+            parameters: [IDEMPOTENCY_KEY_PARAMETER],
+            ...problems(UPSTREAM_PROBLEMS),
+          },
         })
         .delete('/cart/:id/items/:product_id', pass(cart), {
           params: CartLineParams,
-          detail: { summary: 'Remove one product from a cart', tags: ['cart'] },
+          response: Cart,
+          detail: {
+            summary: 'Remove one product from a cart (honours Idempotency-Key)',
+            tags: ['cart'],
+            parameters: [IDEMPOTENCY_KEY_PARAMETER],
+            ...problems({ ...UPSTREAM_PROBLEMS, 404: 'The cart has no line for this product' }),
+          },
         }),
     )
 }
 
-/** `/a/b?x=1` from `http://host/a/b?x=1#frag`, without parsing the whole URL. */
-function pathAndQuery(url: string): string {
-  const path = pathOf(url)
-  const query = url.indexOf('?')
-  if (query === -1) return path
-  const hash = url.indexOf('#', query)
-  return path + url.slice(query, hash === -1 ? url.length : hash)
+/**
+ * The upstream path and query for a request routed to `route` ("/cart/:id/items/:product_id"):
+ * each `:name` is replaced by its validated parameter, percent-encoded, and the query holds only
+ * the validated `queryKeys`. The parameter schemas already refuse `/`, `.` and `%`; the encoding
+ * is the second lock.
+ */
+export function upstreamPath(
+  route: string,
+  params: Record<string, unknown> = {},
+  query: Record<string, unknown> = {},
+  queryKeys: readonly string[] = [],
+): string {
+  const path = route.includes(':')
+    ? route.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(params[name] ?? '')))
+    : route
+  let search = ''
+  for (const key of queryKeys) {
+    const value = query[key]
+    if (value === undefined) continue
+    search += `${search ? '&' : '?'}${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`
+  }
+  return path + search
 }

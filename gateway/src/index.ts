@@ -15,6 +15,7 @@ const app = createApp({
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,
+  bodyTimeoutMs: config.bodyTimeoutMs,
   faults: createFaults({ service: 'gateway', ...telemetry, upstreams: ['catalog', 'cart'] }),
   adminToken: config.adminToken,
   corsOrigins: config.corsOrigins,

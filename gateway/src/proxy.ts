@@ -30,6 +30,10 @@ const REQUEST_OWNED = new Set([
   'tracestate',
   'x-request-id',
   'accept-encoding',
+  // The public API takes no credentials; a client's are never passed on to a backend (whose
+  // admin API a forwarded Authorization could open).
+  'authorization',
+  'cookie',
 ])
 // Bun's fetch has already decoded the body, so the upstream's encoding and length no longer hold;
 // the request id and trace response are the gateway's own.

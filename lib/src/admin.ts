@@ -4,12 +4,13 @@
 
 import { timingSafeEqual } from 'node:crypto'
 import { Elysia } from 'elysia'
+import { problems } from './docs.ts'
 import { HttpError } from './errors.ts'
 import { FaultSettings, FaultState, type Faults } from './faults.ts'
+import { bodyTextOf } from './service-plugin.ts'
 import { InvalidInputError } from './validation.ts'
 
-const RAW = Symbol('shopstack.rawBody')
-type RawRequest = Request & { [RAW]?: unknown }
+const BEARER = /^bearer +(\S+) *$/i
 
 interface ObjectSchema {
   properties?: Record<string, ObjectSchema>
@@ -39,12 +40,18 @@ export interface AdminOptions {
 
 export function createAdminRoutes(options: AdminOptions) {
   const { faults, token } = options
-  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`)
+  const expected = token === undefined ? undefined : Buffer.from(token)
+  // The 401 is documented only where it can happen: with a token set.
+  const guarded = expected
+    ? problems({ 401: 'No valid Authorization: Bearer <ADMIN_TOKEN> (see WWW-Authenticate)' })
+    : {}
 
   return new Elysia({ name: '@shopstack/admin', seed: faults.service, prefix: '/admin' })
     .onBeforeHandle(function requireToken({ request }) {
       if (!expected) return
-      const given = Buffer.from(request.headers.get('authorization') ?? '')
+      // RFC 9110 §11.1: the scheme name is case-insensitive ("bearer" is "Bearer").
+      const credentials = BEARER.exec(request.headers.get('authorization') ?? '')
+      const given = Buffer.from(credentials?.[1] ?? '')
       // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new HttpError(401, 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>', undefined, {
@@ -54,7 +61,7 @@ export function createAdminRoutes(options: AdminOptions) {
     })
     .get('/faults', () => faults.get(), {
       response: FaultState,
-      detail: { summary: 'Current faults', tags: ['admin'] },
+      detail: { summary: 'Current faults', tags: ['admin'], ...guarded },
     })
     .put(
       '/faults',
@@ -64,14 +71,15 @@ export function createAdminRoutes(options: AdminOptions) {
       },
       {
         // Elysia drops unknown properties before validating; here a typo ("lantency") would
-        // silently turn every fault off, so the raw body is kept and unknown keys are refused.
-        async parse({ request }) {
-          const raw: unknown = JSON.parse(await request.text())
-          ;(request as RawRequest)[RAW] = raw
-          return raw
-        },
+        // silently turn every fault off, so the body as it arrived is checked for unknown keys.
         beforeHandle({ request }) {
-          const unknown = unknownKeys(FaultSettings as ObjectSchema, (request as RawRequest)[RAW], '')
+          const raw: unknown = JSON.parse(bodyTextOf(request) || 'null')
+          // Elysia lets a body that is no object through a schema whose fields are all optional
+          // (`false`, `42`, `[]` were answered 200, clearing every fault); the schema says object.
+          if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+            throw new InvalidInputError([{ in: 'body', path: '', message: 'must be a JSON object' }])
+          }
+          const unknown = unknownKeys(FaultSettings as ObjectSchema, raw, '')
           if (unknown.length) {
             throw new InvalidInputError(
               unknown.map(({ path, allowed }) => ({
@@ -84,7 +92,7 @@ export function createAdminRoutes(options: AdminOptions) {
         },
         body: FaultSettings,
         response: FaultState,
-        detail: { summary: 'Replace the faults', tags: ['admin'] },
+        detail: { summary: 'Replace the faults', tags: ['admin'], 'x-unknown-fields': 'refused', ...guarded },
       },
     )
     .delete(
@@ -93,6 +101,6 @@ export function createAdminRoutes(options: AdminOptions) {
         faults.clear()
         return faults.get()
       },
-      { response: FaultState, detail: { summary: 'Turn every fault off', tags: ['admin'] } },
+      { response: FaultState, detail: { summary: 'Turn every fault off', tags: ['admin'], ...guarded } },
     )
 }

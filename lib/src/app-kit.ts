@@ -3,7 +3,7 @@
 // spans, /metrics), health endpoints, and the OpenAPI docs.
 
 import { Elysia } from 'elysia'
-import { createDocs } from './docs.ts'
+import { createDocs, globalRoutesOf } from './docs.ts'
 import { createHealth, type HealthCheck } from './health.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
@@ -21,11 +21,19 @@ export interface ServiceBaseOptions {
   checks?: Record<string, HealthCheck>
   isDraining?: () => boolean
   maxBodyBytes?: number
+  bodyTimeoutMs?: number
 }
 
 export function createServiceBase(options: ServiceBaseOptions) {
   const { service, version, description, checks, isDraining, ...telemetry } = options
-  const base = new Elysia({ name: '@shopstack/service-base', seed: service })
+  // standardHostname: false makes Elysia find the path after "http://" rather than guessing the
+  // host is at least 4 characters long (index 11): with `Host: a` it routed `/catalog?/admin/x`
+  // as /admin/x while the URL's path was /catalog.
+  const base = new Elysia({
+    name: '@shopstack/service-base',
+    seed: service,
+    handler: { standardHostname: false },
+  })
   if (telemetry.tracing.enabled && telemetry.tracing.mode === 'plugin') {
     // Loaded only in plugin mode: @elysiajs/opentelemetry pulls in @opentelemetry/sdk-node, which
     // costs the default mode start-up time and memory for nothing. Bun's synchronous require keeps
@@ -34,7 +42,46 @@ export function createServiceBase(options: ServiceBaseOptions) {
     base.use(createOtelPlugin({ service, tracing: telemetry.tracing }))
   }
   return base
-    .use(createServicePlugin({ service, ...telemetry }))
+    .use(
+      createServicePlugin({
+        service,
+        ...telemetry,
+        allowedMethods: methodsByPath(() => globalRoutesOf(base)),
+      }),
+    )
     .use(createHealth({ service, checks, isDraining }))
     .use(createDocs({ service, version, description }))
+}
+
+/**
+ * The methods each route path takes, for 405 answers: built from the app's routes the first time
+ * a request matches none (every route is added before the first request), and again only if
+ * routes were added since. Costs nothing on a routed request.
+ */
+export function methodsByPath(routes: () => ReadonlyArray<{ method: string; path: string }>) {
+  let built: { count: number; table: Array<{ pattern: RegExp; methods: string[] }> } | undefined
+  return (path: string): readonly string[] | undefined => {
+    const all = routes()
+    if (built?.count !== all.length) {
+      const byPath = new Map<string, Set<string>>()
+      for (const { method, path: template } of all) {
+        if (method === 'ALL') continue
+        const methods = byPath.get(template) ?? new Set<string>()
+        methods.add(method)
+        byPath.set(template, methods)
+      }
+      const table = [...byPath].map(([template, methods]) => ({
+        pattern: new RegExp(
+          `^${template
+            .split('/')
+            .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : RegExp.escape(part)))
+            .join('/')}$`,
+        ),
+        methods: [...methods].sort(),
+      }))
+      built = { count: all.length, table }
+    }
+    const methods = built.table.filter(({ pattern }) => pattern.test(path)).flatMap((entry) => entry.methods)
+    return methods.length ? [...new Set(methods)].sort() : undefined
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, redactUrl } from './config.ts'
 
 describe('loadConfig', () => {
   test('gives each service its port and the original simulated behaviour by default', () => {
@@ -10,6 +10,19 @@ describe('loadConfig', () => {
     expect(cart.simulation).toEqual({ latencyMs: [30, 90], failureRate: 0.01 })
     expect(cart.catalogUrl).toBe('http://localhost:8001')
     expect(cart.otlpEndpoint).toBeUndefined()
+  })
+
+  test('listens on loopback unless HOST says otherwise', () => {
+    expect(loadConfig('gateway', {}).host).toBe('127.0.0.1')
+    expect(loadConfig('gateway', { HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
+  })
+
+  test('a request body has 10 s to arrive unless BODY_TIMEOUT_MS says otherwise', () => {
+    expect(loadConfig('cart', {}).bodyTimeoutMs).toBe(10_000)
+    expect(loadConfig('cart', { BODY_TIMEOUT_MS: '2500' }).bodyTimeoutMs).toBe(2500)
+    expect(() => loadConfig('cart', { BODY_TIMEOUT_MS: 'soon' })).toThrow(
+      /BODY_TIMEOUT_MS must be a whole number/,
+    )
   })
 
   test('SIMULATION=off turns every simulated latency and failure off', () => {
@@ -99,5 +112,18 @@ describe('loadConfig', () => {
   ])('an invalid %s (%s) is refused with a message naming it', (name, value, message) => {
     expect(() => loadConfig('cart', { [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig('cart', { [name]: value })).toThrow(message)
+  })
+})
+
+describe('redactUrl', () => {
+  test('hides the userinfo of every URL in a text, and nothing else', () => {
+    expect(redactUrl('http://user:pw@cart:8002/x?y=1')).toBe('http://***@cart:8002/x?y=1')
+    expect(redactUrl('redis://:p%40ss@r:6379,http://a@b/c@d')).toBe('redis://***@r:6379,http://***@b/c@d')
+    expect(redactUrl('http://cart:8002')).toBe('http://cart:8002')
+  })
+
+  test('a refused URL is named without its password', () => {
+    expect(() => loadConfig('cart', { CART_STORE_URL: 'mysql://u:hunter22@db' })).toThrow('mysql://***@db')
+    expect(() => loadConfig('gateway', { CATALOG_SERVICE_URL: 'ftp://u:hunter22@c' })).toThrow('ftp://***@c')
   })
 })

@@ -52,6 +52,8 @@ export interface Config {
   readonly upstreamTimeoutMs: number
   /** Largest request body accepted, in bytes. */
   readonly maxBodyBytes: number
+  /** Longest time a request body may take to arrive once its handler reads it (BODY_TIMEOUT_MS). */
+  readonly bodyTimeoutMs: number
   /** Longest time in-flight requests get to finish after SIGTERM, in milliseconds. */
   readonly drainTimeoutMs: number
   /** Bearer token for /admin; undefined leaves the admin API open. */
@@ -128,7 +130,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   const cartStoreUrl = read('CART_STORE_URL')
   if (cartStoreUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(cartStoreUrl)) {
     throw new ConfigError(
-      `CART_STORE_URL must be a redis:// URL (or unset for SQLite), got "${cartStoreUrl}"`,
+      `CART_STORE_URL must be a redis:// URL (or unset for SQLite), got "${redactUrl(cartStoreUrl)}"`,
     )
   }
 
@@ -136,7 +138,9 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     service,
     version: read('SERVICE_VERSION') ?? '0.1.0',
     environment: read('DEPLOYMENT_ENVIRONMENT') ?? 'development',
-    host: read('HOST') ?? '0.0.0.0',
+    // Loopback unless told: a shop started on a laptop (bun run dev, bun run start) is not open
+    // to the network it sits on. The container image sets HOST=0.0.0.0.
+    host: read('HOST') ?? '127.0.0.1',
     port: parseInteger('PORT', read('PORT'), 0, 65535) ?? DEFAULT_PORTS[service],
     catalogUrl: catalogUrls[0] as string,
     catalogUrls: Object.freeze(catalogUrls),
@@ -161,6 +165,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
     upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,
     maxBodyBytes: parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? 16_384,
+    bodyTimeoutMs: parseInteger('BODY_TIMEOUT_MS', read('BODY_TIMEOUT_MS'), 100, 600_000) ?? 10_000,
     drainTimeoutMs: parseInteger('DRAIN_TIMEOUT_MS', read('DRAIN_TIMEOUT_MS'), 0, 600_000) ?? 10_000,
     adminToken,
     corsOrigins: Object.freeze(parseOrigins(read('CORS_ORIGINS') ?? '*')),
@@ -251,10 +256,24 @@ function parseHeaders(name: string, value: string | undefined): Record<string, s
   return headers
 }
 
+// Userinfo in a URL (RFC 3986 §3.2.1, `scheme://user:password@host`): everything from `//` to the
+// last `@` before the path, query or fragment.
+const USERINFO = /(\b[a-z][a-z\d+.-]*:\/\/)[^/?#\s]*@/gi
+
+/**
+ * A URL (or a text holding URLs) fit to show: the userinfo of each is replaced by `***`, so
+ * `http://user:pw@cart:8002` becomes `http://***@cart:8002`. The configuration's URLs are public
+ * (scheme, host, port, path) except their userinfo, which may hold a password.
+ */
+export function redactUrl(text: string): string {
+  return text.includes('@') ? text.replace(USERINFO, '$1***@') : text
+}
+
 /** One URL, or several separated by commas (instances of one service). */
 function parseUrlList(name: string, value: string): string[] {
   const urls = value.split(',').map((part) => part.trim())
-  if (urls.some((url) => url === '')) throw new ConfigError(`${name} has an empty entry in "${value}"`)
+  if (urls.some((url) => url === ''))
+    throw new ConfigError(`${name} has an empty entry in "${redactUrl(value)}"`)
   return urls.map((url) => parseUrl(name, url))
 }
 
@@ -263,10 +282,10 @@ function parseUrl(name: string, value: string): string {
   try {
     url = new URL(value)
   } catch {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`)
+    throw new ConfigError(`${name} must be an http(s) URL, got "${redactUrl(value)}"`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`)
+    throw new ConfigError(`${name} must be an http(s) URL, got "${redactUrl(value)}"`)
   }
   return value.replace(/\/+$/, '')
 }

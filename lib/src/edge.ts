@@ -15,6 +15,13 @@ export interface EdgeOptions {
   exposeHeaders?: readonly string[]
   /** Paths that serve HTML (the docs page) and so get no `default-src 'none'` policy. */
   htmlPrefixes?: readonly string[]
+  /**
+   * Paths never shared with another origin, whatever `origins` says: the admin API. Without
+   * CORS headers a browser neither lets another site's script read them nor sends it a write
+   * (PUT and DELETE need a preflight, which gets no grant), so a web page cannot steer the faults
+   * of a shop running on the visitor's laptop.
+   */
+  privatePrefixes?: readonly string[]
 }
 
 const SECURITY_HEADERS = {
@@ -33,6 +40,7 @@ export function createEdge(options: EdgeOptions = {}) {
     allowHeaders = ['content-type', 'idempotency-key', 'x-request-id', 'traceparent', 'tracestate'],
     exposeHeaders = ['x-request-id', 'traceresponse', 'idempotent-replayed', 'retry-after'],
     htmlPrefixes = ['/docs'],
+    privatePrefixes = ['/admin'],
   } = options
   const anyOrigin = origins.includes('*')
   const allowed = new Set(origins)
@@ -45,6 +53,7 @@ export function createEdge(options: EdgeOptions = {}) {
     }
     const origin = request.headers.get('origin')
     if (!origin || !(anyOrigin || allowed.has(origin))) return
+    if (privatePrefixes.some((prefix) => path.startsWith(prefix))) return
     set.headers['access-control-allow-origin'] = anyOrigin ? '*' : origin
     if (!anyOrigin) set.headers.vary = 'Origin'
     set.headers['access-control-expose-headers'] = exposeHeaders.join(', ')

@@ -5,6 +5,18 @@
 import { t } from 'elysia'
 import { describeNumber } from './validation.ts'
 
+/** The OpenAPI description of the header every cart write accepts (the cart and the gateway). */
+export const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header' as const,
+  required: false,
+  description:
+    '1 to 255 visible ASCII characters, scoped to the cart. The first outcome is kept for 24 h; a ' +
+    'retry with the same key gets it back (with Idempotent-Replayed: true) and writes nothing; the ' +
+    'same key with another request to the same cart is a 422.',
+  schema: { type: 'string' as const, minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+}
+
 /** A whole JSON number (not a numeric string) within bounds. */
 export function StrictInteger(options: { minimum: number; maximum: number; description?: string }) {
   return t.Number({ multipleOf: 1, ...options })

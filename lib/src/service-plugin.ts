@@ -34,6 +34,15 @@ export interface ServicePluginOptions {
   metrics: Metrics
   tracing: Tracing
   maxBodyBytes?: number
+  /** Longest time a request body may take to arrive, from the handler's first read (408 past it). */
+  bodyTimeoutMs?: number
+  /** Deepest nesting of arrays and objects a JSON body may have. */
+  maxJsonDepth?: number
+  /**
+   * The methods routed for a path, when it matches a route: a request with another method is then
+   * a 405 with `Allow` (RFC 9110 §15.5.6), not a 404. createServiceBase gives it the app's routes.
+   */
+  allowedMethods?: (path: string) => readonly string[] | undefined
   /** Clock in milliseconds (performance.now by default). */
   now?: () => number
 }
@@ -58,7 +67,13 @@ interface RequestState extends RequestTelemetry {
 // The request's state rides on the Request object under a private symbol: no registry to leak,
 // and handlers in any plugin reach it through telemetryOf(request) without Elysia's derive.
 const STATE = Symbol('shopstack.request')
-type TaggedRequest = Request & { [STATE]?: RequestState }
+const BODY_TEXT = Symbol('shopstack.body-text')
+type TaggedRequest = Request & { [STATE]?: RequestState; [BODY_TEXT]?: string }
+
+/** The JSON text of a request's body as it arrived (before Elysia drops unknown properties). */
+export function bodyTextOf(request: Request): string | undefined {
+  return (request as TaggedRequest)[BODY_TEXT]
+}
 
 /** The request id and SERVER span of a request that went through the service plugin. */
 export function telemetryOf(request: Request): RequestTelemetry {
@@ -101,12 +116,25 @@ export function pathOf(url: string): string {
   return url.slice(start, end)
 }
 
+const DECODER = new TextDecoder()
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 const REQUEST_ID = /^[\w.:-]{1,128}$/
+/** scheme://authority/ — what Bun gives for a request whose target and Host it could parse. */
+const ABSOLUTE_URL = /^https?:\/\/[^/?#]*\//
 
 export function createServicePlugin(options: ServicePluginOptions) {
-  const { service, logger, metrics, tracing, maxBodyBytes = 16_384, now = () => performance.now() } = options
+  const {
+    service,
+    logger,
+    metrics,
+    tracing,
+    maxBodyBytes = 16_384,
+    bodyTimeoutMs = 10_000,
+    maxJsonDepth = 32,
+    allowedMethods,
+    now = () => performance.now(),
+  } = options
   const pluginMode = tracing.enabled && tracing.mode === 'plugin'
   const logRequest = createRequestLog(logger)
   const series = new Map<string, Series>()
@@ -168,6 +196,12 @@ export function createServicePlugin(options: ServicePluginOptions) {
         const { traceId, spanId, traceFlags } = state.span.spanContext()
         set.headers.traceresponse = `00-${traceId}-${spanId}-0${traceFlags & 1}`
       }
+      // With an empty or malformed Host, Bun hands over the bare request target ("/catalog?/x")
+      // as the URL; every path reading here and in Elysia assumes an absolute URL, so such a
+      // request is refused rather than routed on one reading and forwarded on another.
+      if (!ABSOLUTE_URL.test(request.url)) {
+        throw new HttpError(400, 'The request target or its Host header cannot be parsed')
+      }
       // Refuse what no route here accepts before the body is read. (An onParse hook would see
       // only routes with bodies, but Elysia wraps anything it throws into a 400 ParseError.)
       if (!BODY_METHODS.has(request.method)) return
@@ -182,8 +216,31 @@ export function createServicePlugin(options: ServicePluginOptions) {
         throw new HttpError(415, `Content-Type must be application/json, got ${type ? `"${type}"` : 'none'}`)
       }
     })
-    .onError({ as: 'global' }, function renderProblem({ code, error, request, set, path }) {
+    .onParse({ as: 'global' }, async function boundedJson({ request }) {
+      // Every body here is JSON (startRequest refused other types). Read it ourselves, so the
+      // limit holds whatever the framing — Content-Length, checked above, or chunked, which
+      // declares no length — the body has a deadline, and its nesting a bound. What this throws,
+      // Elysia wraps in a ParseError; renderProblem unwraps it.
+      // DELETE and the like: no route here reads their body, so it is left unread.
+      if (!BODY_METHODS.has(request.method) || request.body === null) return
+      const text = await readBody(request, maxBodyBytes, bodyTimeoutMs)
+      ;(request as TaggedRequest)[BODY_TEXT] = text
+      if (text === '') return
+      let value: unknown
+      try {
+        value = JSON.parse(text)
+      } catch {
+        throw new HttpError(400, 'The request body is not valid JSON')
+      }
+      if (tooDeep(value, maxJsonDepth)) {
+        throw new HttpError(400, `The request body nests deeper than ${maxJsonDepth} levels`)
+      }
+      return value
+    })
+    .onError({ as: 'global' }, function renderProblem({ code, error: thrown, request, set, path }) {
       const state = stateOf(request)
+      // A refusal thrown while parsing the body arrives wrapped in Elysia's ParseError.
+      const error = code === 'PARSE' && thrown.cause instanceof HttpError ? thrown.cause : thrown
       let body: ReturnType<typeof problem>
       if (error instanceof HttpError) {
         body = problem(error.status, error.detail, error.extensions)
@@ -199,7 +256,13 @@ export function createServicePlugin(options: ServicePluginOptions) {
       } else if (code === 'PARSE') {
         body = problem(400, 'The request body is not valid JSON')
       } else if (code === 'NOT_FOUND') {
-        body = problem(404, `No route for ${request.method} ${path}`)
+        const allow = allowedMethods?.(path)
+        if (allow?.length) {
+          set.headers.allow = allow.join(', ')
+          body = problem(405, `${request.method} is not allowed on ${path}; it takes ${allow.join(', ')}`)
+        } else {
+          body = problem(404, `No route for ${request.method} ${path}`)
+        }
       } else {
         state.error = error
         body = problem(500, 'The server could not handle this request; it has been logged')
@@ -247,6 +310,15 @@ export function createServicePlugin(options: ServicePluginOptions) {
       detail: {
         summary: 'Prometheus metrics (OpenMetrics with exemplars when asked)',
         tags: ['operations'],
+        responses: {
+          200: {
+            description: 'Prometheus text, or OpenMetrics when the Accept header asks for it',
+            content: {
+              'text/plain': { schema: { type: 'string' } },
+              'application/openmetrics-text': { schema: { type: 'string' } },
+            },
+          },
+        },
       },
     })
 
@@ -293,6 +365,59 @@ export function createServicePlugin(options: ServicePluginOptions) {
       state.quiet,
     )
   }
+}
+
+/**
+ * A request body as text: at most `limit` bytes (413 past it), arrived within `timeoutMs` of the
+ * first read (408 past it; the connection is closed, as the client is still sending).
+ */
+export async function readBody(request: Request, limit: number, timeoutMs: number): Promise<string> {
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HttpError(408, `The request body did not arrive within ${timeoutMs} ms`, undefined, {
+            headers: { connection: 'close' },
+          }),
+        ),
+      timeoutMs,
+    )
+  })
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), deadline])
+      if (done) break
+      size += value.byteLength
+      if (size > limit) {
+        throw new HttpError(413, `Request body is over ${limit} bytes, the limit`, undefined, {
+          headers: { connection: 'close' },
+        })
+      }
+      chunks.push(value)
+    }
+  } catch (error) {
+    reader.cancel().catch(() => {})
+    throw error
+  } finally {
+    clearTimeout(timer)
+  }
+  const bytes = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks)
+  return DECODER.decode(bytes)
+}
+
+/** Does `value` nest arrays and objects deeper than `max`? Stops looking at max + 1. */
+function tooDeep(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (max === 0) return true
+  for (const key in value) {
+    if (tooDeep((value as Record<string, unknown>)[key], max - 1)) return true
+  }
+  return false
 }
 
 function statusCode(status: number | string | undefined): number {

@@ -4,8 +4,10 @@
 // Writes honour an Idempotency-Key (see idempotency.ts): a known key is answered from the store
 // before the catalog or the simulation is asked, so a replay never fails where the first succeeded.
 
+import { problems } from '@shopstack/lib/docs'
 import { HttpError } from '@shopstack/lib/errors'
 import type { Metrics } from '@shopstack/lib/metrics'
+import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
 import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Simulation } from '@shopstack/lib/simulation'
 import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/tracing'
@@ -32,7 +34,8 @@ export interface CartRoutesOptions {
 
 type Operation = 'add' | 'get' | 'remove' | 'clear'
 
-const JSON_HEADERS = { 'content-type': 'application/json' }
+// A cart is one person's: no shared cache may keep it (RFC 9111 §5.2.2.5).
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' }
 
 export function createCartRoutes(options: CartRoutesOptions) {
   const { store, catalog, simulation, tracing, metrics } = options
@@ -69,15 +72,19 @@ export function createCartRoutes(options: CartRoutesOptions) {
 
   /**
    * The request's idempotent write (key and fingerprint), or undefined without a key; and the kept
-   * outcome when the key is known, checked against this request.
+   * outcome when the key is known, checked against this request. A key is scoped to its cart
+   * (stored as `<cart id>:<key>`; cart ids hold no colon): the same key sent for another cart is
+   * another write, so a client that picks, or learns, someone's key never gets their cart back.
    */
   async function idempotency(
     request: Request,
+    cartId: string,
     path: string,
     body?: unknown,
   ): Promise<{ write?: IdempotentWrite; replay?: Response }> {
-    const key = idempotencyKeyOf(request.headers)
-    if (key === undefined) return {}
+    const given = idempotencyKeyOf(request.headers)
+    if (given === undefined) return {}
+    const key = `${cartId}:${given}`
     const write = { key, fingerprint: fingerprintOf(request.method, path, body) }
     const kept = await store.recall(key)
     if (!kept) return { write }
@@ -101,7 +108,11 @@ export function createCartRoutes(options: CartRoutesOptions) {
       '/add',
       async ({ body, request }) => {
         const { cart_id, product_id, quantity } = body
-        const { write, replay } = await idempotency(request, '/cart/add', { cart_id, product_id, quantity })
+        const { write, replay } = await idempotency(request, cart_id, '/cart/add', {
+          cart_id,
+          product_id,
+          quantity,
+        })
         if (replay) return replay
         const { span, requestId } = telemetryOf(request)
         const product = await catalog.getProduct(body.product_id, { parent: span, requestId })
@@ -120,19 +131,32 @@ export function createCartRoutes(options: CartRoutesOptions) {
         detail: {
           summary: 'Add a product to a cart (honours Idempotency-Key)',
           tags: ['cart'],
-          parameters: [IDEMPOTENCY_PARAMETER],
+          ...problems({
+            404: 'No product with this id in the catalog',
+            502: 'The catalog is unreachable, or answered an invalid product',
+            503: 'A simulated failure: nothing was written, the request can be retried',
+            504: 'The catalog did not answer in time',
+          }),
+          parameters: [IDEMPOTENCY_KEY_PARAMETER],
         },
       },
     )
-    .get('/:id', ({ params, request }) => run(request, 'get', () => store.get(params.id)), {
-      params: CartParams,
-      response: Cart,
-      detail: { summary: 'Read a cart (an unknown cart is empty)', tags: ['cart'] },
-    })
+    .get(
+      '/:id',
+      ({ params, request, set }) => {
+        set.headers['cache-control'] = JSON_HEADERS['cache-control']
+        return run(request, 'get', () => store.get(params.id))
+      },
+      {
+        params: CartParams,
+        response: Cart,
+        detail: { summary: 'Read a cart (an unknown cart is empty)', tags: ['cart'] },
+      },
+    )
     .delete(
       '/:id',
       async ({ params, request }) => {
-        const { write, replay } = await idempotency(request, `/cart/${params.id}`)
+        const { write, replay } = await idempotency(request, params.id, `/cart/${params.id}`)
         if (replay) return replay
         return respond(await run(request, 'clear', () => store.clear(params.id, write)))
       },
@@ -142,7 +166,8 @@ export function createCartRoutes(options: CartRoutesOptions) {
         detail: {
           summary: 'Clear a cart (honours Idempotency-Key)',
           tags: ['cart'],
-          parameters: [IDEMPOTENCY_PARAMETER],
+          ...problems({ 503: 'A simulated failure: nothing was written, the request can be retried' }),
+          parameters: [IDEMPOTENCY_KEY_PARAMETER],
         },
       },
     )
@@ -150,7 +175,7 @@ export function createCartRoutes(options: CartRoutesOptions) {
       '/:id/items/:product_id',
       async ({ params, request }) => {
         const { id, product_id } = params
-        const { write, replay } = await idempotency(request, `/cart/${id}/items/${product_id}`)
+        const { write, replay } = await idempotency(request, id, `/cart/${id}/items/${product_id}`)
         if (replay) return replay
         return respond(await run(request, 'remove', () => store.remove(id, product_id, write)))
       },
@@ -160,21 +185,14 @@ export function createCartRoutes(options: CartRoutesOptions) {
         detail: {
           summary: 'Remove one product from a cart (honours Idempotency-Key)',
           tags: ['cart'],
-          parameters: [IDEMPOTENCY_PARAMETER],
+          ...problems({
+            404: 'The cart has no line for this product',
+            503: 'A simulated failure: nothing was written, the request can be retried',
+          }),
+          parameters: [IDEMPOTENCY_KEY_PARAMETER],
         },
       },
     )
-}
-
-/** The OpenAPI description of the header every cart write accepts. */
-const IDEMPOTENCY_PARAMETER = {
-  name: 'Idempotency-Key',
-  in: 'header' as const,
-  required: false,
-  description:
-    '1 to 255 visible ASCII characters. The first outcome is kept for 24 h; a retry with the same ' +
-    'key gets it back (with Idempotent-Replayed: true) and writes nothing.',
-  schema: { type: 'string' as const, minLength: 1, maxLength: 255 },
 }
 
 /** A kept outcome, answered again: same status, same body, marked as a replay. */

@@ -1,6 +1,7 @@
 // Catalog routes: list products (paginated, filtered by category) and read one.
 // Each read takes the simulated database latency before it queries the store.
 
+import { problems } from '@shopstack/lib/docs'
 import { NotFoundError } from '@shopstack/lib/errors'
 import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Simulation } from '@shopstack/lib/simulation'
@@ -58,7 +59,11 @@ export function createProductRoutes(options: ProductRoutesOptions) {
       {
         params: ProductParams,
         response: Product,
-        detail: { summary: 'Get one product', tags: ['catalog'] },
+        detail: {
+          summary: 'Get one product',
+          tags: ['catalog'],
+          ...problems({ 404: 'No product with this id' }),
+        },
       },
     )
 }
