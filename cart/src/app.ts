@@ -30,6 +30,8 @@ export interface CartAppOptions {
   adminToken?: string
   version?: string
   upstreamTimeoutMs?: number
+  /** Readiness check of every catalog instance on this interval (ms); off when unset or 0. */
+  healthCheckIntervalMs?: number
   fetch?: (request: Request) => Promise<Response>
   isDraining?: () => boolean
   maxBodyBytes?: number
@@ -45,6 +47,7 @@ export function createApp(options: CartAppOptions) {
     adminToken,
     version = '0.1.0',
     upstreamTimeoutMs,
+    healthCheckIntervalMs,
     fetch,
     ...rest
   } = options
@@ -60,6 +63,7 @@ export function createApp(options: CartAppOptions) {
     // Half the overall time per try leaves room to retry a read on another instance.
     perTryTimeoutMs:
       upstreamTimeoutMs === undefined ? undefined : Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
+    healthCheck: healthCheckIntervalMs ? { intervalMs: healthCheckIntervalMs } : undefined,
     fetch,
   })
   return createServiceBase({
@@ -69,6 +73,9 @@ export function createApp(options: CartAppOptions) {
     checks: { database: () => store.check(), faults: faults.readiness },
     ...rest,
   })
+    .onStop(function stopHealthChecks() {
+      upstream.close()
+    })
     .use(faults.plugin())
     .use(createAdminRoutes({ faults, token: adminToken }))
     .use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))

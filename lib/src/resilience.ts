@@ -9,7 +9,14 @@
 //   ejected for 3 s × the number of times it has been ejected (capped), then lets one probe
 //   request through (half-open); success brings it back, failure ejects it again. At most half of
 //   an upstream's instances are ejected at once, and a single instance never is;
-// - round-robin over the instances that are not ejected, skipping ones a request already tried.
+// - round-robin over the instances that are not ejected, skipping ones a request already tried;
+// - readiness per instance (Envoy's active health checking): an instance whose readiness check
+//   fails, or that said it is going away (`Connection: close` while it drains), is not chosen
+//   until a check passes again. With active checks on, an ejected instance is brought back by a
+//   passing check once its time is served, never by a client's request (no half-open probe);
+// - the retry decision as one pure function (decideRetry): a try that never reached the server
+//   (connection refused) or a failed half-open probe is retried on another instance outside the
+//   budget, at most once per other instance; everything else retryable comes out of the budget.
 // Clocks and randomness are parameters, so every test is exact.
 
 /** Breaker-style state of one instance; the numbers are what the state gauge reports. */
@@ -73,6 +80,11 @@ export interface OutlierOptions {
 }
 
 export interface InstancePoolOptions extends OutlierOptions {
+  /**
+   * Readiness is checked actively (checked() is called on an interval): an ejected instance then
+   * comes back through a passing check, so no client request is spent probing it.
+   */
+  activeChecks?: boolean
   now?: () => number
   /** Told about every state change (metrics, logs). */
   onStateChange?: (instance: Instance, state: InstanceState) => void
@@ -88,6 +100,8 @@ export interface Instance {
   ejections: number
   ejectedUntil: number
   probeInFlight: boolean
+  /** Not chosen before this time: 0 when ready, Infinity until a readiness check passes. */
+  unreadyUntil: number
 }
 
 /** Which instance to use, and what became of it. */
@@ -107,6 +121,7 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     baseEjectionMs = 3000,
     maxEjectionMs = 30_000,
     maxEjectionPercent = 50,
+    activeChecks = false,
     now = () => performance.now(),
     onStateChange = () => {},
   } = options
@@ -120,6 +135,7 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     ejections: 0,
     ejectedUntil: 0,
     probeInFlight: false,
+    unreadyUntil: 0,
   }))
   const maxEjected = Math.floor((instances.length * maxEjectionPercent) / 100)
   let cursor = 0
@@ -130,9 +146,13 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     onStateChange(instance, state)
   }
 
-  /** Usable now: healthy, or ejected with its time served and no probe out yet (half-open). */
+  /**
+   * Usable now: ready, and healthy or (without active checks) ejected with its time served and no
+   * probe out yet (half-open).
+   */
   const available = (instance: Instance, at: number) =>
-    instance.state === 'healthy' || (!instance.probeInFlight && at >= instance.ejectedUntil)
+    at >= instance.unreadyUntil &&
+    (instance.state === 'healthy' || (!activeChecks && !instance.probeInFlight && at >= instance.ejectedUntil))
 
   return {
     instances: instances as readonly Instance[],
@@ -157,6 +177,30 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
       cursor = (instance.index + 1) % n
       return { instance, state: instance.state, panic: instance.state !== 'healthy' }
     },
+    /** Ready and not ejected: what a readiness check reports, and the ready gauge. */
+    isReady(instance: Instance): boolean {
+      return instance.state === 'healthy' && now() >= instance.unreadyUntil
+    },
+    /**
+     * The instance said it is going away (it drains): not chosen for a while — until a readiness
+     * check passes, or one ejection time when no checks run.
+     */
+    goingAway(instance: Instance): void {
+      instance.unreadyUntil = Math.max(instance.unreadyUntil, now() + baseEjectionMs)
+    },
+    /** Record an active readiness check: a pass readies the instance (and ends a served ejection). */
+    checked(instance: Instance, ok: boolean): void {
+      if (!ok) {
+        instance.unreadyUntil = Number.POSITIVE_INFINITY
+        return
+      }
+      instance.unreadyUntil = 0
+      if (instance.state !== 'healthy' && now() >= instance.ejectedUntil) {
+        instance.consecutiveFailures = 0
+        instance.probeInFlight = false
+        setState(instance, 'healthy')
+      }
+    },
     /** Record how a request to `instance` went; true when this failure ejected it. */
     report(instance: Instance, ok: boolean): boolean {
       instance.probeInFlight = false
@@ -178,4 +222,64 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
       return true
     },
   }
+}
+
+/** Why a try may be retried: what became of it. */
+export type RetryReason = 'connect_failure' | 'timeout' | 'status_502' | 'status_503'
+
+/** What one try came to, as far as retrying it is concerned. */
+export interface TryOutcome {
+  /** Why it could be retried; undefined for an answer (2xx-4xx, 500, 504...) that is the answer. */
+  reason: RetryReason | undefined
+  /** The connection was refused: not one byte of the request reached the server. */
+  unsent: boolean
+  /** The instance was tried as a half-open probe (ejected, its time served). */
+  probe: boolean
+}
+
+export interface RetryState {
+  /** May the request be sent twice (GET, HEAD, a write with an Idempotency-Key)? */
+  idempotent: boolean
+  /** Budgeted retries already sent for this call. */
+  retries: number
+  maxRetries: number
+  /** Instances this call has not tried yet. */
+  untried: number
+  /** Clock, the call's deadline, and the backoff a budgeted retry would wait (ms). */
+  now: number
+  deadline: number
+  backoffMs: number
+  /** Least time worth sending a try with (ms). */
+  minTryMs: number
+}
+
+/** Free retries never spend the budget and need no backoff: another instance is tried at once. */
+export type FreeRetryReason = 'connect_refused' | 'probe_failure'
+
+export type RetryDecision =
+  | { action: 'retry'; budgeted: false; reason: FreeRetryReason; delayMs: 0 }
+  | { action: 'retry'; budgeted: true; reason: RetryReason; delayMs: number }
+  | { action: 'stop'; why: 'answered' | 'not_idempotent' | 'max_retries' | 'out_of_time' }
+
+/**
+ * What to do after a try, as a pure function of what became of it and where the call stands.
+ * - A refused connection is safe to send elsewhere whatever the method (nothing was sent); so is a
+ *   failed half-open probe of an idempotent request (the probe is the client's way of finding the
+ *   instance back, and should not cost it its request). Both go to an instance not yet tried, at
+ *   once, outside the budget — bounded by the number of other instances.
+ * - Anything else retryable is retried only for idempotent requests, up to maxRetries, after a
+ *   backoff, if the deadline leaves time for it; the caller then asks the budget for a slot.
+ */
+export function decideRetry(outcome: TryOutcome, state: RetryState): RetryDecision {
+  const { reason, unsent, probe } = outcome
+  if (reason === undefined) return { action: 'stop', why: 'answered' }
+  const outOfTime = (delayMs: number) => state.now + delayMs + state.minTryMs >= state.deadline
+  if (state.untried > 0 && (unsent || (probe && state.idempotent))) {
+    if (outOfTime(0)) return { action: 'stop', why: 'out_of_time' }
+    return { action: 'retry', budgeted: false, reason: unsent ? 'connect_refused' : 'probe_failure', delayMs: 0 }
+  }
+  if (!state.idempotent) return { action: 'stop', why: 'not_idempotent' }
+  if (state.retries >= state.maxRetries) return { action: 'stop', why: 'max_retries' }
+  if (outOfTime(state.backoffMs)) return { action: 'stop', why: 'out_of_time' }
+  return { action: 'retry', budgeted: true, reason, delayMs: state.backoffMs }
 }
