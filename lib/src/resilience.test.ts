@@ -38,6 +38,29 @@ describe('the retry budget', () => {
   })
 })
 
+describe('a retry waiting for the budget', () => {
+  test('gets the first freed slot (the burst of a dying instance is absorbed)', async () => {
+    const budget = createRetryBudget({ ratio: 0, minRetries: 1 })
+    budget.requestStarted()
+    expect(budget.tryRetry()).toBe(true)
+    const waiting = budget.acquire(new Promise(() => {}))
+    // A newcomer does not jump the queue.
+    expect(budget.tryRetry()).toBe(false)
+    budget.retryFinished()
+    expect(await waiting).toBe(true)
+    expect(budget.inFlight.retries).toBe(1)
+  })
+
+  test('gives up when its wait ends, and leaves the queue (a sustained outage still fails fast)', async () => {
+    const budget = createRetryBudget({ ratio: 0, minRetries: 1 })
+    expect(budget.tryRetry()).toBe(true)
+    expect(await budget.acquire(Promise.resolve())).toBe(false)
+    budget.retryFinished()
+    expect(budget.inFlight.retries).toBe(0)
+    expect(budget.tryRetry()).toBe(true)
+  })
+})
+
 describe('backoff', () => {
   test('is a uniform draw up to 25 ms · 2^n, capped at 250 ms', () => {
     expect(backoffMs(0, () => 1)).toBe(25)
@@ -161,7 +184,12 @@ describe('the retry decision', () => {
     backoffMs: 25,
     minTryMs: 50,
   }
-  const outcome = (o: Partial<TryOutcome>): TryOutcome => ({ reason: 'connect_failure', unsent: false, probe: false, ...o })
+  const outcome = (o: Partial<TryOutcome>): TryOutcome => ({
+    reason: 'connect_failure',
+    unsent: false,
+    probe: false,
+    ...o,
+  })
   const cases: Array<[string, Partial<TryOutcome>, Partial<RetryState>, ReturnType<typeof decideRetry>]> = [
     ['an answer is the answer', { reason: undefined }, {}, { action: 'stop', why: 'answered' }],
     [
@@ -176,7 +204,12 @@ describe('the retry decision', () => {
       { untried: 0 },
       { action: 'retry', budgeted: true, reason: 'connect_failure', delayMs: 25 },
     ],
-    ['refused, every instance tried: a write stops', { unsent: true }, { untried: 0, idempotent: false }, { action: 'stop', why: 'not_idempotent' }],
+    [
+      'refused, every instance tried: a write stops',
+      { unsent: true },
+      { untried: 0, idempotent: false },
+      { action: 'stop', why: 'not_idempotent' },
+    ],
     [
       'refused past the budgeted retries still tries the others',
       { unsent: true },
@@ -189,16 +222,36 @@ describe('the retry decision', () => {
       {},
       { action: 'retry', budgeted: false, reason: 'probe_failure', delayMs: 0 },
     ],
-    ['a failed probe of a write is not retried', { reason: 'status_503', probe: true }, { idempotent: false }, { action: 'stop', why: 'not_idempotent' }],
+    [
+      'a failed probe of a write is not retried',
+      { reason: 'status_503', probe: true },
+      { idempotent: false },
+      { action: 'stop', why: 'not_idempotent' },
+    ],
     [
       'a broken connection of a read: budgeted, after the backoff',
       {},
       {},
       { action: 'retry', budgeted: true, reason: 'connect_failure', delayMs: 25 },
     ],
-    ['a broken connection of a write stops', {}, { idempotent: false }, { action: 'stop', why: 'not_idempotent' }],
-    ['no more than maxRetries budgeted retries', { reason: 'timeout' }, { retries: 2 }, { action: 'stop', why: 'max_retries' }],
-    ['no retry the deadline leaves no time for', { reason: 'status_502' }, { now: 930 }, { action: 'stop', why: 'out_of_time' }],
+    [
+      'a broken connection of a write stops',
+      {},
+      { idempotent: false },
+      { action: 'stop', why: 'not_idempotent' },
+    ],
+    [
+      'no more than maxRetries budgeted retries',
+      { reason: 'timeout' },
+      { retries: 2 },
+      { action: 'stop', why: 'max_retries' },
+    ],
+    [
+      'no retry the deadline leaves no time for',
+      { reason: 'status_502' },
+      { now: 930 },
+      { action: 'stop', why: 'out_of_time' },
+    ],
     ['not even a safe one', { unsent: true }, { now: 960 }, { action: 'stop', why: 'out_of_time' }],
   ]
   for (const [name, o, st, expected] of cases) {

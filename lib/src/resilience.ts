@@ -2,7 +2,9 @@
 // (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier,
 // .../circuit_breaking and the retry policy docs):
 // - a retry budget: retries in flight may be at most 20% of requests in flight (with a floor of 3),
-//   so when an upstream is down, retries cannot multiply the load on what is left of it;
+//   so when an upstream is down, retries cannot multiply the load on what is left of it. A retry
+//   that finds no room waits briefly for a slot (the burst of an instance dying under load is over
+//   in milliseconds) and gives up when its wait ends, so a sustained outage still fails fast;
 // - jittered exponential backoff between tries (full jitter: a uniform draw up to 25 ms · 2^n,
 //   capped at 250 ms), so retries from many clients do not arrive in step;
 // - passive health (outlier detection) per instance: after 5 consecutive failures an instance is
@@ -36,6 +38,9 @@ export function createRetryBudget(options: RetryBudgetOptions = {}) {
   const { ratio = 0.2, minRetries = 3 } = options
   let requests = 0
   let retries = 0
+  const allowed = () => Math.max(minRetries, Math.floor(requests * ratio))
+  /** Retries waiting for a slot, first come first served. */
+  const waiting: Array<() => void> = []
   return {
     requestStarted(): void {
       requests++
@@ -45,12 +50,36 @@ export function createRetryBudget(options: RetryBudgetOptions = {}) {
     },
     /** Take a retry slot if the budget allows one now; release it with retryFinished(). */
     tryRetry(): boolean {
-      if (retries >= Math.max(minRetries, Math.floor(requests * ratio))) return false
+      if (waiting.length > 0 || retries >= allowed()) return false
       retries++
       return true
     },
+    /**
+     * Take a retry slot now, or wait for one until `giveUp` settles; true when one was taken
+     * (release it with retryFinished()).
+     */
+    async acquire(giveUp: Promise<unknown>): Promise<boolean> {
+      if (this.tryRetry()) return true
+      let grant = () => {}
+      const granted = new Promise<boolean>((resolve) => {
+        grant = () => resolve(true)
+      })
+      waiting.push(grant)
+      const taken = await Promise.race([granted, giveUp.then(() => false)])
+      if (taken) return true
+      const at = waiting.indexOf(grant)
+      // Not waiting any more: a slot was handed over just as the wait ended; it is ours.
+      if (at === -1) return true
+      waiting.splice(at, 1)
+      return false
+    },
     retryFinished(): void {
       retries = Math.max(0, retries - 1)
+      // A freed slot goes to the retry that has waited longest, if the budget still has room.
+      if (waiting.length > 0 && retries < allowed()) {
+        retries++
+        waiting.shift()?.()
+      }
     },
     get inFlight() {
       return { requests, retries }
@@ -152,7 +181,8 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
    */
   const available = (instance: Instance, at: number) =>
     at >= instance.unreadyUntil &&
-    (instance.state === 'healthy' || (!activeChecks && !instance.probeInFlight && at >= instance.ejectedUntil))
+    (instance.state === 'healthy' ||
+      (!activeChecks && !instance.probeInFlight && at >= instance.ejectedUntil))
 
   return {
     instances: instances as readonly Instance[],
@@ -276,7 +306,12 @@ export function decideRetry(outcome: TryOutcome, state: RetryState): RetryDecisi
   const outOfTime = (delayMs: number) => state.now + delayMs + state.minTryMs >= state.deadline
   if (state.untried > 0 && (unsent || (probe && state.idempotent))) {
     if (outOfTime(0)) return { action: 'stop', why: 'out_of_time' }
-    return { action: 'retry', budgeted: false, reason: unsent ? 'connect_refused' : 'probe_failure', delayMs: 0 }
+    return {
+      action: 'retry',
+      budgeted: false,
+      reason: unsent ? 'connect_refused' : 'probe_failure',
+      delayMs: 0,
+    }
   }
   if (!state.idempotent) return { action: 'stop', why: 'not_idempotent' }
   if (state.retries >= state.maxRetries) return { action: 'stop', why: 'max_retries' }

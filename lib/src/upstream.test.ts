@@ -13,7 +13,9 @@ const refused = () =>
 
 /** The connection broke after the request was sent: it may have reached the server. */
 const reset = () =>
-  Promise.reject(Object.assign(new Error('The socket connection was closed unexpectedly'), { code: 'ECONNRESET' }))
+  Promise.reject(
+    Object.assign(new Error('The socket connection was closed unexpectedly'), { code: 'ECONNRESET' }),
+  )
 
 /** Never answers; fails the way fetch does when its signal aborts. */
 const hang = (request: Request) =>
@@ -246,7 +248,11 @@ describe('retries that are always safe', () => {
     let clock = 0
     const { get, seen, metric } = setup(
       (instance) => (instance === 'http://a' ? new Response('down', { status: 503 }) : new Response('ok')),
-      { now: () => clock, outlier: { consecutiveFailures: 1, baseEjectionMs: 1000 }, retry: { minRetries: 0, ratio: 0 } },
+      {
+        now: () => clock,
+        outlier: { consecutiveFailures: 1, baseEjectionMs: 1000 },
+        retry: { minRetries: 0, ratio: 0 },
+      },
     )
     // Ejected on its first failure; that read had no budget for a retry, so it got the 503.
     expect((await get()).status).toBe(503)
@@ -263,7 +269,9 @@ describe('instances that go away', () => {
     let clock = 0
     const { get, seen, metric } = setup(
       (instance) =>
-        instance === 'http://a' ? new Response('last', { headers: { connection: 'close' } }) : new Response('ok'),
+        instance === 'http://a'
+          ? new Response('last', { headers: { connection: 'close' } })
+          : new Response('ok'),
       { now: () => clock, outlier: { baseEjectionMs: 3000 } },
     )
     expect(await (await get()).text()).toBe('last')

@@ -207,7 +207,7 @@ export class ShedError extends UpstreamError {
 /** What one try came to: a response, or an error with its kind. */
 type Try =
   | { response: Response; error?: undefined; unsent?: undefined }
-  | { response?: undefined; error: UpstreamError; /** Refused: nothing was sent. */ unsent: boolean }
+  | { response?: undefined; error: UpstreamError /** Refused: nothing was sent. */; unsent: boolean }
 
 export type Upstream = ReturnType<typeof createUpstream>
 
@@ -403,7 +403,11 @@ export function createUpstream(options: UpstreamOptions) {
           if (outcome.response?.headers.get('connection') === 'close') pool.goingAway(pick.instance)
 
           const decision = decideRetry(
-            { reason: retryReason(outcome), unsent: outcome.unsent === true, probe: pick.state === 'probing' },
+            {
+              reason: retryReason(outcome),
+              unsent: outcome.unsent === true,
+              probe: pick.state === 'probing',
+            },
             {
               idempotent,
               retries,
@@ -422,7 +426,12 @@ export function createUpstream(options: UpstreamOptions) {
             upstreamMetrics?.safeRetries.inc({ upstream: name, reason: decision.reason })
             span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
           } else if (decision.action === 'retry') {
-            if (budget.tryRetry()) {
+            await outcome.response?.body?.cancel()
+            // The backoff first, holding no slot; then a slot, waited for as long as the backoff
+            // cap at most and only while the deadline still leaves a try's time.
+            if (decision.delayMs > 0) await sleep(decision.delayMs)
+            const waitMs = Math.min(backoffMaxMs, deadline - now() - Math.min(tryLimitMs / 2, 50))
+            if (budget.tryRetry() || (waitMs > 0 && (await budget.acquire(sleep(waitMs))))) {
               holdsRetrySlot = true
               retrying = true
               retries++
@@ -436,13 +445,13 @@ export function createUpstream(options: UpstreamOptions) {
           span?.end()
           if (retrying) {
             await outcome.response?.body?.cancel()
-            if (decision.action === 'retry' && decision.delayMs > 0) await sleep(decision.delayMs)
             continue
           }
           if (outcome.error) {
             // A try that timed out with no time left for another reports the overall timeout;
             // the deadline, not the per-try limit, bounded it (timers may fire a hair early).
-            const outOfTime = now() >= deadline - 1 || (decision.action === 'stop' && decision.why === 'out_of_time')
+            const outOfTime =
+              now() >= deadline - 1 || (decision.action === 'stop' && decision.why === 'out_of_time')
             if (outcome.error.status === 504 && (outOfTime || remaining <= tryLimitMs)) {
               throw new UpstreamError(
                 504,
