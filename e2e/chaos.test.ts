@@ -57,10 +57,10 @@ async function start(name: ServiceName, env: Record<string, string>): Promise<Ru
 }
 
 /** `clients` loops sending one request after another until stopped (or MAX_REQUESTS). */
-function startLoad(send: (client: number, i: number) => Promise<Result>) {
+function startLoad(send: (client: number, i: number) => Promise<Result>, clients = CLIENTS) {
   const results: Result[] = []
   let stopping = false
-  const loops = Array.from({ length: CLIENTS }, async (_, client) => {
+  const loops = Array.from({ length: clients }, async (_, client) => {
     for (let i = 0; !stopping && results.length < MAX_REQUESTS; i++) {
       results.push(await send(client, i))
       // A steady load rather than the machine's all: others share it.
@@ -199,9 +199,10 @@ describe('chaos: one instance goes away while a peer is alive', () => {
       const cartEnv = {
         CART_STORE_URL: redis.url,
         CATALOG_SERVICE_URL: catalog.url,
-        // Writes take a while, so the kill finds some in flight; none fails on its own.
+        // Writes take a while, so the kill finds several in flight (more than the budget's floor
+        // of 3 retries at once); none fails on its own.
         SIMULATION: 'on',
-        SIM_LATENCY_MS: '5-25',
+        SIM_LATENCY_MS: '20-60',
         SIM_FAILURE_RATE: '0',
       }
       const carts = await Promise.all([1, 2].map(() => start('cart', cartEnv)))
@@ -210,7 +211,7 @@ describe('chaos: one instance goes away while a peer is alive', () => {
         CART_SERVICE_URL: carts.map((c) => c.url).join(','),
       })
       const acknowledged: Add[] = []
-      const load = startLoad((client, i) => sendAdd(gateway.url, addOf(client, i, 'kill'), acknowledged))
+      const load = startLoad((client, i) => sendAdd(gateway.url, addOf(client, i, 'kill'), acknowledged), 16)
       try {
         await load.more(300)
         const victim = carts[0] as RunningService

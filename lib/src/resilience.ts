@@ -3,8 +3,8 @@
 // .../circuit_breaking and the retry policy docs):
 // - a retry budget: retries in flight may be at most 20% of requests in flight (with a floor of 3),
 //   so when an upstream is down, retries cannot multiply the load on what is left of it. A retry
-//   that finds no room waits briefly for a slot (the burst of an instance dying under load is over
-//   in milliseconds) and gives up when its wait ends, so a sustained outage still fails fast;
+//   that finds no room waits for a slot, at most one try's time (the burst of an instance dying
+//   under load is over in milliseconds), and gives up when its wait ends;
 // - jittered exponential backoff between tries (full jitter: a uniform draw up to 25 ms · 2^n,
 //   capped at 250 ms), so retries from many clients do not arrive in step;
 // - passive health (outlier detection) per instance: after 5 consecutive failures an instance is

@@ -427,10 +427,11 @@ export function createUpstream(options: UpstreamOptions) {
             span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
           } else if (decision.action === 'retry') {
             await outcome.response?.body?.cancel()
-            // The backoff first, holding no slot; then a slot, waited for as long as the backoff
-            // cap at most and only while the deadline still leaves a try's time.
+            // The backoff first, holding no slot; then a slot, waited for as long as one try may
+            // take at most (the retries ahead of it are tries) and only while the deadline still
+            // leaves time for this one.
             if (decision.delayMs > 0) await sleep(decision.delayMs)
-            const waitMs = Math.min(backoffMaxMs, deadline - now() - Math.min(tryLimitMs / 2, 50))
+            const waitMs = Math.min(tryLimitMs, deadline - now() - Math.min(tryLimitMs / 2, 50))
             if (budget.tryRetry() || (waitMs > 0 && (await budget.acquire(sleep(waitMs))))) {
               holdsRetrySlot = true
               retrying = true
