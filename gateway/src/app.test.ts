@@ -366,7 +366,7 @@ describe('gateway over several instances of an upstream', () => {
       expect(answers.filter((x) => x === 'b').length).toBeGreaterThanOrEqual(2)
       const metrics = await (await call('/metrics')).text()
       expect(
-        sampleValue(metrics, 'upstream_safe_retries_total', { upstream: 'cart', reason: 'connect_refused' }),
+        sampleValue(metrics, 'upstream_retries_total', { upstream: 'cart', reason: 'connect_refused' }),
       ).toBe(2)
       expect(
         sampleValue(metrics, 'upstream_instance_state', { upstream_instance: new URL(gone.url).host }),

@@ -67,12 +67,7 @@ export function createUpstreamMetrics(metrics: Metrics) {
     ),
     retries: metrics.counter(
       'upstream_retries_total',
-      'Retries sent to upstream services, by reason (connect_failure, timeout, status_502, status_503).',
-      ['upstream', 'reason'],
-    ),
-    safeRetries: metrics.counter(
-      'upstream_safe_retries_total',
-      'Retries outside the retry budget, on another instance: the connection was refused (connect_refused, nothing was sent) or a half-open probe failed (probe_failure).',
+      'Retries sent to upstream services, by reason: outside the retry budget connect_refused (nothing was sent) and probe_failure; within it connect_failure, timeout, status_502, status_503.',
       ['upstream', 'reason'],
     ),
     retryBudgetExhausted: metrics.counter(
@@ -423,7 +418,7 @@ export function createUpstream(options: UpstreamOptions) {
           let retrying = false
           if (decision.action === 'retry' && !decision.budgeted) {
             retrying = true
-            upstreamMetrics?.safeRetries.inc({ upstream: name, reason: decision.reason })
+            upstreamMetrics?.retries.inc({ upstream: name, reason: decision.reason })
             span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
           } else if (decision.action === 'retry') {
             await outcome.response?.body?.cancel()
