@@ -162,8 +162,28 @@ async function failedTries(caller: RunningService, upstream: string): Promise<st
     .filter((line) => /status="(unreachable|timeout|5\d\d)"/.test(line))
 }
 
-function report(scenario: string, load: ReturnType<typeof startLoad>): void {
+type Load = ReturnType<typeof startLoad>
+
+/** Run `events` under a load of `send`, stop it, and say how many requests it sent and failed. */
+async function underLoad(
+  scenario: string,
+  send: (client: number, i: number) => Promise<Result>,
+  events: (load: Load) => Promise<void>,
+  clients = CLIENTS,
+): Promise<Load> {
+  const load = startLoad(send, clients)
+  try {
+    await events(load)
+  } finally {
+    await load.stop()
+  }
   console.log(`chaos: ${scenario}: ${load.results.length} requests, ${load.failures().length} failed`)
+  return load
+}
+
+/** A product read through the gateway, spread over the catalog. */
+function readProduct(gateway: RunningService, client: number, i: number): Promise<Result> {
+  return call(`${gateway.url}/catalog/${1 + ((client * 131 + i) % 1000)}`)
 }
 
 describe('chaos: one instance goes away while a peer is alive', () => {
@@ -173,19 +193,15 @@ describe('chaos: one instance goes away while a peer is alive', () => {
       CATALOG_SERVICE_URL: catalogs.map((c) => c.url).join(','),
       CART_SERVICE_URL: `http://127.0.0.1:${freePort()}`,
     })
-    const load = startLoad((client, i) => call(`${gateway.url}/catalog/${1 + ((client * 131 + i) % 1000)}`))
-    try {
+    const send = (client: number, i: number) => readProduct(gateway, client, i)
+    const load = await underLoad('SIGTERM of one of two catalogs', send, async (load) => {
       await load.more(500)
       const victim = catalogs[0] as RunningService
-      const exited = victim.stop('SIGTERM')
       // It keeps serving through its grace, then drains and exits cleanly.
-      expect(await exited).toBe(0)
+      expect(await victim.stop('SIGTERM')).toBe(0)
       expect(victim.lines.some((line) => String(line.msg).includes('stopped accepting'))).toBe(true)
       await load.more(500)
-    } finally {
-      await load.stop()
-    }
-    report('SIGTERM of one of two catalogs', load)
+    })
     expect(load.failures()).toEqual([])
     // Not even a try failed: the gateway had stopped choosing it before its listener closed.
     expect(await failedTries(gateway, 'catalog')).toEqual([])
@@ -211,19 +227,22 @@ describe('chaos: one instance goes away while a peer is alive', () => {
         CART_SERVICE_URL: carts.map((c) => c.url).join(','),
       })
       const acknowledged: Add[] = []
-      const load = startLoad((client, i) => sendAdd(gateway.url, addOf(client, i, 'kill'), acknowledged), 16)
-      try {
-        await load.more(300)
-        const victim = carts[0] as RunningService
-        await victim.stop('SIGKILL')
-        await load.more(500)
-        const again = await start('cart', { ...cartEnv, PORT: String(victim.port) })
-        await readyIn(gateway, 'cart', again)
-        await load.more(500)
-      } finally {
-        await load.stop()
-      }
-      report('SIGKILL of one of two carts (Redis, keyed adds)', load)
+      const send = (client: number, i: number) => sendAdd(gateway.url, addOf(client, i, 'kill'), acknowledged)
+      const scenario = 'SIGKILL of one of two carts (Redis, keyed adds)'
+      const load = await underLoad(
+        scenario,
+        send,
+        async (load) => {
+          await load.more(300)
+          const victim = carts[0] as RunningService
+          await victim.stop('SIGKILL')
+          await load.more(500)
+          const again = await start('cart', { ...cartEnv, PORT: String(victim.port) })
+          await readyIn(gateway, 'cart', again)
+          await load.more(500)
+        },
+        16,
+      )
       expect(load.failures()).toEqual([])
       expect(acknowledged).toHaveLength(load.results.length)
       await expectEachAddOnce(gateway.url, acknowledged)
@@ -246,12 +265,11 @@ describe('chaos: one instance goes away while a peer is alive', () => {
     const acknowledged: Add[] = []
     // Half the clients read the catalog through the gateway, half add to carts (the cart reads
     // the catalog for each add).
-    const load = startLoad((client, i) =>
+    const send = (client: number, i: number) =>
       client % 2 === 0
-        ? call(`${gateway.url}/catalog/${1 + ((client * 131 + i) % 1000)}`)
-        : sendAdd(gateway.url, addOf(client, i, 'roll'), acknowledged),
-    )
-    try {
+        ? readProduct(gateway, client, i)
+        : sendAdd(gateway.url, addOf(client, i, 'roll'), acknowledged)
+    const load = await underLoad('rolling restart of both catalogs', send, async (load) => {
       await load.more(300)
       for (const old of catalogs) {
         expect(await old.stop('SIGTERM')).toBe(0)
@@ -260,10 +278,7 @@ describe('chaos: one instance goes away while a peer is alive', () => {
         await readyIn(cart, 'catalog', replacement)
         await load.more(300)
       }
-    } finally {
-      await load.stop()
-    }
-    report('rolling restart of both catalogs', load)
+    })
     expect(load.failures()).toEqual([])
     expect(await failedTries(gateway, 'catalog')).toEqual([])
     expect(await failedTries(cart, 'catalog')).toEqual([])
