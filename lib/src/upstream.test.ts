@@ -102,6 +102,16 @@ describe('an upstream with several instances', () => {
     expect(error).toMatchObject({ status: 502, upstream: 'cart' })
   })
 
+  test('a 503 whose retry the budget refuses is passed on whole', async () => {
+    const { get, seen, metric } = setup(() => new Response('busy, try later', { status: 503 }), {
+      retry: { minRetries: 0, ratio: 0 },
+    })
+    const response = await get()
+    expect([response.status, await response.text()]).toEqual([503, 'busy, try later'])
+    expect(seen).toHaveLength(1)
+    expect(await metric('upstream_retry_budget_exhausted_total', { upstream: 'cart' })).toBe(1)
+  })
+
   test('the retry budget stops retries when it is used up, and says so', async () => {
     const { get, seen, metric } = setup(reset, { retry: { minRetries: 0, ratio: 0 } })
     await expect(get()).rejects.toMatchObject({ status: 502 })

@@ -421,7 +421,6 @@ export function createUpstream(options: UpstreamOptions) {
             upstreamMetrics?.retries.inc({ upstream: name, reason: decision.reason })
             span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
           } else if (decision.action === 'retry') {
-            await outcome.response?.body?.cancel()
             // The backoff first, holding no slot; then a slot, waited for as long as one try may
             // take at most (the retries ahead of it are tries) and only while the deadline still
             // leaves time for this one.
