@@ -129,8 +129,6 @@ export interface Instance {
   ejections: number
   ejectedUntil: number
   probeInFlight: boolean
-  /** Not chosen before this time: 0 when ready, Infinity until a readiness check passes. */
-  unreadyUntil: number
 }
 
 /** Which instance to use, and what became of it. */
@@ -164,8 +162,13 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     ejections: 0,
     ejectedUntil: 0,
     probeInFlight: false,
-    unreadyUntil: 0,
   }))
+  /**
+   * When each instance may be chosen again: absent when ready, Infinity until a readiness check
+   * passes. Kept here rather than on the instance, so an instance made anywhere starts ready.
+   */
+  const unreadyUntil = new WeakMap<Instance, number>()
+  const readyAt = (instance: Instance) => unreadyUntil.get(instance) ?? 0
   const maxEjected = Math.floor((instances.length * maxEjectionPercent) / 100)
   let cursor = 0
 
@@ -180,7 +183,7 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
    * probe out yet (half-open).
    */
   const available = (instance: Instance, at: number) =>
-    at >= instance.unreadyUntil &&
+    at >= readyAt(instance) &&
     (instance.state === 'healthy' ||
       (!activeChecks && !instance.probeInFlight && at >= instance.ejectedUntil))
 
@@ -209,22 +212,22 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     },
     /** Ready and not ejected: what a readiness check reports, and the ready gauge. */
     isReady(instance: Instance): boolean {
-      return instance.state === 'healthy' && now() >= instance.unreadyUntil
+      return instance.state === 'healthy' && now() >= readyAt(instance)
     },
     /**
      * The instance said it is going away (it drains): not chosen for a while — until a readiness
      * check passes, or one ejection time when no checks run.
      */
     goingAway(instance: Instance): void {
-      instance.unreadyUntil = Math.max(instance.unreadyUntil, now() + baseEjectionMs)
+      unreadyUntil.set(instance, Math.max(readyAt(instance), now() + baseEjectionMs))
     },
     /** Record an active readiness check: a pass readies the instance (and ends a served ejection). */
     checked(instance: Instance, ok: boolean): void {
       if (!ok) {
-        instance.unreadyUntil = Number.POSITIVE_INFINITY
+        unreadyUntil.set(instance, Number.POSITIVE_INFINITY)
         return
       }
-      instance.unreadyUntil = 0
+      unreadyUntil.delete(instance)
       if (instance.state !== 'healthy' && now() >= instance.ejectedUntil) {
         instance.consecutiveFailures = 0
         instance.probeInFlight = false
