@@ -163,12 +163,6 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     ejectedUntil: 0,
     probeInFlight: false,
   }))
-  /**
-   * When each instance may be chosen again: absent when ready, Infinity until a readiness check
-   * passes. Kept here rather than on the instance, so an instance made anywhere starts ready.
-   */
-  const unreadyUntil = new WeakMap<Instance, number>()
-  const readyAt = (instance: Instance) => unreadyUntil.get(instance) ?? 0
   const maxEjected = Math.floor((instances.length * maxEjectionPercent) / 100)
   let cursor = 0
 
@@ -177,6 +171,13 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     instance.state = state
     onStateChange(instance, state)
   }
+
+  /**
+   * When each instance may be chosen again: absent when ready, Infinity until a readiness check
+   * passes. Kept here rather than on the instance, so an instance made anywhere starts ready.
+   */
+  const unreadyUntil = new WeakMap<Instance, number>()
+  const readyAt = (instance: Instance) => unreadyUntil.get(instance) ?? 0
 
   /**
    * Usable now: ready, and healthy or (without active checks) ejected with its time served and no
