@@ -285,3 +285,20 @@ describe('chaos: one instance goes away while a peer is alive', () => {
     await expectEachAddOnce(gateway.url, acknowledged)
   }, 120_000)
 })
+
+describe('drain grace', () => {
+  test('after SIGTERM a service is unready and says Connection: close, yet serves; a second signal ends the grace', async () => {
+    // A grace far longer than the harness waits for an exit (15 s): only the second signal ends it.
+    const catalog = await start('catalog', { DATABASE_PATH: ':memory:', DRAIN_GRACE_MS: '60000' })
+    // Answering a request first: a signal in the very first moments after the listening line can
+    // come before Bun has its handler in place.
+    expect((await fetch(`${catalog.url}/livez`)).status).toBe(200)
+    catalog.process.kill('SIGTERM')
+    await waitFor(() => catalog.lines.some((line) => String(line.msg).includes('serving through the grace')))
+    const ready = await fetch(`${catalog.url}/healthz`)
+    expect([ready.status, ready.headers.get('connection')]).toEqual([503, 'close'])
+    const product = await fetch(`${catalog.url}/catalog/1`)
+    expect([product.status, product.headers.get('connection')]).toEqual([200, 'close'])
+    expect(await catalog.stop('SIGTERM')).toBe(0)
+  }, 30_000)
+})
