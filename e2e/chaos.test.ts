@@ -8,6 +8,8 @@
 //   check; no add fails, and every acknowledged add is in its cart exactly once.
 // - A rolling restart of both catalogs, one at a time, under GETs and adds (the cart's catalog
 //   calls too): no request fails.
+// And the grace itself, on one process: unready and `Connection: close` at once, yet serving; a
+// second signal ends it.
 // Every phase waits for counts of answered requests, not for times, so a slow machine only makes it
 // longer; the load is bounded in requests and each wait in time.
 
