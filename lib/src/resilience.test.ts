@@ -275,7 +275,7 @@ describe('instance readiness', () => {
     const p = createInstancePool(['http://a', 'http://b'], { activeChecks: true })
     for (const instance of p.instances) p.checked(instance, false)
     const picked = p.pick()
-    expect(picked.panic).toBe(false)
+    expect(picked.panic).toBe(true)
     expect(['http://a', 'http://b']).toContain(picked.instance.url)
   })
 })

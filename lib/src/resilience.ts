@@ -136,7 +136,10 @@ export interface Pick {
   instance: Instance
   /** The instance's state when it was picked ('probing' for a half-open probe). */
   state: InstanceState
-  /** True when every instance was ejected (or tried) and an unhealthy one is used anyway (panic). */
+  /**
+   * True when every instance was ejected, unready (or tried) and an unhealthy or unready one is used
+   * anyway (panic).
+   */
   panic: boolean
 }
 
@@ -209,7 +212,8 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
       const pool = fresh.length > 0 ? fresh : instances
       const instance = pool[cursor % pool.length] as Instance
       cursor = (instance.index + 1) % n
-      return { instance, state: instance.state, panic: instance.state !== 'healthy' }
+      const panic = instance.state !== 'healthy' || at < readyAt(instance)
+      return { instance, state: instance.state, panic }
     },
     /** Ready and not ejected: what a readiness check reports, and the ready gauge. */
     isReady(instance: Instance): boolean {
