@@ -119,14 +119,6 @@ export function serve(app: Listenable, options: ServeOptions): void {
   // limit (a bare 413) is only the backstop for bodies sent without one (chunked), so it sits
   // well above the plugin's.
   const maxRequestBodySize = Math.max(1_048_576, config.maxBodyBytes * 4)
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize })
-  const server = app.server
-  logger.info(
-    { port: server?.port, host: config.host, tracing: tracing.enabled, simulation: config.simulation },
-    `${config.service} listening on http://${config.host}:${server?.port}`,
-  )
-  flushLogger(logger)
-
   let stopping = false
   let endGrace = () => {}
   const shutdown = async (signal: string) => {
@@ -147,6 +139,7 @@ export function serve(app: Listenable, options: ServeOptions): void {
       }
     })
     logger.info({ signal }, 'shutting down: stopped accepting, draining in-flight requests')
+    const server = app.server
     const drained = server?.stop(false) ?? Promise.resolve()
     const timedOut = await Promise.race([
       Promise.resolve(drained).then(() => false),
@@ -167,7 +160,17 @@ export function serve(app: Listenable, options: ServeOptions): void {
     flushLogger(logger)
     process.exit(0)
   }
+  // Before the listening line: whoever started the process may signal it the moment it reads that
+  // line, and a SIGTERM that came before the handler would kill it with no drain (seen in tests).
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('exit', () => flushLogger(logger))
+
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize })
+  const port = app.server?.port
+  logger.info(
+    { port, host: config.host, tracing: tracing.enabled, simulation: config.simulation },
+    `${config.service} listening on http://${config.host}:${port}`,
+  )
+  flushLogger(logger)
 }
