@@ -73,10 +73,10 @@ export function createApp(options: CartAppOptions) {
     checks: { database: () => store.check(), faults: faults.readiness },
     ...rest,
   })
-    .onStop(function stopHealthChecks() {
-      upstream.close()
-    })
     .use(faults.plugin())
     .use(createAdminRoutes({ faults, token: adminToken }))
     .use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))
+    .onStop(function stopHealthChecks() {
+      upstream.close()
+    })
 }
