@@ -44,6 +44,8 @@ export async function startService(
       LOG_LEVEL: 'info',
       PORT: '0',
       HOST: '127.0.0.1',
+      // No drain grace unless a test is about it (chaos.test.ts): stopping stays quick.
+      DRAIN_GRACE_MS: '0',
       // The console's own variables (the services ignore them): a free port, nothing on disk.
       CONSOLE_PORT: '0',
       CONSOLE_DATABASE_PATH: ':memory:',

@@ -216,7 +216,8 @@ describe('compose.yaml', () => {
     for (const name of SHOP_ALL) {
       const service = stack.services[name]
       const drainMs = Number(service?.environment?.DRAIN_TIMEOUT_MS ?? 10_000)
-      expect(durationMs(service?.stop_grace_period ?? '10s'), name).toBeGreaterThan(drainMs)
+      const graceMs = Number(service?.environment?.DRAIN_GRACE_MS ?? 3000)
+      expect(durationMs(service?.stop_grace_period ?? '10s'), name).toBeGreaterThan(graceMs + drainMs)
     }
   })
 

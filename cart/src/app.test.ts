@@ -143,10 +143,35 @@ describe('cart', () => {
       }),
     )
     expect(response.status).toBe(502)
+    expect(response.headers.get('retry-after')).toBe('1')
     const body = (await response.json()) as { upstream: string; detail: string }
     expect(body.upstream).toBe('catalog')
     expect(body.detail).not.toContain('ECONNREFUSED')
     expect((await store.get('d')).item_count).toBe(0)
+  })
+
+  test("a catalog that answers 5xx is a 502 or 503 with Retry-After (the catalog's own when it gave one)", async () => {
+    const add = async (answer: () => Response) => {
+      const app = createApp({
+        store: createCartStore(),
+        catalogUrl: CATALOG_URL,
+        ...createTestTelemetry({ service: 'cart' }),
+        fetch: async () => answer(),
+      })
+      const response = await app.handle(
+        new Request('http://localhost/cart/add', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ cart_id: 'e', product_id: 1, quantity: 1 }),
+        }),
+      )
+      return [response.status, response.headers.get('retry-after')]
+    }
+    expect(await add(() => new Response('busy', { status: 503, headers: { 'retry-after': '4' } }))).toEqual([
+      503,
+      '4',
+    ])
+    expect(await add(() => new Response('broken', { status: 500 }))).toEqual([502, '1'])
   })
 
   const valid = { cart_id: 'abc', product_id: 1, quantity: 1 }

@@ -31,6 +31,8 @@ export interface CartAppOptions {
   adminToken?: string
   version?: string
   upstreamTimeoutMs?: number
+  /** Readiness check of every catalog instance on this interval (ms); off when unset or 0. */
+  healthCheckIntervalMs?: number
   fetch?: (request: Request) => Promise<Response>
   isDraining?: () => boolean
   maxBodyBytes?: number
@@ -48,6 +50,7 @@ export function createApp(options: CartAppOptions) {
     adminToken,
     version = '0.1.0',
     upstreamTimeoutMs,
+    healthCheckIntervalMs,
     fetch,
     ...rest
   } = options
@@ -63,6 +66,7 @@ export function createApp(options: CartAppOptions) {
     // Half the overall time per try leaves room to retry a read on another instance.
     perTryTimeoutMs:
       upstreamTimeoutMs === undefined ? undefined : Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
+    healthCheck: healthCheckIntervalMs ? { intervalMs: healthCheckIntervalMs } : undefined,
     fetch,
   })
   return (
@@ -78,5 +82,8 @@ export function createApp(options: CartAppOptions) {
       .use(faults.plugin())
       .use(createAdminRoutes({ faults, token: adminToken }))
       .use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))
+      .onStop(function stopHealthChecks() {
+        upstream.close()
+      })
   )
 }

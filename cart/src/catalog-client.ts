@@ -30,10 +30,13 @@ export function createCatalogClient(upstream: Upstream) {
       if (!response.ok) {
         await response.body?.cancel()
         const status = response.status === 503 ? 503 : 502
+        // Nothing was written, and another try may find a catalog instance that answers: the
+        // catalog's own Retry-After (a shed 503) or a second.
         throw new UpstreamError(
           status,
           upstream.name,
           `The catalog answered ${response.status} for product ${id}`,
+          { headers: { 'retry-after': response.headers.get('retry-after') ?? '1' } },
         )
       }
       const product = (await response.json()) as Partial<ProductRef>

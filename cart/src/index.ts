@@ -21,6 +21,7 @@ const app = createApp({
   adminToken: config.adminToken,
   version: config.version,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
+  healthCheckIntervalMs: config.healthCheckIntervalMs,
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,
   bodyTimeoutMs: config.bodyTimeoutMs,

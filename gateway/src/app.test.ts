@@ -179,13 +179,14 @@ describe('gateway as an HTTP intermediary', () => {
     }
   })
 
-  test('an upstream that refuses connections gives a 502 problem naming it', async () => {
+  test('an upstream that refuses connections gives a 502 problem naming it, with Retry-After', async () => {
     const upstream = stubUpstream(() => new Response('never'))
     const url = upstream.url
     upstream.server.stop(true)
     const { call } = gateway(url, url)
     const response = await call('/catalog/1')
     expect(response.status).toBe(502)
+    expect(response.headers.get('retry-after')).toBe('1')
     expect(await response.json()).toMatchObject({ status: 502, upstream: 'catalog' })
   })
 
@@ -366,7 +367,7 @@ describe('gateway over several instances of an upstream', () => {
       expect(answers.filter((x) => x === 'b').length).toBeGreaterThanOrEqual(2)
       const metrics = await (await call('/metrics')).text()
       expect(
-        sampleValue(metrics, 'upstream_retries_total', { upstream: 'cart', reason: 'connect_failure' }),
+        sampleValue(metrics, 'upstream_retries_total', { upstream: 'cart', reason: 'connect_refused' }),
       ).toBe(2)
       expect(
         sampleValue(metrics, 'upstream_instance_state', { upstream_instance: new URL(gone.url).host }),

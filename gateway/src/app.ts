@@ -44,6 +44,8 @@ export interface GatewayAppOptions {
   maxConcurrent?: number
   retry?: RetryPolicy
   outlier?: OutlierOptions
+  /** Readiness check of every upstream instance on this interval (ms); off when unset or 0. */
+  healthCheckIntervalMs?: number
   fetch?: (request: Request) => Promise<Response>
   random?: () => number
   sleep?: (ms: number) => Promise<unknown>
@@ -85,6 +87,7 @@ export function createApp(options: GatewayAppOptions) {
     maxConcurrent,
     retry,
     outlier,
+    healthCheckIntervalMs,
     fetch,
     random,
     sleep,
@@ -109,6 +112,7 @@ export function createApp(options: GatewayAppOptions) {
       maxConcurrent,
       retry,
       outlier,
+      healthCheck: healthCheckIntervalMs ? { intervalMs: healthCheckIntervalMs } : undefined,
       fetch,
       random,
       sleep,
@@ -175,6 +179,10 @@ export function createApp(options: GatewayAppOptions) {
     },
     ...rest,
   })
+    .onStop(function stopHealthChecks() {
+      catalog.upstream.close()
+      cart.upstream.close()
+    })
     .use(createEdge({ origins: corsOrigins }))
     .use(faults.plugin())
     .use(createAdminRoutes({ faults, token: adminToken }))

@@ -13,6 +13,7 @@ const app = createApp({
   ...telemetry,
   version: config.version,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
+  healthCheckIntervalMs: config.healthCheckIntervalMs,
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,
   bodyTimeoutMs: config.bodyTimeoutMs,

@@ -56,6 +56,10 @@ export interface Config {
   readonly bodyTimeoutMs: number
   /** Longest time in-flight requests get to finish after SIGTERM, in milliseconds. */
   readonly drainTimeoutMs: number
+  /** How long a SIGTERMed service keeps serving, unready, before it stops accepting (ms). */
+  readonly drainGraceMs: number
+  /** How often each upstream instance's readiness is checked, in milliseconds; 0 turns it off. */
+  readonly healthCheckIntervalMs: number
   /** Bearer token for /admin; undefined leaves the admin API open. */
   readonly adminToken: string | undefined
   /** Origins allowed to call the gateway from a browser; ['*'] for any. */
@@ -167,6 +171,9 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     maxBodyBytes: parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? 16_384,
     bodyTimeoutMs: parseInteger('BODY_TIMEOUT_MS', read('BODY_TIMEOUT_MS'), 100, 600_000) ?? 10_000,
     drainTimeoutMs: parseInteger('DRAIN_TIMEOUT_MS', read('DRAIN_TIMEOUT_MS'), 0, 600_000) ?? 10_000,
+    drainGraceMs: parseInteger('DRAIN_GRACE_MS', read('DRAIN_GRACE_MS'), 0, 600_000) ?? 3000,
+    healthCheckIntervalMs:
+      parseInteger('HEALTH_CHECK_INTERVAL_MS', read('HEALTH_CHECK_INTERVAL_MS'), 0, 60_000) ?? 1000,
     adminToken,
     corsOrigins: Object.freeze(parseOrigins(read('CORS_ORIGINS') ?? '*')),
   })

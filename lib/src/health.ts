@@ -3,6 +3,10 @@
 //   database never gets a healthy process restarted.
 // - /healthz (and /readyz) runs every readiness check with a timeout and answers 503 with the
 //   failing check named when any fails, or while the process drains after SIGTERM.
+// While it drains, every answer also carries `Connection: close` (RFC 9112 §9.6): the caller's
+// kept-alive connection ends with that answer, so none is left to break when the listener stops,
+// and the caller's upstream client (upstream.ts) takes it as "going away" and stops choosing this
+// instance before its next readiness check.
 
 import { Elysia, t } from 'elysia'
 
@@ -77,6 +81,9 @@ export function createHealth(options: HealthOptions) {
   }
   const detail = { tags: ['operations'] }
   return new Elysia({ name: '@shopstack/health', seed: service })
+    .onRequest(function closeWhileDraining({ set }) {
+      if (isDraining()) set.headers.connection = 'close'
+    })
     .get('/livez', () => ({ status: 'ok' as const, service }), {
       response: t.Object({ status: t.Literal('ok'), service: t.String() }),
       detail: { ...detail, summary: 'Liveness: the process is up' },

@@ -1,5 +1,13 @@
 import { describe, expect, test } from 'bun:test'
-import { backoffMs, createInstancePool, createRetryBudget, type InstanceState } from './resilience.ts'
+import {
+  backoffMs,
+  createInstancePool,
+  createRetryBudget,
+  decideRetry,
+  type InstanceState,
+  type RetryState,
+  type TryOutcome,
+} from './resilience.ts'
 
 describe('the retry budget', () => {
   test('allows a floor of retries however few requests are in flight', () => {
@@ -27,6 +35,29 @@ describe('the retry budget', () => {
     while (budget.tryRetry()) granted++
     expect(granted).toBe(10)
     expect(budget.inFlight).toEqual({ requests: 50, retries: 10 })
+  })
+})
+
+describe('a retry waiting for the budget', () => {
+  test('gets the first freed slot (the burst of a dying instance is absorbed)', async () => {
+    const budget = createRetryBudget({ ratio: 0, minRetries: 1 })
+    budget.requestStarted()
+    expect(budget.tryRetry()).toBe(true)
+    const waiting = budget.acquire(new Promise(() => {}))
+    // A newcomer does not jump the queue.
+    expect(budget.tryRetry()).toBe(false)
+    budget.retryFinished()
+    expect(await waiting).toBe(true)
+    expect(budget.inFlight.retries).toBe(1)
+  })
+
+  test('gives up when its wait ends, and leaves the queue', async () => {
+    const budget = createRetryBudget({ ratio: 0, minRetries: 1 })
+    expect(budget.tryRetry()).toBe(true)
+    expect(await budget.acquire(Promise.resolve())).toBe(false)
+    budget.retryFinished()
+    expect(budget.inFlight.retries).toBe(0)
+    expect(budget.tryRetry()).toBe(true)
   })
 })
 
@@ -139,5 +170,112 @@ describe('the instance pool', () => {
     expect(pick.state).toBe('ejected')
     p.report(pick.instance, true)
     expect(pick.instance.state).toBe('healthy')
+  })
+})
+
+describe('the retry decision', () => {
+  const state: RetryState = {
+    idempotent: true,
+    retries: 0,
+    maxRetries: 2,
+    untried: 1,
+    now: 0,
+    deadline: 1000,
+    backoffMs: 25,
+    minTryMs: 50,
+  }
+  const outcome = (o: Partial<TryOutcome>): TryOutcome => ({
+    reason: 'connect_failure',
+    unsent: false,
+    probe: false,
+    ...o,
+  })
+  const cases: Array<[string, Partial<TryOutcome>, Partial<RetryState>, ReturnType<typeof decideRetry>]> = [
+    ['an answer is the answer', { reason: undefined }, {}, { action: 'stop', why: 'answered' }],
+    [
+      'refused: another instance at once, outside the budget',
+      { unsent: true },
+      { idempotent: false },
+      { action: 'retry', budgeted: false, reason: 'connect_refused', delayMs: 0 },
+    ],
+    [
+      'refused, every instance tried: a read falls back to the budget',
+      { unsent: true },
+      { untried: 0 },
+      { action: 'retry', budgeted: true, reason: 'connect_failure', delayMs: 25 },
+    ],
+    [
+      'refused, every instance tried: a write stops',
+      { unsent: true },
+      { untried: 0, idempotent: false },
+      { action: 'stop', why: 'not_idempotent' },
+    ],
+    [
+      'refused past the budgeted retries still tries the others',
+      { unsent: true },
+      { retries: 2 },
+      { action: 'retry', budgeted: false, reason: 'connect_refused', delayMs: 0 },
+    ],
+    [
+      'a failed probe of a read: outside the budget',
+      { reason: 'status_503', probe: true },
+      {},
+      { action: 'retry', budgeted: false, reason: 'probe_failure', delayMs: 0 },
+    ],
+    [
+      'a failed probe of a write is not retried',
+      { reason: 'status_503', probe: true },
+      { idempotent: false },
+      { action: 'stop', why: 'not_idempotent' },
+    ],
+    [
+      'a broken connection of a read: budgeted, after the backoff',
+      {},
+      {},
+      { action: 'retry', budgeted: true, reason: 'connect_failure', delayMs: 25 },
+    ],
+    [
+      'a broken connection of a write stops',
+      {},
+      { idempotent: false },
+      { action: 'stop', why: 'not_idempotent' },
+    ],
+    [
+      'no more than maxRetries budgeted retries',
+      { reason: 'timeout' },
+      { retries: 2 },
+      { action: 'stop', why: 'max_retries' },
+    ],
+    [
+      'no retry the deadline leaves no time for',
+      { reason: 'status_502' },
+      { now: 930 },
+      { action: 'stop', why: 'out_of_time' },
+    ],
+    ['not even a safe one', { unsent: true }, { now: 960 }, { action: 'stop', why: 'out_of_time' }],
+  ]
+  for (const [name, o, st, expected] of cases) {
+    test(name, () => {
+      expect(decideRetry(outcome(o), { ...state, ...st })).toEqual(expected)
+    })
+  }
+})
+
+describe('instance readiness', () => {
+  test('an instance going away is skipped, and back after one ejection time without checks', () => {
+    let clock = 0
+    const p = createInstancePool(['http://a', 'http://b'], { now: () => clock, baseEjectionMs: 1000 })
+    p.goingAway(p.instances[0] as (typeof p.instances)[number])
+    expect([p.pick().instance.url, p.pick().instance.url]).toEqual(['http://b', 'http://b'])
+    clock += 1000
+    expect([p.pick().instance.url, p.pick().instance.url].sort()).toEqual(['http://a', 'http://b'])
+  })
+
+  test('when no instance is ready, all are used rather than none (panic)', () => {
+    const p = createInstancePool(['http://a', 'http://b'], { activeChecks: true })
+    for (const instance of p.instances) p.checked(instance, false)
+    const picked = p.pick()
+    expect(picked.panic).toBe(true)
+    expect(['http://a', 'http://b']).toContain(picked.instance.url)
   })
 })

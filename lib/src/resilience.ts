@@ -2,14 +2,23 @@
 // (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier,
 // .../circuit_breaking and the retry policy docs):
 // - a retry budget: retries in flight may be at most 20% of requests in flight (with a floor of 3),
-//   so when an upstream is down, retries cannot multiply the load on what is left of it;
+//   so when an upstream is down, retries cannot multiply the load on what is left of it. A retry
+//   that finds no room waits for a slot, at most one try's time (the burst of an instance dying
+//   under load is over in milliseconds), and gives up when its wait ends;
 // - jittered exponential backoff between tries (full jitter: a uniform draw up to 25 ms · 2^n,
 //   capped at 250 ms), so retries from many clients do not arrive in step;
 // - passive health (outlier detection) per instance: after 5 consecutive failures an instance is
 //   ejected for 3 s × the number of times it has been ejected (capped), then lets one probe
 //   request through (half-open); success brings it back, failure ejects it again. At most half of
 //   an upstream's instances are ejected at once, and a single instance never is;
-// - round-robin over the instances that are not ejected, skipping ones a request already tried.
+// - round-robin over the instances that are not ejected, skipping ones a request already tried;
+// - readiness per instance (Envoy's active health checking): an instance whose readiness check
+//   fails, or that said it is going away (`Connection: close` while it drains), is not chosen
+//   until a check passes again. With active checks on, an ejected instance is brought back by a
+//   passing check once its time is served, never by a client's request (no half-open probe);
+// - the retry decision as one pure function (decideRetry): a try that never reached the server
+//   (connection refused) or a failed half-open probe is retried on another instance outside the
+//   budget, at most once per other instance; everything else retryable comes out of the budget.
 // Clocks and randomness are parameters, so every test is exact.
 
 /** Breaker-style state of one instance; the numbers are what the state gauge reports. */
@@ -29,6 +38,9 @@ export function createRetryBudget(options: RetryBudgetOptions = {}) {
   const { ratio = 0.2, minRetries = 3 } = options
   let requests = 0
   let retries = 0
+  const allowed = () => Math.max(minRetries, Math.floor(requests * ratio))
+  /** Retries waiting for a slot, first come first served. */
+  const waiting: Array<() => void> = []
   return {
     requestStarted(): void {
       requests++
@@ -38,12 +50,36 @@ export function createRetryBudget(options: RetryBudgetOptions = {}) {
     },
     /** Take a retry slot if the budget allows one now; release it with retryFinished(). */
     tryRetry(): boolean {
-      if (retries >= Math.max(minRetries, Math.floor(requests * ratio))) return false
+      if (waiting.length > 0 || retries >= allowed()) return false
       retries++
       return true
     },
+    /**
+     * Take a retry slot now, or wait for one until `giveUp` settles; true when one was taken
+     * (release it with retryFinished()).
+     */
+    async acquire(giveUp: Promise<unknown>): Promise<boolean> {
+      if (this.tryRetry()) return true
+      let grant = () => {}
+      const granted = new Promise<boolean>((resolve) => {
+        grant = () => resolve(true)
+      })
+      waiting.push(grant)
+      const taken = await Promise.race([granted, giveUp.then(() => false)])
+      if (taken) return true
+      const at = waiting.indexOf(grant)
+      // Not waiting any more: a slot was handed over just as the wait ended; it is ours.
+      if (at === -1) return true
+      waiting.splice(at, 1)
+      return false
+    },
     retryFinished(): void {
       retries = Math.max(0, retries - 1)
+      // A freed slot goes to the retry that has waited longest, if the budget still has room.
+      if (waiting.length > 0 && retries < allowed()) {
+        retries++
+        waiting.shift()?.()
+      }
     },
     get inFlight() {
       return { requests, retries }
@@ -73,6 +109,11 @@ export interface OutlierOptions {
 }
 
 export interface InstancePoolOptions extends OutlierOptions {
+  /**
+   * Readiness is checked actively (checked() is called on an interval): an ejected instance then
+   * comes back through a passing check, so no client request is spent probing it.
+   */
+  activeChecks?: boolean
   now?: () => number
   /** Told about every state change (metrics, logs). */
   onStateChange?: (instance: Instance, state: InstanceState) => void
@@ -95,7 +136,10 @@ export interface Pick {
   instance: Instance
   /** The instance's state when it was picked ('probing' for a half-open probe). */
   state: InstanceState
-  /** True when every instance was ejected (or tried) and an unhealthy one is used anyway (panic). */
+  /**
+   * True when every instance was ejected, unready (or tried) and an unhealthy or unready one is used
+   * anyway (panic).
+   */
   panic: boolean
 }
 
@@ -107,6 +151,7 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     baseEjectionMs = 3000,
     maxEjectionMs = 30_000,
     maxEjectionPercent = 50,
+    activeChecks = false,
     now = () => performance.now(),
     onStateChange = () => {},
   } = options
@@ -130,9 +175,21 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
     onStateChange(instance, state)
   }
 
-  /** Usable now: healthy, or ejected with its time served and no probe out yet (half-open). */
+  /**
+   * When each instance may be chosen again: absent when ready, Infinity until a readiness check
+   * passes. Kept here rather than on the instance, so an instance made anywhere starts ready.
+   */
+  const unreadyUntil = new WeakMap<Instance, number>()
+  const readyAt = (instance: Instance) => unreadyUntil.get(instance) ?? 0
+
+  /**
+   * Usable now: ready, and healthy or (without active checks) ejected with its time served and no
+   * probe out yet (half-open).
+   */
   const available = (instance: Instance, at: number) =>
-    instance.state === 'healthy' || (!instance.probeInFlight && at >= instance.ejectedUntil)
+    at >= readyAt(instance) &&
+    (instance.state === 'healthy' ||
+      (!activeChecks && !instance.probeInFlight && at >= instance.ejectedUntil))
 
   return {
     instances: instances as readonly Instance[],
@@ -155,7 +212,32 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
       const pool = fresh.length > 0 ? fresh : instances
       const instance = pool[cursor % pool.length] as Instance
       cursor = (instance.index + 1) % n
-      return { instance, state: instance.state, panic: instance.state !== 'healthy' }
+      const panic = instance.state !== 'healthy' || at < readyAt(instance)
+      return { instance, state: instance.state, panic }
+    },
+    /** Ready and not ejected: what a readiness check reports, and the ready gauge. */
+    isReady(instance: Instance): boolean {
+      return instance.state === 'healthy' && now() >= readyAt(instance)
+    },
+    /**
+     * The instance said it is going away (it drains): not chosen for a while — until a readiness
+     * check passes, or one ejection time when no checks run.
+     */
+    goingAway(instance: Instance): void {
+      unreadyUntil.set(instance, Math.max(readyAt(instance), now() + baseEjectionMs))
+    },
+    /** Record an active readiness check: a pass readies the instance (and ends a served ejection). */
+    checked(instance: Instance, ok: boolean): void {
+      if (!ok) {
+        unreadyUntil.set(instance, Number.POSITIVE_INFINITY)
+        return
+      }
+      unreadyUntil.delete(instance)
+      if (instance.state !== 'healthy' && now() >= instance.ejectedUntil) {
+        instance.consecutiveFailures = 0
+        instance.probeInFlight = false
+        setState(instance, 'healthy')
+      }
     },
     /** Record how a request to `instance` went; true when this failure ejected it. */
     report(instance: Instance, ok: boolean): boolean {
@@ -206,4 +288,69 @@ export function createInstancePool(urls: readonly string[], options: InstancePoo
       cursor %= instances.length
     },
   }
+}
+
+/** Why a try may be retried: what became of it. */
+export type RetryReason = 'connect_failure' | 'timeout' | 'status_502' | 'status_503'
+
+/** What one try came to, as far as retrying it is concerned. */
+export interface TryOutcome {
+  /** Why it could be retried; undefined for an answer (2xx-4xx, 500, 504...) that is the answer. */
+  reason: RetryReason | undefined
+  /** The connection was refused: not one byte of the request reached the server. */
+  unsent: boolean
+  /** The instance was tried as a half-open probe (ejected, its time served). */
+  probe: boolean
+}
+
+export interface RetryState {
+  /** May the request be sent twice (GET, HEAD, a write with an Idempotency-Key)? */
+  idempotent: boolean
+  /** Budgeted retries already sent for this call. */
+  retries: number
+  maxRetries: number
+  /** Instances this call has not tried yet. */
+  untried: number
+  /** Clock, the call's deadline, and the backoff a budgeted retry would wait (ms). */
+  now: number
+  deadline: number
+  backoffMs: number
+  /** Least time worth sending a try with (ms). */
+  minTryMs: number
+}
+
+/** Free retries never spend the budget and need no backoff: another instance is tried at once. */
+export type FreeRetryReason = 'connect_refused' | 'probe_failure'
+
+export type RetryDecision =
+  | { action: 'retry'; budgeted: false; reason: FreeRetryReason; delayMs: 0 }
+  | { action: 'retry'; budgeted: true; reason: RetryReason; delayMs: number }
+  | { action: 'stop'; why: 'answered' | 'not_idempotent' | 'max_retries' | 'out_of_time' }
+
+/**
+ * What to do after a try, as a pure function of what became of it and where the call stands.
+ * - A refused connection is safe to send elsewhere whatever the method (nothing was sent); so is a
+ *   failed half-open probe of an idempotent request (the probe is the client's way of finding the
+ *   instance back, and should not cost it its request). Both go to an instance not yet tried, at
+ *   once, outside the budget — bounded by the number of other instances.
+ * - Anything else retryable is retried only for idempotent requests, up to maxRetries, after a
+ *   backoff, if the deadline leaves time for it; the caller then asks the budget for a slot.
+ */
+export function decideRetry(outcome: TryOutcome, state: RetryState): RetryDecision {
+  const { reason, unsent, probe } = outcome
+  if (reason === undefined) return { action: 'stop', why: 'answered' }
+  const outOfTime = (delayMs: number) => state.now + delayMs + state.minTryMs >= state.deadline
+  if (state.untried > 0 && (unsent || (probe && state.idempotent))) {
+    if (outOfTime(0)) return { action: 'stop', why: 'out_of_time' }
+    return {
+      action: 'retry',
+      budgeted: false,
+      reason: unsent ? 'connect_refused' : 'probe_failure',
+      delayMs: 0,
+    }
+  }
+  if (!state.idempotent) return { action: 'stop', why: 'not_idempotent' }
+  if (state.retries >= state.maxRetries) return { action: 'stop', why: 'max_retries' }
+  if (outOfTime(state.backoffMs)) return { action: 'stop', why: 'out_of_time' }
+  return { action: 'retry', budgeted: true, reason, delayMs: state.backoffMs }
 }

@@ -1,7 +1,12 @@
 // Process wiring shared by the three services' entry points (index.ts): build telemetry from the
-// config, listen, and shut down gracefully on SIGTERM/SIGINT — readiness fails at once, the
-// listener stops, in-flight requests finish (bounded by DRAIN_TIMEOUT_MS), the store closes,
-// spans and logs are flushed, and the process exits 0.
+// config, listen, and shut down gracefully on SIGTERM/SIGINT in two steps, as a load balancer's
+// connection draining expects:
+// 1. grace (DRAIN_GRACE_MS): readiness fails at once and every answer says `Connection: close`,
+//    but the listener stays open and serves, so callers that have not yet noticed (their next
+//    readiness check, or that header) lose nothing while they stop choosing this instance;
+// 2. drain: the listener stops, in-flight requests finish (bounded by DRAIN_TIMEOUT_MS), the
+//    store closes, spans and logs are flushed, and the process exits 0.
+// A second signal during the grace ends it at once (a second Ctrl-C means "now").
 
 import { type Config, ConfigError, loadConfig, otelServiceName, type ServiceName } from './config.ts'
 import { createLogger, flushLogger, type Logger } from './logger.ts'
@@ -114,20 +119,27 @@ export function serve(app: Listenable, options: ServeOptions): void {
   // limit (a bare 413) is only the backstop for bodies sent without one (chunked), so it sits
   // well above the plugin's.
   const maxRequestBodySize = Math.max(1_048_576, config.maxBodyBytes * 4)
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize })
-  const server = app.server
-  logger.info(
-    { port: server?.port, host: config.host, tracing: tracing.enabled, simulation: config.simulation },
-    `${config.service} listening on http://${config.host}:${server?.port}`,
-  )
-  flushLogger(logger)
-
   let stopping = false
+  let endGrace = () => {}
   const shutdown = async (signal: string) => {
-    if (stopping) return
+    if (stopping) {
+      endGrace()
+      return
+    }
     stopping = true
     lifecycle.drain()
-    logger.info({ signal }, 'shutting down: draining in-flight requests')
+    const { drainGraceMs } = config
+    logger.info({ signal, drainGraceMs }, 'shutting down: unready, serving through the grace period')
+    flushLogger(logger)
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, drainGraceMs)
+      endGrace = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    logger.info({ signal }, 'shutting down: stopped accepting, draining in-flight requests')
+    const server = app.server
     const drained = server?.stop(false) ?? Promise.resolve()
     const timedOut = await Promise.race([
       Promise.resolve(drained).then(() => false),
@@ -148,7 +160,17 @@ export function serve(app: Listenable, options: ServeOptions): void {
     flushLogger(logger)
     process.exit(0)
   }
+  // Before the listening line: whoever started the process may signal it the moment it reads that
+  // line, and a SIGTERM that came before the handler would kill it with no drain (seen in tests).
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('exit', () => flushLogger(logger))
+
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize })
+  const port = app.server?.port
+  logger.info(
+    { port, host: config.host, tracing: tracing.enabled, simulation: config.simulation },
+    `${config.service} listening on http://${config.host}:${port}`,
+  )
+  flushLogger(logger)
 }

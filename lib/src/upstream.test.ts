@@ -11,6 +11,12 @@ type Handler = (instance: string, request: Request) => Response | Promise<Respon
 const refused = () =>
   Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ConnectionRefused' }))
 
+/** The connection broke after the request was sent: it may have reached the server. */
+const reset = () =>
+  Promise.reject(
+    Object.assign(new Error('The socket connection was closed unexpectedly'), { code: 'ECONNRESET' }),
+  )
+
 /** Never answers; fails the way fetch does when its signal aborts. */
 const hang = (request: Request) =>
   new Promise<Response>((_, reject) => {
@@ -50,9 +56,9 @@ describe('an upstream with several instances', () => {
     expect(seen).toEqual(['http://a', 'http://b', 'http://a', 'http://b'])
   })
 
-  test('retries a read on the other instance when a connection is refused, after a backoff', async () => {
+  test('retries a read on the other instance when its connection breaks, after a backoff', async () => {
     const { get, seen, sleeps, metric } = setup((instance) =>
-      instance === 'http://a' ? refused() : new Response('ok'),
+      instance === 'http://a' ? reset() : new Response('ok'),
     )
     const response = await get()
     expect(response.status).toBe(200)
@@ -96,8 +102,18 @@ describe('an upstream with several instances', () => {
     expect(error).toMatchObject({ status: 502, upstream: 'cart' })
   })
 
+  test('a 503 whose retry the budget refuses is passed on whole', async () => {
+    const { get, seen, metric } = setup(() => new Response('busy, try later', { status: 503 }), {
+      retry: { minRetries: 0, ratio: 0 },
+    })
+    const response = await get()
+    expect([response.status, await response.text()]).toEqual([503, 'busy, try later'])
+    expect(seen).toHaveLength(1)
+    expect(await metric('upstream_retry_budget_exhausted_total', { upstream: 'cart' })).toBe(1)
+  })
+
   test('the retry budget stops retries when it is used up, and says so', async () => {
-    const { get, seen, metric } = setup(refused, { retry: { minRetries: 0, ratio: 0 } })
+    const { get, seen, metric } = setup(reset, { retry: { minRetries: 0, ratio: 0 } })
     await expect(get()).rejects.toMatchObject({ status: 502 })
     expect(seen).toHaveLength(1)
     expect(await metric('upstream_retry_budget_exhausted_total', { upstream: 'cart' })).toBe(1)
@@ -169,7 +185,7 @@ describe('an upstream with several instances', () => {
 
   test('each try is a CLIENT span with its instance, state and resend count', async () => {
     const { upstream, telemetry } = setup(
-      (instance) => (instance === 'http://a' ? refused() : new Response('ok')),
+      (instance) => (instance === 'http://a' ? reset() : new Response('ok')),
       {},
       true,
     )
@@ -198,6 +214,159 @@ describe('an upstream with several instances', () => {
     await get()
     await get()
     expect(seen).toEqual(['http://only', 'http://only'])
+  })
+})
+
+describe('retries that are always safe', () => {
+  test('a refused connection goes to another instance at once, for a write without a key too, outside the budget', async () => {
+    const { upstream, seen, sleeps, metric } = setup(
+      (instance) => (instance === 'http://a' ? refused() : new Response('ok')),
+      { retry: { minRetries: 0, ratio: 0 } },
+    )
+    const post = () => upstream.request({ method: 'POST', path: '/cart/add', route: '/cart/add', body: '{}' })
+    expect((await post()).status).toBe(200)
+    expect(seen).toEqual(['http://a', 'http://b'])
+    expect(sleeps).toEqual([])
+    expect(await metric('upstream_retries_total', { reason: 'connect_refused' })).toBe(1)
+    expect(await metric('upstream_retries_total', { reason: 'connect_failure' })).toBeUndefined()
+    expect(await metric('upstream_retry_budget_exhausted_total', { upstream: 'cart' })).toBeUndefined()
+  })
+
+  test('they are bounded: once per other instance, then a 502 that says Retry-After', async () => {
+    const { upstream, seen, metric } = setup(refused, {
+      baseUrls: ['http://a', 'http://b', 'http://c'],
+      retryAfterSeconds: 1,
+    })
+    const error = await upstream
+      .request({ method: 'POST', path: '/cart/add', route: '/cart/add', body: '{}' })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ status: 502, upstream: 'cart', headers: { 'retry-after': '1' } })
+    expect(new Set(seen).size).toBe(3)
+    expect(seen).toHaveLength(3)
+    expect(await metric('upstream_retries_total', { reason: 'connect_refused' })).toBe(2)
+  })
+
+  test('a broken connection of a write without a key is not retried (it may have been written)', async () => {
+    const { upstream, seen } = setup(reset)
+    await expect(
+      upstream.request({ method: 'POST', path: '/cart/add', route: '/cart/add', body: '{}' }),
+    ).rejects.toMatchObject({ status: 502 })
+    expect(seen).toHaveLength(1)
+  })
+
+  test('a failed half-open probe costs the client nothing: the read goes to another instance, budget or not', async () => {
+    let clock = 0
+    const { get, seen, metric } = setup(
+      (instance) => (instance === 'http://a' ? new Response('down', { status: 503 }) : new Response('ok')),
+      {
+        now: () => clock,
+        outlier: { consecutiveFailures: 1, baseEjectionMs: 1000 },
+        retry: { minRetries: 0, ratio: 0 },
+      },
+    )
+    // Ejected on its first failure; that read had no budget for a retry, so it got the 503.
+    expect((await get()).status).toBe(503)
+    clock += 1000
+    seen.length = 0
+    for (let i = 0; i < 3; i++) expect((await get()).status).toBe(200)
+    expect(seen.filter((instance) => instance === 'http://a')).toHaveLength(1)
+    expect(await metric('upstream_retries_total', { reason: 'probe_failure' })).toBe(1)
+  })
+})
+
+describe('instances that go away', () => {
+  test('an instance that answers Connection: close (it drains) gets no new calls; its answer is used', async () => {
+    let clock = 0
+    const { get, seen, metric } = setup(
+      (instance) =>
+        instance === 'http://a'
+          ? new Response('last', { headers: { connection: 'close' } })
+          : new Response('ok'),
+      { now: () => clock, outlier: { baseEjectionMs: 3000 } },
+    )
+    expect(await (await get()).text()).toBe('last')
+    for (let i = 0; i < 4; i++) await get()
+    expect(seen).toEqual(['http://a', 'http://b', 'http://b', 'http://b', 'http://b'])
+    expect(await metric('upstream_instance_ready', { upstream_instance: 'a' })).toBe(0)
+    expect(await metric('upstream_instance_ready', { upstream_instance: 'b' })).toBe(1)
+    // Without readiness checks it is tried again after one ejection time.
+    clock += 3000
+    seen.length = 0
+    await get()
+    await get()
+    expect(seen).toContain('http://a')
+  })
+
+  test('active checks: a failing readiness check takes an instance out, a passing one brings it back', async () => {
+    let tick = () => {}
+    let stopped = false
+    const ready = new Map([
+      ['http://a', true],
+      ['http://b', true],
+    ])
+    const { get, seen, upstream } = setup(
+      (instance, request) =>
+        new URL(request.url).pathname === '/healthz'
+          ? new Response(null, { status: ready.get(instance) ? 200 : 503 })
+          : new Response('ok'),
+      {
+        healthCheck: { intervalMs: 1000 },
+        startTimer: (fn) => {
+          tick = fn
+          return () => {
+            stopped = true
+          }
+        },
+      },
+    )
+    const checkRound = async () => {
+      tick()
+      // The checks run on their own; let their promises settle.
+      for (let i = 0; i < 10; i++) await Bun.sleep(0)
+    }
+    ready.set('http://a', false)
+    await checkRound()
+    seen.length = 0
+    for (let i = 0; i < 4; i++) await get()
+    expect(seen).toEqual(['http://b', 'http://b', 'http://b', 'http://b'])
+    ready.set('http://a', true)
+    await checkRound()
+    seen.length = 0
+    for (let i = 0; i < 4; i++) await get()
+    expect(seen).toContain('http://a')
+    upstream.close()
+    expect(stopped).toBe(true)
+  })
+
+  test('active checks: an ejected instance comes back through a check, not a client request', async () => {
+    let clock = 0
+    let tick = () => {}
+    let aFails = true
+    const { get, seen, upstream } = setup(
+      (instance, request) => {
+        if (new URL(request.url).pathname === '/healthz') return new Response(null, { status: 200 })
+        return instance === 'http://a' && aFails ? new Response('no', { status: 503 }) : new Response('ok')
+      },
+      {
+        now: () => clock,
+        outlier: { consecutiveFailures: 1, baseEjectionMs: 1000 },
+        healthCheck: { intervalMs: 1000 },
+        startTimer: (fn) => {
+          tick = fn
+          return () => {}
+        },
+      },
+    )
+    await get()
+    expect(upstream.instances()[0]?.state).toBe('ejected')
+    clock += 1000
+    seen.length = 0
+    for (let i = 0; i < 3; i++) await get()
+    expect(seen).toEqual(['http://b', 'http://b', 'http://b'])
+    aFails = false
+    tick()
+    for (let i = 0; i < 10; i++) await Bun.sleep(0)
+    expect(upstream.instances()[0]?.state).toBe('healthy')
   })
 })
 

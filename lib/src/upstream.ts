@@ -7,14 +7,21 @@
 // - instances are used round-robin; one that keeps failing is ejected for a while, then probed
 //   back in (half-open), and a retry goes to an instance the request has not tried yet;
 // - every try has a timeout, and the whole call an overall one;
-// - only idempotent requests are retried (GET and HEAD, or any request the caller marks — the
+// - with `healthCheck`, every instance's readiness is checked on an interval (Envoy's active
+//   health checking); one that fails it, or answers `Connection: close` (it drains after SIGTERM),
+//   gets no new calls until a check passes, and an ejected one comes back through a check;
+// - a try whose connection was refused never reached the server, so it goes to another instance
+//   at once whatever the method, outside the retry budget (once per other instance); so does a
+//   failed half-open probe of an idempotent request;
+// - other retries: only idempotent requests (GET and HEAD, or any request the caller marks — the
 //   gateway does for writes carrying an Idempotency-Key), on a connection failure, a per-try
-//   timeout, a 502 or a 503, after a jittered backoff, and only while the retry budget allows;
+//   timeout, a 502 or a 503, after a jittered backoff, and only while the retry budget allows
+//   (decideRetry in resilience.ts is the whole decision);
 // - at most `maxConcurrent` calls are in flight per upstream; beyond that a call is shed at once
 //   with a 503 (ShedError, which carries Retry-After) rather than queued.
 // A refused connection, a reset or a timeout becomes an UpstreamError (502 / 503 / 504) that names
-// the upstream, never a hang or a bare 500. Metrics and span attributes show every retry,
-// ejection, instance state and shed call.
+// the upstream, never a hang or a bare 500; a 502 says Retry-After, as another try may find an
+// instance. Metrics and span attributes show every retry, ejection, instance state and shed call.
 
 import { otelServiceName } from './config.ts'
 import { UpstreamError } from './errors.ts'
@@ -23,10 +30,12 @@ import {
   backoffMs,
   createInstancePool,
   createRetryBudget,
+  decideRetry,
   INSTANCE_STATE,
   type Instance,
   type OutlierOptions,
   type RetryBudgetOptions,
+  type RetryReason,
 } from './resilience.ts'
 import { recordFailure, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
 
@@ -36,10 +45,15 @@ export type UpstreamMetrics = ReturnType<typeof createUpstreamMetrics>
 export function createUpstreamMetrics(metrics: Metrics) {
   // Calls in flight are read when scraped, not written on every call (two label lookups a call).
   const inFlightOf = new Map<string, () => number>()
+  const readyOf = new Map<string, () => Array<{ host: string; ready: boolean }>>()
   return {
     /** Report `upstream`'s calls in flight through upstream_in_flight_requests. */
     trackInFlight(upstream: string, count: () => number) {
       inFlightOf.set(upstream, count)
+    },
+    /** Report `upstream`'s instances' readiness through upstream_instance_ready. */
+    trackReady(upstream: string, list: () => Array<{ host: string; ready: boolean }>) {
+      readyOf.set(upstream, list)
     },
     requests: metrics.counter(
       'upstream_requests_total',
@@ -53,7 +67,7 @@ export function createUpstreamMetrics(metrics: Metrics) {
     ),
     retries: metrics.counter(
       'upstream_retries_total',
-      'Retries sent to upstream services, by reason (connect_failure, timeout, status_502, status_503).',
+      'Retries sent to upstream services, by reason: outside the retry budget connect_refused (nothing was sent) and probe_failure; within it connect_failure, timeout, status_502, status_503.',
       ['upstream', 'reason'],
     ),
     retryBudgetExhausted: metrics.counter(
@@ -65,6 +79,16 @@ export function createUpstreamMetrics(metrics: Metrics) {
       'upstream_ejections_total',
       'Upstream instances ejected by outlier detection (consecutive failures).',
       ['upstream', 'upstream_instance'],
+    ),
+    instanceReady: metrics.gauge(
+      'upstream_instance_ready',
+      'Upstream instance chosen for new calls: 1 ready, 0 not (readiness check failing, draining, or ejected).',
+      ['upstream', 'upstream_instance'],
+      function () {
+        for (const [upstream, list] of readyOf) {
+          for (const { host, ready } of list()) this.set({ upstream, upstream_instance: host }, ready ? 1 : 0)
+        }
+      },
     ),
     instanceState: metrics.gauge(
       'upstream_instance_state',
@@ -94,6 +118,25 @@ export interface RetryPolicy extends RetryBudgetOptions {
   backoffMaxMs?: number
 }
 
+export interface HealthCheckOptions {
+  /** Time between two checks of an instance, in milliseconds. */
+  intervalMs: number
+  /** Readiness path; '/healthz' by default. */
+  path?: string
+  /** Timeout of one check; the interval (at most 2 s) by default. */
+  timeoutMs?: number
+}
+
+/** Starts `tick` every `ms` milliseconds; returns what stops it. */
+export type StartTimer = (tick: () => void, ms: number) => () => void
+
+const startInterval: StartTimer = (tick, ms) => {
+  const timer = setInterval(tick, ms)
+  // The checks never keep a process alive by themselves (its listener does).
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
 export interface UpstreamOptions {
   /** Short name used in errors, metrics and spans ("catalog", "cart"). */
   name: string
@@ -116,11 +159,15 @@ export interface UpstreamOptions {
   retryAfterSeconds?: number
   retry?: RetryPolicy
   outlier?: OutlierOptions
+  /** Active readiness checks of every instance; none by default (close() stops them). */
+  healthCheck?: HealthCheckOptions
   fetch?: (input: Request) => Promise<Response>
   random?: () => number
   sleep?: (ms: number) => Promise<unknown>
   /** Clock in milliseconds. */
   now?: () => number
+  /** Runs the health checks' interval (tests drive it by hand). */
+  startTimer?: StartTimer
 }
 
 export interface UpstreamRequest {
@@ -152,10 +199,10 @@ export class ShedError extends UpstreamError {
   }
 }
 
-type RetryReason = 'connect_failure' | 'timeout' | 'status_502' | 'status_503'
-
 /** What one try came to: a response, or an error with its kind. */
-type Try = { response: Response; error?: undefined } | { response?: undefined; error: UpstreamError }
+type Try =
+  | { response: Response; error?: undefined; unsent?: undefined }
+  | { response?: undefined; error: UpstreamError /** Refused: nothing was sent. */; unsent: boolean }
 
 export type Upstream = ReturnType<typeof createUpstream>
 
@@ -169,10 +216,12 @@ export function createUpstream(options: UpstreamOptions) {
     retryAfterSeconds = 1,
     retry = {},
     outlier = {},
+    healthCheck,
     fetch: doFetch = (r) => fetch(r),
     random = Math.random,
     sleep = Bun.sleep,
     now = () => performance.now(),
+    startTimer = startInterval,
   } = options
   const baseUrls = options.baseUrls ?? (options.baseUrl ? [options.baseUrl] : [])
   const perTryTimeoutMs = Math.min(options.perTryTimeoutMs ?? timeoutMs, timeoutMs)
@@ -180,6 +229,7 @@ export function createUpstream(options: UpstreamOptions) {
   const budget = createRetryBudget(retry)
   const pool = createInstancePool(baseUrls, {
     ...outlier,
+    activeChecks: healthCheck !== undefined,
     now,
     onStateChange(instance, state) {
       upstreamMetrics?.instanceState.set(
@@ -203,6 +253,31 @@ export function createUpstream(options: UpstreamOptions) {
   )
   let inFlight = 0
   upstreamMetrics?.trackInFlight(name, () => inFlight)
+  upstreamMetrics?.trackReady(name, () =>
+    pool.instances.map((instance) => ({ host: instance.host, ready: pool.isReady(instance) })),
+  )
+
+  /** One readiness check of each instance not still being checked; outside the call metrics. */
+  const checking = new Set<Instance>()
+  function checkAll(check: HealthCheckOptions) {
+    const { path = '/healthz', intervalMs } = check
+    const timeout = check.timeoutMs ?? Math.min(intervalMs, 2000)
+    for (const instance of pool.instances) {
+      if (checking.has(instance)) continue
+      checking.add(instance)
+      doFetch(new Request(instance.url + path, { signal: AbortSignal.timeout(timeout) }))
+        .then(async (response) => {
+          await response.body?.cancel()
+          return response.ok && response.headers.get('connection') !== 'close'
+        })
+        .catch(() => false)
+        .then((ok) => {
+          checking.delete(instance)
+          pool.checked(instance, ok)
+        })
+    }
+  }
+  const stopChecks = healthCheck ? startTimer(() => checkAll(healthCheck), healthCheck.intervalMs) : () => {}
 
   /** One try against one instance, with its own span, timeout and metrics. */
   async function send(
@@ -233,10 +308,10 @@ export function createUpstream(options: UpstreamOptions) {
       if (response.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR, message: status })
       return { response }
     } catch (error) {
-      const failure = toUpstreamError(name, error, tryTimeoutMs)
+      const failure = toUpstreamError(name, error, tryTimeoutMs, retryAfterSeconds)
       status = failure.status === 504 ? 'timeout' : 'unreachable'
       if (span) recordFailure(span, error, failure.detail)
-      return { error: failure }
+      return { error: failure, unsent: isRefused(error) }
     } finally {
       if (upstreamMetrics) {
         const labels = { upstream: name, method, endpoint: route, status }
@@ -301,6 +376,7 @@ export function createUpstream(options: UpstreamOptions) {
       const tryLimitMs = idempotent ? perTryTimeoutMs : timeoutMs
       const tried = new Set<Instance>()
       let holdsRetrySlot = false
+      let retries = 0
       try {
         for (let attempt = 0; ; attempt++) {
           const pick = pool.pick(tried)
@@ -312,42 +388,66 @@ export function createUpstream(options: UpstreamOptions) {
             budget.retryFinished()
             holdsRetrySlot = false
           }
-          const reason = retryReason(outcome)
           const failed = outcome.error !== undefined || (outcome.response?.status ?? 0) >= 500
           if (pool.report(pick.instance, !failed)) {
             upstreamMetrics?.ejections.inc({ upstream: name, upstream_instance: pick.instance.host })
             span?.addEvent('shopstack.upstream.ejected', { 'shopstack.upstream.instance': pick.instance.url })
             span?.setAttribute('shopstack.upstream.ejected', true)
           }
+          // RFC 9112 §9.6: the instance closes this connection; ours do so only while they drain.
+          if (outcome.response?.headers.get('connection') === 'close') pool.goingAway(pick.instance)
 
+          const decision = decideRetry(
+            {
+              reason: retryReason(outcome),
+              unsent: outcome.unsent === true,
+              probe: pick.state === 'probing',
+            },
+            {
+              idempotent,
+              retries,
+              maxRetries,
+              untried: pool.instances.length - tried.size,
+              now: now(),
+              deadline,
+              backoffMs: backoffMs(retries, random, { baseMs: backoffBaseMs, maxMs: backoffMaxMs }),
+              // Half a try's time at least must be left after the backoff, or the retry is pointless.
+              minTryMs: Math.min(tryLimitMs / 2, 50),
+            },
+          )
           let retrying = false
-          // The deadline, not the per-try limit, bounded this try; timers may fire a hair early.
-          const cutByDeadline = remaining <= tryLimitMs
-          let outOfTime = now() >= deadline - 1
-          if (reason && idempotent && attempt < maxRetries) {
-            const delay = backoffMs(attempt, random, { baseMs: backoffBaseMs, maxMs: backoffMaxMs })
-            // Half a try's time at least must be left after the backoff, or the retry is pointless.
-            outOfTime ||= now() + delay + Math.min(tryLimitMs / 2, 50) >= deadline
-            if (!outOfTime) {
-              if (budget.tryRetry()) {
-                holdsRetrySlot = true
-                retrying = true
-                upstreamMetrics?.retries.inc({ upstream: name, reason })
-                span?.setAttribute('shopstack.upstream.retry_reason', reason)
-                span?.end()
-                await outcome.response?.body?.cancel()
-                await sleep(delay)
-              } else {
-                upstreamMetrics?.retryBudgetExhausted.inc({ upstream: name })
-                span?.setAttribute('shopstack.upstream.retry_budget_exhausted', true)
-              }
+          if (decision.action === 'retry' && !decision.budgeted) {
+            retrying = true
+            upstreamMetrics?.retries.inc({ upstream: name, reason: decision.reason })
+            span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
+          } else if (decision.action === 'retry') {
+            // The backoff first, holding no slot; then a slot, waited for as long as one try may
+            // take at most (the retries ahead of it are tries) and only while the deadline still
+            // leaves time for this one.
+            if (decision.delayMs > 0) await sleep(decision.delayMs)
+            const waitMs = Math.min(tryLimitMs, deadline - now() - Math.min(tryLimitMs / 2, 50))
+            if (budget.tryRetry() || (waitMs > 0 && (await budget.acquire(sleep(waitMs))))) {
+              holdsRetrySlot = true
+              retrying = true
+              retries++
+              upstreamMetrics?.retries.inc({ upstream: name, reason: decision.reason })
+              span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
+            } else {
+              upstreamMetrics?.retryBudgetExhausted.inc({ upstream: name })
+              span?.setAttribute('shopstack.upstream.retry_budget_exhausted', true)
             }
           }
-          if (retrying) continue
           span?.end()
+          if (retrying) {
+            await outcome.response?.body?.cancel()
+            continue
+          }
           if (outcome.error) {
-            // A try that timed out with no time left for another reports the overall timeout.
-            if (outcome.error.status === 504 && (outOfTime || cutByDeadline)) {
+            // A try that timed out with no time left for another reports the overall timeout;
+            // the deadline, not the per-try limit, bounded it (timers may fire a hair early).
+            const outOfTime =
+              now() >= deadline - 1 || (decision.action === 'stop' && decision.why === 'out_of_time')
+            if (outcome.error.status === 504 && (outOfTime || remaining <= tryLimitMs)) {
               throw new UpstreamError(
                 504,
                 name,
@@ -366,6 +466,11 @@ export function createUpstream(options: UpstreamOptions) {
         budget.requestFinished()
         inFlight--
       }
+    },
+
+    /** Stop the readiness checks (the app's onStop). */
+    close(): void {
+      stopChecks()
     },
 
     /**
@@ -403,12 +508,27 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-function toUpstreamError(name: string, error: unknown, timeoutMs: number): UpstreamError {
+/** A refused connection: the request never left this process (Bun: ECONNREFUSED). */
+function isRefused(error: unknown): boolean {
+  const code = (error as { code?: string })?.code
+  return code === 'ECONNREFUSED' || code === 'ConnectionRefused'
+}
+
+function toUpstreamError(
+  name: string,
+  error: unknown,
+  timeoutMs: number,
+  retryAfterSeconds: number,
+): UpstreamError {
   const e = error as { name?: string; code?: string }
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
     return new UpstreamError(504, name, `The ${name} service did not answer within ${timeoutMs} ms`, {
       cause: error,
     })
   }
-  return new UpstreamError(502, name, `The ${name} service is unreachable`, { cause: error })
+  // RFC 9110 §10.2.3: an instance may be back (or another found) by then.
+  return new UpstreamError(502, name, `The ${name} service is unreachable`, {
+    cause: error,
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  })
 }
