@@ -19,6 +19,7 @@ import { createLogForwarder } from '../console/src/log-forwarder.ts'
 import { otelServiceName } from '../lib/src/config.ts'
 import {
   CONSOLE,
+  DEV_ENV,
   LOG_DIR,
   PID_FILE,
   type ProcessInfo,
@@ -28,6 +29,7 @@ import {
   RUNTIME_ENV,
   SERVICES,
   servicePort,
+  stopTimeoutMs,
 } from './services.ts'
 
 const root = join(import.meta.dir, '..')
@@ -66,7 +68,7 @@ let stopping = false
 
 /** What a process is started with: its port, and where the console and the services are. */
 function environmentOf(service: ProcessInfo): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...RUNTIME_ENV, ...Bun.env }
+  const env: Record<string, string | undefined> = { ...RUNTIME_ENV, ...DEV_ENV, ...Bun.env }
   if (service === CONSOLE) {
     env.CONSOLE_PORT = String(servicePort(CONSOLE))
     // The services at the ports this runner gives them, unless the user named other targets.
@@ -152,11 +154,11 @@ function onExit(entry: Running) {
   writePids()
 }
 
-/** Stop one process (SIGTERM, then SIGKILL after 12 s) and wait for it. */
+/** Stop one process (SIGTERM, then SIGKILL once its drain should be over) and wait for it. */
 async function stopOne(entry: Running) {
   entry.expected = true
   entry.child.kill('SIGTERM')
-  const timeout = Bun.sleep(12_000).then(() => 'timeout')
+  const timeout = Bun.sleep(stopTimeoutMs({ ...DEV_ENV, ...Bun.env })).then(() => 'timeout')
   if ((await Promise.race([entry.child.exited, timeout])) === 'timeout') entry.child.kill('SIGKILL')
   await entry.child.exited
 }

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { devRunnerEnv, freePort, ROOT, waitFor } from '../e2e/harness.ts'
-import { isAlive } from './services.ts'
+import { DEV_ENV, isAlive, stopTimeoutMs } from './services.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-dev-'))
 const { env, ports } = devRunnerEnv(dir)
@@ -112,12 +112,24 @@ describe('developer scripts', () => {
         async () => (await fetch(`http://127.0.0.1:${gatewayPort}/catalog/1`)).status === 200,
         10_000,
       )
-      dev.kill('SIGINT')
+      // `bun run stop` with no name: the runner stops its children, and each is reported stopped.
+      const stopAll = Bun.spawnSync(['bun', 'scripts/stop.ts'], { cwd: ROOT, env: runEnv }).stdout.toString()
+      expect(stopAll).not.toContain('was not running')
+      for (const name of ['dev runner', 'console', 'catalog', 'cart', 'gateway']) {
+        expect(stopAll).toMatch(new RegExp(`${name} \\(pid \\d+\\) stopped`))
+      }
       expect(await dev.exited).toBe(0)
     } finally {
       if (dev.exitCode === null) dev.kill('SIGKILL')
     }
   }, 60_000)
+
+  test("stop waits out a service's drain grace and drain before it kills", () => {
+    expect(stopTimeoutMs({})).toBeGreaterThan(3000 + 10_000)
+    expect(stopTimeoutMs({ DRAIN_GRACE_MS: '5000', DRAIN_TIMEOUT_MS: '60000' })).toBeGreaterThan(65_000)
+    // bun run dev's single instances have no peer to hand over to: no grace.
+    expect(stopTimeoutMs({ ...DEV_ENV })).toBeLessThan(stopTimeoutMs({}))
+  })
 
   for (const name of ['catalog', 'cart', 'gateway']) {
     test(`bun run dev:${name} starts the ${name} alone`, async () => {

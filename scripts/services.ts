@@ -2,6 +2,7 @@
 
 import { existsSync, readFileSync } from 'node:fs'
 import { CONSOLE_PORT } from '../console/src/config.ts'
+import { loadConfig } from '../lib/src/config.ts'
 
 /** A process the dev runner starts: a folder of the repository with a `src/index.ts`. */
 export interface ProcessInfo {
@@ -79,3 +80,22 @@ export function isAlive(pid: number): boolean {
     return false
   }
 }
+
+/**
+ * How long a service may take to stop after SIGTERM before it gets SIGKILL: its drain grace and
+ * drain time as the services read them (lib/src/config.ts), plus 2 s to flush and exit.
+ */
+export function stopTimeoutMs(env = Bun.env): number {
+  try {
+    const { drainGraceMs, drainTimeoutMs } = loadConfig('catalog', env)
+    return drainGraceMs + drainTimeoutMs + 2000
+  } catch {
+    return 15_000 // a bad value stops the service at start anyway; this only bounds the wait
+  }
+}
+
+/**
+ * `bun run dev` runs one instance of each service: no peer takes over while one drains, so the
+ * drain grace (for callers to move to another instance) would only delay stop and restart.
+ */
+export const DEV_ENV = { DRAIN_GRACE_MS: '0' } as const

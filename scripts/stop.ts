@@ -5,7 +5,7 @@
 
 import { rmSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { isAlive, PID_FILE, readPids } from './services.ts'
+import { DEV_ENV, isAlive, PID_FILE, readPids, stopTimeoutMs } from './services.ts'
 
 const file = resolve(import.meta.dir, '..', PID_FILE)
 const only = process.argv.slice(2)
@@ -23,16 +23,23 @@ if (unknown.length) {
   process.exit(1)
 }
 
+// The runner comes first and stops its children itself: those are reported stopped, not "not running".
+let runnerStopped = false
 for (const { name, pid } of entries) {
   if (only.length && !only.includes(name)) continue
   if (!isAlive(pid)) {
-    console.log(`${name} (pid ${pid}) was not running`)
+    console.log(
+      runnerStopped
+        ? `${name} (pid ${pid}) stopped by the dev runner`
+        : `${name} (pid ${pid}) was not running`,
+    )
     continue
   }
   process.kill(pid, 'SIGTERM')
-  const deadline = Date.now() + 12_000
+  const deadline = Date.now() + stopTimeoutMs({ ...DEV_ENV, ...Bun.env })
   while (isAlive(pid) && Date.now() < deadline) await Bun.sleep(50)
   if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+  if (name === 'dev runner') runnerStopped = true
   console.log(`${name} (pid ${pid}) stopped`)
 }
 if (!only.length) rmSync(file, { force: true })

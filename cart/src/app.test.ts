@@ -116,6 +116,7 @@ describe('cart', () => {
     const response = await call('POST', '/cart/add', { cart_id: 'f', product_id: 1, quantity: 1 })
     expect(response.status).toBe(503)
     expect(await response.json()).toMatchObject({ status: 503, simulated: true })
+    expect(response.headers.get('retry-after')).toBe('1')
     expect((await cart('f')).item_count).toBe(0)
     const metrics = await (await call('GET', '/metrics')).text()
     expect(sampleValue(metrics, 'cart_operations_total', { operation: 'add', outcome: 'failed' })).toBe(1)

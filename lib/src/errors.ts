@@ -64,9 +64,13 @@ export class NotFoundError extends HttpError {
 export class SimulatedFailureError extends HttpError {
   override name = 'SimulatedFailureError'
   constructor(operation: string) {
-    super(503, `Simulated ${operation} failure; nothing was written, the request can be retried`, {
-      simulated: true,
-    })
+    super(
+      503,
+      `Simulated ${operation} failure; nothing was written, the request can be retried`,
+      { simulated: true },
+      // RFC 9110 §10.2.3: a retry can help at once, and the client is told so.
+      { headers: { 'retry-after': '1' } },
+    )
   }
 }
 
