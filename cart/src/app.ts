@@ -4,6 +4,8 @@
 
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
+import type { DiscoveryTarget } from '@shopstack/lib/config'
+import type { Resolver } from '@shopstack/lib/discovery'
 import { createEdge } from '@shopstack/lib/edge'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
@@ -20,6 +22,12 @@ export interface CartAppOptions {
   /** One catalog instance, or `catalogUrls` for several. */
   catalogUrl?: string
   catalogUrls?: readonly string[]
+  /** Catalog instances found by DNS (a headless Service); `catalogUrls` until the first lookup. */
+  catalogDiscovery?: DiscoveryTarget
+  /** How often the discovered name is resolved again (ms). */
+  discoveryIntervalMs?: number
+  /** DNS lookups for discovery (tests inject their own). */
+  resolve?: Resolver
   logger: Logger
   metrics: Metrics
   tracing: Tracing
@@ -51,6 +59,9 @@ export function createApp(options: CartAppOptions) {
     version = '0.1.0',
     upstreamTimeoutMs,
     healthCheckIntervalMs,
+    catalogDiscovery,
+    discoveryIntervalMs,
+    resolve,
     fetch,
     ...rest
   } = options
@@ -67,6 +78,8 @@ export function createApp(options: CartAppOptions) {
     perTryTimeoutMs:
       upstreamTimeoutMs === undefined ? undefined : Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
     healthCheck: healthCheckIntervalMs ? { intervalMs: healthCheckIntervalMs } : undefined,
+    discovery: catalogDiscovery && { ...catalogDiscovery, intervalMs: discoveryIntervalMs, resolve },
+    logger: rest.logger,
     fetch,
   })
   return (
@@ -82,7 +95,7 @@ export function createApp(options: CartAppOptions) {
       .use(faults.plugin())
       .use(createAdminRoutes({ faults, token: adminToken }))
       .use(createCartRoutes({ store, catalog: createCatalogClient(upstream), simulation, tracing, metrics }))
-      .onStop(function stopHealthChecks() {
+      .onStop(function stopHealthChecksAndDiscovery() {
         upstream.close()
       })
   )

@@ -16,6 +16,8 @@ const store = config.cartStoreUrl
 const app = createApp({
   store,
   catalogUrls: config.catalogUrls,
+  catalogDiscovery: config.catalogDiscovery,
+  discoveryIntervalMs: config.discoveryIntervalMs,
   ...telemetry,
   faults: createFaults({ service: 'cart', database: config.simulation, ...telemetry }),
   adminToken: config.adminToken,

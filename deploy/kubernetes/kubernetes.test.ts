@@ -203,19 +203,51 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
   })
 
-  test('the termination grace covers the preStop pause and the whole drain (DRAIN_TIMEOUT_MS)', () => {
+  test('the termination grace covers the preStop pause, the drain grace and the whole drain', () => {
     for (const workload of shopWorkloads(objects(overlay))) {
       const name = workload.metadata.name as ServiceName
       const [container] = containersOf(workload) as [K8sObject]
       // The drain time the service itself would use, read by its own config parser from its env.
       const env = Object.fromEntries((container.env ?? []).map((e: K8sObject) => [e.name, e.value]))
-      const { drainTimeoutMs } = loadConfig(name, env)
+      const { drainGraceMs, drainTimeoutMs } = loadConfig(name, env)
       const preStopMs = (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000
       expect(preStopMs, `${name}: a preStop pause lets endpoints and DNS drop the pod first`).toBeGreaterThan(
         0,
       )
       const graceMs = (workload.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000
-      expect(graceMs, name).toBeGreaterThan(preStopMs + drainTimeoutMs)
+      // SIGTERM comes after preStop; the service then serves for DRAIN_GRACE_MS before its drain.
+      expect(graceMs, `${name}: preStop + DRAIN_GRACE_MS + DRAIN_TIMEOUT_MS`).toBeGreaterThan(
+        preStopMs + drainGraceMs + drainTimeoutMs,
+      )
+    }
+  })
+
+  test('the gateway and the cart find every pod of their upstreams through the headless Services', () => {
+    const list = objects(overlay)
+    const callers: Array<[ServiceName, ServiceName[]]> = [
+      ['gateway', ['catalog', 'cart']],
+      ['cart', ['catalog']],
+    ]
+    for (const [caller, upstreams] of callers) {
+      const workload = named(list, 'Deployment', caller) ?? named(list, 'StatefulSet', caller)
+      const [container] = containersOf(workload as K8sObject) as [K8sObject]
+      // Read by the service's own config parser, as in the pod.
+      const env = Object.fromEntries((container.env ?? []).map((e: K8sObject) => [e.name, e.value]))
+      const config = loadConfig(caller, env)
+      for (const upstream of upstreams) {
+        const where = `${caller} -> ${upstream}`
+        const discovery = upstream === 'catalog' ? config.catalogDiscovery : config.cartDiscovery
+        expect(discovery, `${where}: a dns+http:// URL naming the headless Service`).toBeDefined()
+        const service = named(list, 'Service', discovery?.name ?? '')
+        expect(service?.spec.clusterIP, `${where}: ${discovery?.name} is headless`).toBe('None')
+        const target = workloads(list).find((w) => w.metadata.name === upstream) as K8sObject
+        expect(selects(service?.spec.selector, target.spec.template.metadata.labels), where).toBe(true)
+        // A headless Service does no port mapping: the pods' own port is the one dialled.
+        const ports = containersOf(target).flatMap((c) =>
+          (c.ports ?? []).map((p: K8sObject) => p.containerPort),
+        )
+        expect(ports, where).toContain(discovery?.port)
+      }
     }
   })
 

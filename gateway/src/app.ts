@@ -10,7 +10,8 @@ import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/cart/mod
 import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/catalog/model'
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
-import { redactUrl } from '@shopstack/lib/config'
+import { type DiscoveryTarget, redactUrl } from '@shopstack/lib/config'
+import type { Resolver } from '@shopstack/lib/discovery'
 import { problems } from '@shopstack/lib/docs'
 import { createEdge } from '@shopstack/lib/edge'
 import { UpstreamError } from '@shopstack/lib/errors'
@@ -32,6 +33,14 @@ export interface GatewayAppOptions {
   /** One cart instance, or `cartUrls` for several. */
   cartUrl?: string
   cartUrls?: readonly string[]
+  /** Catalog instances found by DNS (a headless Service); `catalogUrls` until the first lookup. */
+  catalogDiscovery?: DiscoveryTarget
+  /** Cart instances found by DNS, as the catalog's. */
+  cartDiscovery?: DiscoveryTarget
+  /** How often a discovered name is resolved again (ms). */
+  discoveryIntervalMs?: number
+  /** DNS lookups for discovery (tests inject their own). */
+  resolve?: Resolver
   logger: Logger
   metrics: Metrics
   tracing: Tracing
@@ -88,6 +97,10 @@ export function createApp(options: GatewayAppOptions) {
     retry,
     outlier,
     healthCheckIntervalMs,
+    catalogDiscovery,
+    cartDiscovery,
+    discoveryIntervalMs,
+    resolve,
     fetch,
     random,
     sleep,
@@ -101,7 +114,7 @@ export function createApp(options: GatewayAppOptions) {
     givenFaults ??
     createFaults({ service: 'gateway', metrics, logger: rest.logger, upstreams: ['catalog', 'cart'] })
   const upstreamMetrics = createUpstreamMetrics(metrics)
-  const upstream = (name: string, baseUrls: readonly string[]) =>
+  const upstream = (name: string, baseUrls: readonly string[], discovery?: DiscoveryTarget) =>
     createUpstream({
       name,
       baseUrls,
@@ -113,12 +126,14 @@ export function createApp(options: GatewayAppOptions) {
       retry,
       outlier,
       healthCheck: healthCheckIntervalMs ? { intervalMs: healthCheckIntervalMs } : undefined,
+      discovery: discovery && { ...discovery, intervalMs: discoveryIntervalMs, resolve },
+      logger: rest.logger,
       fetch,
       random,
       sleep,
     })
-  const catalog = createProxy(upstream('catalog', catalogUrls))
-  const cart = createProxy(upstream('cart', cartUrls))
+  const catalog = createProxy(upstream('catalog', catalogUrls, catalogDiscovery))
+  const cart = createProxy(upstream('cart', cartUrls, cartDiscovery))
   const upstreams = {
     catalog: redactUrl(catalogUrls.join(',')),
     cart: redactUrl(cartUrls.join(',')),
@@ -179,7 +194,7 @@ export function createApp(options: GatewayAppOptions) {
     },
     ...rest,
   })
-    .onStop(function stopHealthChecks() {
+    .onStop(function stopHealthChecksAndDiscovery() {
       catalog.upstream.close()
       cart.upstream.close()
     })

@@ -10,6 +10,9 @@ const lifecycle = createLifecycle()
 const app = createApp({
   catalogUrls: config.catalogUrls,
   cartUrls: config.cartUrls,
+  catalogDiscovery: config.catalogDiscovery,
+  cartDiscovery: config.cartDiscovery,
+  discoveryIntervalMs: config.discoveryIntervalMs,
   ...telemetry,
   version: config.version,
   upstreamTimeoutMs: config.upstreamTimeoutMs,

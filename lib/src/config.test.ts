@@ -91,6 +91,53 @@ describe('loadConfig', () => {
     expect(config.cartUrl).toBe('http://cart-1:8002')
   })
 
+  test('dns+http://name:port finds the instances by DNS; the name itself is used until it is resolved', () => {
+    const config = loadConfig('gateway', {
+      CATALOG_SERVICE_URL: 'dns+http://catalog-pods:8001',
+      CART_SERVICE_URL: 'dns+https://cart-pods:8443/',
+    })
+    expect(config.catalogDiscovery).toEqual({ name: 'catalog-pods', port: 8001, protocol: 'http' })
+    expect(config.catalogUrls).toEqual(['http://catalog-pods:8001'])
+    expect(config.cartDiscovery).toEqual({ name: 'cart-pods', port: 8443, protocol: 'https' })
+    expect(config.cartUrl).toBe('https://cart-pods:8443')
+    expect(config.discoveryIntervalMs).toBe(5000)
+    expect(loadConfig('gateway', { DISCOVERY_INTERVAL_MS: '1000' }).discoveryIntervalMs).toBe(1000)
+    // Plain URLs are not discovered.
+    expect(loadConfig('gateway', {}).catalogDiscovery).toBeUndefined()
+    expect(loadConfig('gateway', {}).cartDiscovery).toBeUndefined()
+  })
+
+  test.each([
+    ['dns+http://catalog-pods', 'no port'],
+    ['dns+ftp://catalog-pods:8001', 'not http(s)'],
+    ['dns+http://catalog-pods:8001,http://c2:8001', 'a list'],
+    ['dns+http://catalog-pods:8001/api', 'a path'],
+    ['dns+http://catalog-pods:8001?x=1', 'a query'],
+    ['dns+http://', 'no name'],
+  ])('a discovery URL %s (%s) is refused, naming the variable', (value) => {
+    expect(() => loadConfig('cart', { CATALOG_SERVICE_URL: value })).toThrow(
+      /^CATALOG_SERVICE_URL must be one dns\+http\(s\):\/\/name:port with nothing else/,
+    )
+  })
+
+  test('a discovery URL with credentials is refused without showing them', () => {
+    const load = () => loadConfig('cart', { CATALOG_SERVICE_URL: 'dns+http://u:hunter22@catalog-pods:8001' })
+    expect(load).toThrow(/CATALOG_SERVICE_URL must be one dns\+http/)
+    expect(load).not.toThrow(/hunter22/)
+  })
+
+  test('the drain grace is 3 s unless DRAIN_GRACE_MS says otherwise (0 to 600000)', () => {
+    expect(loadConfig('catalog', {}).drainGraceMs).toBe(3000)
+    expect(loadConfig('catalog', { DRAIN_GRACE_MS: '0' }).drainGraceMs).toBe(0)
+    expect(loadConfig('catalog', { DRAIN_GRACE_MS: '600000' }).drainGraceMs).toBe(600_000)
+  })
+
+  test('upstream instances are checked every second unless HEALTH_CHECK_INTERVAL_MS says otherwise; 0 is off', () => {
+    expect(loadConfig('gateway', {}).healthCheckIntervalMs).toBe(1000)
+    expect(loadConfig('gateway', { HEALTH_CHECK_INTERVAL_MS: '0' }).healthCheckIntervalMs).toBe(0)
+    expect(loadConfig('gateway', { HEALTH_CHECK_INTERVAL_MS: '60000' }).healthCheckIntervalMs).toBe(60_000)
+  })
+
   test('the result is frozen', () => {
     expect(Object.isFrozen(loadConfig('catalog', {}))).toBe(true)
   })
@@ -109,6 +156,14 @@ describe('loadConfig', () => {
     ['TRACING_MODE', 'heavy', /TRACING_MODE must be "lean" or "plugin"/],
     ['CART_STORE_URL', 'mysql://db', /CART_STORE_URL must be a redis:\/\/ URL/],
     ['CART_SERVICE_URL', 'http://a:1,,http://b:2', /CART_SERVICE_URL has an empty entry/],
+    ['DRAIN_GRACE_MS', '600001', /^DRAIN_GRACE_MS must be a whole number from 0 to 600000, got "600001"$/],
+    ['DRAIN_GRACE_MS', '-1', /^DRAIN_GRACE_MS must be a whole number from 0 to 600000, got "-1"$/],
+    ['DRAIN_GRACE_MS', '2.5s', /^DRAIN_GRACE_MS must be a whole number from 0 to 600000, got "2.5s"$/],
+    ['HEALTH_CHECK_INTERVAL_MS', '60001', /^HEALTH_CHECK_INTERVAL_MS must be a whole number from 0 to 60000/],
+    ['HEALTH_CHECK_INTERVAL_MS', '1e3', /^HEALTH_CHECK_INTERVAL_MS must be a whole number from 0 to 60000/],
+    ['HEALTH_CHECK_INTERVAL_MS', 'often', /^HEALTH_CHECK_INTERVAL_MS must be a whole number .*got "often"$/],
+    ['DISCOVERY_INTERVAL_MS', '99', /^DISCOVERY_INTERVAL_MS must be a whole number from 100 to 300000/],
+    ['DISCOVERY_INTERVAL_MS', '300001', /^DISCOVERY_INTERVAL_MS must be a whole number from 100 to 300000/],
   ])('an invalid %s (%s) is refused with a message naming it', (name, value, message) => {
     expect(() => loadConfig('cart', { [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig('cart', { [name]: value })).toThrow(message)

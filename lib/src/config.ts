@@ -32,6 +32,16 @@ export interface Config {
   /** The first cart instance; `cartUrls` lists all of them (comma-separated variable). */
   readonly cartUrl: string
   readonly cartUrls: readonly string[]
+  /**
+   * Catalog instances found by DNS (`CATALOG_SERVICE_URL=dns+http://catalog-pods:8001`): the name
+   * is resolved every `discoveryIntervalMs` and each address is an instance. `catalogUrls` is then
+   * the name itself (http://catalog-pods:8001), what is used until the first lookup answers.
+   */
+  readonly catalogDiscovery: DiscoveryTarget | undefined
+  /** Cart instances found by DNS (`CART_SERVICE_URL=dns+http://cart-pods:8002`), as the catalog's. */
+  readonly cartDiscovery: DiscoveryTarget | undefined
+  /** How often a `dns+` name is resolved again, in milliseconds (DISCOVERY_INTERVAL_MS). */
+  readonly discoveryIntervalMs: number
   /** Where carts live: undefined for the embedded SQLite store, or a redis:// URL. */
   readonly cartStoreUrl: string | undefined
   readonly simulation: SimulationConfig
@@ -67,6 +77,13 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>
+
+/** A DNS name whose every address is an instance (a Kubernetes headless Service's). */
+export interface DiscoveryTarget {
+  readonly name: string
+  readonly port: number
+  readonly protocol: 'http' | 'https'
+}
 
 export type TracingMode = 'lean' | 'plugin'
 
@@ -112,11 +129,11 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   const otlp = read('OTLP_ENDPOINT') ?? read('OTEL_EXPORTER_OTLP_ENDPOINT')
   const otlpName = read('OTLP_ENDPOINT') ? 'OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
 
-  const catalogUrls = parseUrlList(
+  const catalog = parseInstances(
     'CATALOG_SERVICE_URL',
     read('CATALOG_SERVICE_URL') ?? 'http://localhost:8001',
   )
-  const cartUrls = parseUrlList('CART_SERVICE_URL', read('CART_SERVICE_URL') ?? 'http://localhost:8002')
+  const cart = parseInstances('CART_SERVICE_URL', read('CART_SERVICE_URL') ?? 'http://localhost:8002')
   const tracingMode = read('TRACING_MODE') ?? 'lean'
   if (tracingMode !== 'lean' && tracingMode !== 'plugin') {
     throw new ConfigError(`TRACING_MODE must be "lean" or "plugin", got "${tracingMode}"`)
@@ -146,10 +163,15 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     // to the network it sits on. The container image sets HOST=0.0.0.0.
     host: read('HOST') ?? '127.0.0.1',
     port: parseInteger('PORT', read('PORT'), 0, 65535) ?? DEFAULT_PORTS[service],
-    catalogUrl: catalogUrls[0] as string,
-    catalogUrls: Object.freeze(catalogUrls),
-    cartUrl: cartUrls[0] as string,
-    cartUrls: Object.freeze(cartUrls),
+    catalogUrl: catalog.urls[0] as string,
+    catalogUrls: Object.freeze(catalog.urls),
+    cartUrl: cart.urls[0] as string,
+    cartUrls: Object.freeze(cart.urls),
+    catalogDiscovery: catalog.discovery,
+    cartDiscovery: cart.discovery,
+    // At least 100 ms: a lookup per request's worth of time would load the cluster's DNS for nothing.
+    discoveryIntervalMs:
+      parseInteger('DISCOVERY_INTERVAL_MS', read('DISCOVERY_INTERVAL_MS'), 100, 300_000) ?? 5000,
     cartStoreUrl,
     simulation: Object.freeze(simulation),
     otlpEndpoint: otlp === undefined ? undefined : parseUrl(otlpName, otlp),
@@ -274,6 +296,42 @@ const USERINFO = /(\b[a-z][a-z\d+.-]*:\/\/)[^/?#\s]*@/gi
  */
 export function redactUrl(text: string): string {
   return text.includes('@') ? text.replace(USERINFO, '$1***@') : text
+}
+
+/**
+ * A service's instances: one URL, several separated by commas, or one `dns+http://name:port`
+ * whose every address is an instance (discovery; the name's URL is used until it is resolved).
+ */
+function parseInstances(
+  name: string,
+  value: string,
+): { urls: string[]; discovery: DiscoveryTarget | undefined } {
+  if (!value.startsWith('dns+')) return { urls: parseUrlList(name, value), discovery: undefined }
+  const shown = redactUrl(value)
+  const expected = `${name} must be one dns+http(s)://name:port with nothing else (no list, path or credentials), got "${shown}"`
+  let url: URL
+  try {
+    url = new URL(value.slice('dns+'.length))
+  } catch {
+    throw new ConfigError(expected)
+  }
+  const protocol = url.protocol.slice(0, -1)
+  if (
+    (protocol !== 'http' && protocol !== 'https') ||
+    value.includes(',') ||
+    url.username !== '' ||
+    url.password !== '' ||
+    url.pathname !== '/' ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.port === ''
+  ) {
+    throw new ConfigError(expected)
+  }
+  return {
+    urls: [url.origin],
+    discovery: Object.freeze({ name: url.hostname, port: Number(url.port), protocol }),
+  }
 }
 
 /** One URL, or several separated by commas (instances of one service). */

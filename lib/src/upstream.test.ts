@@ -379,3 +379,122 @@ describe('timeouts of a call that cannot be retried', () => {
     expect(seen).toHaveLength(1)
   })
 })
+
+describe('instances that change while the client runs (service discovery)', () => {
+  test('setInstances: a staying instance keeps its state, a new one is used and checked, a removed one neither', async () => {
+    let tick = () => {}
+    const checked: string[] = []
+    const { get, seen, upstream, metric } = setup(
+      (instance, request) => {
+        if (new URL(request.url).pathname === '/healthz') {
+          checked.push(instance)
+          return new Response(null, { status: 200 })
+        }
+        return instance === 'http://a' ? new Response('no', { status: 503 }) : new Response('ok')
+      },
+      {
+        now: () => 0,
+        outlier: { consecutiveFailures: 1, baseEjectionMs: 60_000 },
+        healthCheck: { intervalMs: 1000 },
+        startTimer: (fn) => {
+          tick = fn
+          return () => {}
+        },
+      },
+    )
+    await get()
+    expect(await metric('upstream_ejections_total', { upstream_instance: 'a' })).toBe(1)
+    upstream.setInstances(['http://a', 'http://c'])
+    expect(upstream.instances().map((i) => [i.url, i.state])).toEqual([
+      ['http://a', 'ejected'],
+      ['http://c', 'healthy'],
+    ])
+    seen.length = 0
+    for (let i = 0; i < 3; i++) await get()
+    expect(seen).toEqual(['http://c', 'http://c', 'http://c'])
+    tick()
+    for (let i = 0; i < 10; i++) await Bun.sleep(0)
+    expect(checked.sort()).toEqual(['http://a', 'http://c'])
+    // The removed instance's series are gone; the new one's exist from the start.
+    expect(await metric('upstream_instance_state', { upstream_instance: 'b' })).toBeUndefined()
+    expect(await metric('upstream_instance_ready', { upstream_instance: 'b' })).toBeUndefined()
+    expect(await metric('upstream_ejections_total', { upstream_instance: 'b' })).toBeUndefined()
+    expect(await metric('upstream_instance_state', { upstream_instance: 'c' })).toBe(0)
+    expect(await metric('upstream_instance_ready', { upstream_instance: 'c' })).toBe(1)
+    expect(await metric('upstream_ejections_total', { upstream_instance: 'c' })).toBe(0)
+    expect(await metric('upstream_instance_state', { upstream_instance: 'a' })).toBe(2)
+  })
+
+  test('discovery: the name is resolved at once and on its interval, and close() stops it', async () => {
+    const answers = [['10.0.0.1'], ['10.0.0.1', '10.0.0.2']]
+    let scheduled: (() => void) | undefined
+    let cancelled = false
+    const telemetry = createTestTelemetry()
+    const upstream = createUpstream({
+      name: 'catalog',
+      baseUrls: ['http://catalog-pods:8001'],
+      tracing: telemetry.tracing,
+      logger: telemetry.logger,
+      fetch: async () => new Response('ok'),
+      discovery: {
+        name: 'catalog-pods',
+        port: 8001,
+        intervalMs: 5000,
+        resolve: async () => (answers.shift() ?? []).map((address) => ({ address })),
+        schedule: (run) => {
+          scheduled = run
+          return () => {
+            cancelled = true
+          }
+        },
+      },
+    })
+    for (let i = 0; i < 5; i++) await Bun.sleep(0)
+    expect(upstream.instances().map((i) => i.url)).toEqual(['http://10.0.0.1:8001'])
+    scheduled?.()
+    for (let i = 0; i < 5; i++) await Bun.sleep(0)
+    expect(upstream.instances().map((i) => i.url)).toEqual(['http://10.0.0.1:8001', 'http://10.0.0.2:8001'])
+    // An empty answer keeps the last set, and says so.
+    scheduled?.()
+    for (let i = 0; i < 5; i++) await Bun.sleep(0)
+    expect(upstream.instances()).toHaveLength(2)
+    expect(telemetry.lines.some((l) => String(l.msg).includes('kept the last known instances'))).toBe(true)
+    upstream.close()
+    expect(cancelled).toBe(true)
+  })
+})
+
+describe('instance URLs with credentials', () => {
+  test('no userinfo reaches a span, a metric label, an error message, a log line or instances()', async () => {
+    const telemetry = createTestTelemetry({ service: 'test', tracing: true })
+    const upstream = createUpstream({
+      name: 'cart',
+      baseUrls: ['http://user:s3cret@a:8002', 'http://user:s3cret@b:8002'],
+      tracing: telemetry.tracing,
+      upstreamMetrics: createUpstreamMetrics(telemetry.metrics),
+      logger: telemetry.logger,
+      outlier: { consecutiveFailures: 1 },
+      fetch: async () => new Response('no', { status: 503 }),
+      random: () => 0,
+      sleep: async () => {},
+    })
+    const parent = telemetry.tracing.startSpan('GET /cart/:id', 1, undefined)
+    await upstream.request({ path: '/cart/x', route: '/cart/:id', parent })
+    parent.end()
+    upstream.setInstances(['http://user:s3cret@c:8002'])
+    const failure = await upstream.ready().catch((error: Error) => error.message)
+    const spans = (await telemetry.spans()).filter((s) => s.kind === 2)
+    expect(spans.length).toBeGreaterThan(0)
+    expect(spans[0]?.attributes['url.full']).toBe('http://***@a:8002/cart/x')
+    expect(spans[0]?.attributes['shopstack.upstream.instance']).toBe('http://***@a:8002')
+    const shown = JSON.stringify({
+      spans: spans.map((s) => [s.attributes, s.events]),
+      metrics: await telemetry.metrics.prometheus.metrics(),
+      logs: telemetry.lines,
+      instances: upstream.instances(),
+      failure,
+    })
+    expect(shown).toContain('***@')
+    expect(shown).not.toContain('s3cret')
+  })
+})

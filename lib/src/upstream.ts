@@ -22,9 +22,16 @@
 // A refused connection, a reset or a timeout becomes an UpstreamError (502 / 503 / 504) that names
 // the upstream, never a hang or a bare 500; a 502 says Retry-After, as another try may find an
 // instance. Metrics and span attributes show every retry, ejection, instance state and shed call.
+// The set of instances may change while the client runs (`setInstances`, or `discovery`: a DNS name
+// resolved on an interval, discovery.ts): a remaining instance keeps its state, a new one is checked
+// from the next interval on, and a removed one's metric series go with it.
+// No credential an instance URL may carry (`http://user:pw@host`) reaches a span, a metric label,
+// an error message or a log line: every URL shown goes through redactUrl.
 
-import { otelServiceName } from './config.ts'
+import { otelServiceName, redactUrl } from './config.ts'
+import { createDiscovery, type DiscoveryOptions } from './discovery.ts'
 import { UpstreamError } from './errors.ts'
+import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import {
   backoffMs,
@@ -85,6 +92,8 @@ export function createUpstreamMetrics(metrics: Metrics) {
       'Upstream instance chosen for new calls: 1 ready, 0 not (readiness check failing, draining, or ejected).',
       ['upstream', 'upstream_instance'],
       function () {
+        // Instances that left (discovery) must not keep reporting their last value.
+        this.reset()
         for (const [upstream, list] of readyOf) {
           for (const { host, ready } of list()) this.set({ upstream, upstream_instance: host }, ready ? 1 : 0)
         }
@@ -168,6 +177,13 @@ export interface UpstreamOptions {
   now?: () => number
   /** Runs the health checks' interval (tests drive it by hand). */
   startTimer?: StartTimer
+  /**
+   * Find the instances by DNS (a headless Service): resolved at once, then on an interval, until
+   * close(). `baseUrls` is what is used until the first lookup answers (the name's own URL).
+   */
+  discovery?: Omit<DiscoveryOptions, 'onChange' | 'onError'>
+  /** Where instance changes and failed lookups are logged. */
+  logger?: Pick<Logger, 'info' | 'warn'>
 }
 
 export interface UpstreamRequest {
@@ -222,6 +238,7 @@ export function createUpstream(options: UpstreamOptions) {
     sleep = Bun.sleep,
     now = () => performance.now(),
     startTimer = startInterval,
+    logger,
   } = options
   const baseUrls = options.baseUrls ?? (options.baseUrl ? [options.baseUrl] : [])
   const perTryTimeoutMs = Math.min(options.perTryTimeoutMs ?? timeoutMs, timeoutMs)
@@ -232,25 +249,60 @@ export function createUpstream(options: UpstreamOptions) {
     activeChecks: healthCheck !== undefined,
     now,
     onStateChange(instance, state) {
+      // A call to an instance discovery has removed may still end; its series is gone for good.
+      if (!shown.has(instance)) return
       upstreamMetrics?.instanceState.set(
         { upstream: name, upstream_instance: instance.host },
         INSTANCE_STATE[state],
       )
     },
   })
-  for (const instance of pool.instances) {
+  /** What spans say of each instance: its URL without userinfo, its address and port. */
+  const shown = new Map<
+    Instance,
+    { url: string; peer: { 'server.address': string; 'server.port': number } }
+  >()
+  function added(instance: Instance) {
+    const url = new URL(instance.url)
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+    shown.set(instance, {
+      url: redactUrl(instance.url),
+      peer: { 'server.address': url.hostname, 'server.port': port },
+    })
+    // instance.host is host:port, never userinfo (URL.host), so it is fit as a label.
     const labels = { upstream: name, upstream_instance: instance.host }
-    upstreamMetrics?.instanceState.set(labels, INSTANCE_STATE.healthy)
+    upstreamMetrics?.instanceState.set(labels, INSTANCE_STATE[instance.state])
     // The ejection counter exists from the start at 0, so the first ejection is an increase that
     // rate() and increase() can see (a series born at 1 has nothing to increase from).
     upstreamMetrics?.ejections.inc(labels, 0)
   }
-  const peers = new Map(
-    pool.instances.map((instance) => {
-      const url = new URL(instance.url)
-      return [instance, { 'server.address': url.hostname, 'server.port': Number(url.port) || 80 }] as const
-    }),
-  )
+  function removed(instance: Instance) {
+    shown.delete(instance)
+    // A pod's address is not reused for the same pod: its series would only pile up.
+    const labels = { upstream: name, upstream_instance: instance.host }
+    upstreamMetrics?.instanceState.remove(labels)
+    upstreamMetrics?.ejections.remove(labels)
+  }
+  for (const instance of pool.instances) added(instance)
+  const urlOf = (instance: Instance) => shown.get(instance)?.url ?? redactUrl(instance.url)
+
+  /**
+   * Use these instances from now on (service discovery). One that stays keeps its state and
+   * metrics; a new one starts healthy and is checked from the next interval; a removed one is never
+   * chosen or checked again (a check or call in flight to it finishes and changes nothing).
+   */
+  function setInstances(urls: readonly string[]): void {
+    const before = new Set(pool.instances)
+    pool.replaceUrls(urls)
+    for (const instance of pool.instances) {
+      if (!before.delete(instance)) added(instance)
+    }
+    for (const instance of before) removed(instance)
+    logger?.info(
+      { upstream: name, instances: pool.instances.map(urlOf) },
+      `${name} instances changed: ${pool.instances.length}`,
+    )
+  }
   let inFlight = 0
   upstreamMetrics?.trackInFlight(name, () => inFlight)
   upstreamMetrics?.trackReady(name, () =>
@@ -278,6 +330,20 @@ export function createUpstream(options: UpstreamOptions) {
     }
   }
   const stopChecks = healthCheck ? startTimer(() => checkAll(healthCheck), healthCheck.intervalMs) : () => {}
+  const discovery = options.discovery
+    ? createDiscovery({
+        ...options.discovery,
+        onChange: setInstances,
+        onError(error) {
+          logger?.warn(
+            { upstream: name, err: error },
+            redactUrl(`${name} discovery kept the last known instances: ${errorMessage(error)}`),
+          )
+        },
+      })
+    : undefined
+  // Errors are told to onError, never thrown: the first lookup runs in the background.
+  void discovery?.start()
 
   /** One try against one instance, with its own span, timeout and metrics. */
   async function send(
@@ -332,32 +398,37 @@ export function createUpstream(options: UpstreamOptions) {
     const method = call.method ?? 'GET'
     return tracing.startSpan(`${method} ${call.route}`, SpanKind.CLIENT, call.parent, {
       'http.request.method': method,
-      'url.full': instance.url + call.path,
+      // OTel semconv: url.full must not carry credentials.
+      'url.full': urlOf(instance) + call.path,
       'http.route': call.route,
       'shopstack.upstream': name,
       // Who is called, by the name its own spans carry: a viewer can draw the edge from this span
       // alone when the upstream never answered (a dead instance makes no SERVER span).
       'peer.service': otelServiceName(name),
-      'shopstack.upstream.instance': instance.url,
+      'shopstack.upstream.instance': urlOf(instance),
       'shopstack.upstream.instance_state': state,
       ...(attempt > 0 ? { 'http.request.resend_count': attempt } : {}),
       ...(panic ? { 'shopstack.upstream.panic': true } : {}),
-      ...peers.get(instance),
+      ...shown.get(instance)?.peer,
     })
   }
 
   return {
     name,
-    /** The first instance. */
+    /** The first instance configured. */
     baseUrl: baseUrls[0] as string,
     baseUrls: baseUrls as readonly string[],
-    /** Every instance and its state (tests, diagnostics). */
+    setInstances,
+    /** Discovery, when the instances are found by DNS (its refresh() resolves now). */
+    discovery,
+    /** Every instance and its state (tests, diagnostics), URLs without userinfo. */
     instances: () =>
-      pool.instances.map(({ url, state, consecutiveFailures, ejections }) => ({
-        url,
-        state,
-        consecutiveFailures,
-        ejections,
+      pool.instances.map((instance) => ({
+        url: urlOf(instance),
+        state: instance.state,
+        consecutiveFailures: instance.consecutiveFailures,
+        ejections: instance.ejections,
+        ready: pool.isReady(instance),
       })),
 
     async request(call: UpstreamRequest): Promise<Response> {
@@ -389,9 +460,11 @@ export function createUpstream(options: UpstreamOptions) {
             holdsRetrySlot = false
           }
           const failed = outcome.error !== undefined || (outcome.response?.status ?? 0) >= 500
-          if (pool.report(pick.instance, !failed)) {
+          if (pool.report(pick.instance, !failed) && shown.has(pick.instance)) {
             upstreamMetrics?.ejections.inc({ upstream: name, upstream_instance: pick.instance.host })
-            span?.addEvent('shopstack.upstream.ejected', { 'shopstack.upstream.instance': pick.instance.url })
+            span?.addEvent('shopstack.upstream.ejected', {
+              'shopstack.upstream.instance': urlOf(pick.instance),
+            })
             span?.setAttribute('shopstack.upstream.ejected', true)
           }
           // RFC 9112 §9.6: the instance closes this connection; ours do so only while they drain.
@@ -468,9 +541,10 @@ export function createUpstream(options: UpstreamOptions) {
       }
     },
 
-    /** Stop the readiness checks (the app's onStop). */
+    /** Stop the readiness checks and discovery (the app's onStop). */
     close(): void {
       stopChecks()
+      discovery?.close()
     },
 
     /**
@@ -482,14 +556,14 @@ export function createUpstream(options: UpstreamOptions) {
         const outcome = await send(instance, { path, route: path }, probeTimeoutMs, undefined)
         await outcome.response?.body?.cancel()
         if (outcome.error) throw outcome.error
-        if (!outcome.response.ok) throw new Error(`${instance.url} answered ${outcome.response.status}`)
+        if (!outcome.response.ok) throw new Error(`${urlOf(instance)} answered ${outcome.response.status}`)
       })
       try {
         await Promise.any(tries)
       } catch {
         const failures = await Promise.allSettled(tries)
         const reasons = failures.map((f) => (f.status === 'rejected' ? errorMessage(f.reason) : 'ok'))
-        throw new Error(`no ${name} instance is ready: ${reasons.join('; ')}`)
+        throw new Error(redactUrl(`no ${name} instance is ready: ${reasons.join('; ')}`))
       }
     },
   }
