@@ -15,6 +15,8 @@ import {
   planScenario,
   type Scenario,
   ScenarioError,
+  scaleScenario,
+  scalePromqlDurations,
   scenarioLengthMs,
 } from './fault-scenario.ts'
 import { FaultApiError, type FaultSettings, type FaultState, type ServiceName } from './faults.ts'
@@ -74,7 +76,108 @@ describe('scenario files', () => {
         },
         { service: 'catalog', faults: { latency: { min_ms: 500, max_ms: 500 } }, atMs: 5000, jitterMs: 0 },
       ],
+      signals: [],
     })
+  })
+
+  test('signals are read: alerts, metrics with their phases, spans; a bad one is refused at its path', () => {
+    const base = {
+      name: 'x',
+      description: 'y',
+      steps: [{ at: '1s', service: 'cart', faults: { readiness: { fail: true } } }],
+    }
+    const scenario = parseScenario({
+      ...base,
+      signals: [
+        { alert: 'A', labels: { service: 'cart' }, becomes: 'firing', within: '1m', clears_within: '6m' },
+        { alert: 'B', becomes: 'quiet' },
+        { expr: 'rate(x[5m])', before: '< 0.2', during: '>= 1e-3', within: '30s', panel: 'D > R > P' },
+        { spans: { service: 'cart', event: 'shopstack.simulated_failure' }, note: 'why' },
+      ],
+    })
+    expect(scenario.signals).toEqual([
+      {
+        alert: 'A',
+        labels: { service: 'cart' },
+        becomes: 'firing',
+        withinMs: 60_000,
+        clearsWithinMs: 360_000,
+      },
+      { alert: 'B', labels: {}, becomes: 'quiet', withinMs: 0 },
+      {
+        expr: 'rate(x[5m])',
+        before: { op: '<', value: 0.2 },
+        during: { op: '>=', value: 0.001 },
+        withinMs: 30_000,
+        panel: 'D > R > P',
+      },
+      { spans: { service: 'cart', event: 'shopstack.simulated_failure' }, note: 'why' },
+    ])
+    expect(
+      errorOf({
+        ...base,
+        signals: [
+          { alert: 'A', becomes: 'loud' },
+          { expr: 'x', during: 'above 1', within: '1s' },
+          { spans: { service: 'payments' } },
+          { metric: 'x' },
+        ],
+      })
+        .split('\n')
+        .map((line) => line.trim()),
+    ).toEqual([
+      'test.json:',
+      'signals[0].becomes must be one of firing, pending, quiet, got "loud"',
+      'signals[0].within is required (e.g. "30s")',
+      'signals[1].during must be a comparison like "> 0.45" or "== 0", got "above 1"',
+      'signals[1] needs at least one of before, during, after',
+      'signals[2].spans.service must be one of gateway, catalog, cart',
+      'signals[3] must name an alert, an expr or spans',
+    ])
+  })
+
+  test('a time scale shortens every time of the scenario, its signals and their PromQL windows included', () => {
+    const scenario = parseScenario({
+      name: 'x',
+      description: 'y',
+      duration: '2m30s',
+      steps: [
+        {
+          at: '30s',
+          service: 'catalog',
+          faults: { latency: { min_ms: 500, max_ms: 500 } },
+          for: '10s',
+          jitter: '5s',
+          repeat: { every: '30s', times: 2 },
+        },
+      ],
+      signals: [
+        { alert: 'A', becomes: 'pending', within: '1m', clears_within: '6m' },
+        {
+          expr: 'rate(x[5m]) / rate(x[1h30m] offset 1m) + max_over_time(y[5m:30s])',
+          after: '< 1',
+          within: '30s',
+        },
+      ],
+    })
+    const fast = scaleScenario(scenario, 0.1)
+    expect(fast.durationMs).toBe(15_000)
+    expect(fast.steps[0]).toMatchObject({
+      atMs: 3000,
+      forMs: 1000,
+      jitterMs: 500,
+      repeat: { everyMs: 3000, times: 2 },
+    })
+    expect(fast.signals).toEqual([
+      { alert: 'A', labels: {}, becomes: 'pending', withinMs: 6000, clearsWithinMs: 36_000 },
+      {
+        expr: 'rate(x[30000ms]) / rate(x[540000ms] offset 6000ms) + max_over_time(y[30000ms:3000ms])',
+        after: { op: '<', value: 1 },
+        withinMs: 3000,
+      },
+    ])
+    expect(scalePromqlDurations('rate(x[5m])', 1)).toBe('rate(x[300000ms])')
+    expect(() => scaleScenario(scenario, 0)).toThrow('the time scale must be above 0')
   })
 
   test('a bad file is refused with every problem, each at its path', () => {
@@ -99,7 +202,7 @@ describe('scenario files', () => {
     })
     expect(message.split('\n').map((line) => line.trim())).toEqual([
       'test.json:',
-      'descripton is not a field (name, description, watch, seed, duration, steps)',
+      'descripton is not a field (name, description, watch, seed, duration, steps, signals)',
       'name must be a non-empty string',
       'description must be a non-empty string',
       'seed must be a whole number, got -1',
