@@ -24,7 +24,7 @@ import {
 } from '../loadtest/src/fault-scenario.ts'
 import { createFaultClient, type FaultSettings, SERVICES, type ServiceName } from '../loadtest/src/faults.ts'
 import { createRunner } from '../loadtest/src/runner.ts'
-import { ROOT, type Stack, startStack } from './harness.ts'
+import { ROOT, type Stack, startStack, waitFor } from './harness.ts'
 import { type OtlpReceiver, startOtlpReceiver } from './otlp-receiver.ts'
 import { hasPrometheus, type RunningPrometheus, scaledRuleFiles, startPrometheus } from './prometheus.ts'
 
@@ -69,7 +69,7 @@ describeIf('every scenario shows the signals it declares', () => {
     test(`${file.replace('.json', '')}: every declared signal, before, during and after`, async () => {
       const problems = await play(await loadScenario(join(SCENARIOS, file)))
       expect(problems).toEqual([])
-    }, 90_000)
+    }, 120_000)
   }
 })
 
@@ -135,6 +135,9 @@ async function play(original: Scenario): Promise<string[]> {
   const client = createFaultClient({
     hosts: { gateway: stack.gateway.url, catalog: stack.catalog.url, cart: stack.cart.url },
   })
+  // The previous scenario's alerts clear first (their windows are scaled too), so "before" is a
+  // quiet shop.
+  await waitFor(async () => (await prometheus.alerts()).length === 0, 60_000, 500)
   const before = new Map<ServiceName, FaultSettings>()
   for (const service of SERVICES) before.set(service, (await client.get(service)).faults)
 
