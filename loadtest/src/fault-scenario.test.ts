@@ -15,8 +15,8 @@ import {
   planScenario,
   type Scenario,
   ScenarioError,
-  scaleScenario,
   scalePromqlDurations,
+  scaleScenario,
   scenarioLengthMs,
 } from './fault-scenario.ts'
 import { FaultApiError, type FaultSettings, type FaultState, type ServiceName } from './faults.ts'
@@ -319,6 +319,81 @@ describe("the scenarios' watch hints", () => {
       expect(scenario.watch.some((hint) => /^console/i.test(hint))).toBe(true)
     }
     expect(missing).toEqual([])
+  })
+})
+
+/** Each dashboard's title and its panels with the row they sit under (the row before them). */
+function dashboardPanels(): Map<string, Array<{ row?: string; title: string }>> {
+  const dir = join(import.meta.dir, '..', '..', 'observability', 'grafana', 'dashboards')
+  type Panel = { type?: string; title?: string; panels?: Panel[] }
+  const byDashboard = new Map<string, Array<{ row?: string; title: string }>>()
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { title: string; panels?: Panel[] }
+    const panels: Array<{ row?: string; title: string }> = []
+    let row: string | undefined
+    for (const panel of dashboard.panels ?? []) {
+      if (panel.type === 'row') {
+        row = panel.title
+        // A collapsed row holds its panels itself.
+        for (const child of panel.panels ?? []) if (child.title) panels.push({ row, title: child.title })
+      } else if (panel.title) panels.push({ ...(row ? { row } : {}), title: panel.title })
+    }
+    byDashboard.set(dashboard.title, panels)
+  }
+  return byDashboard
+}
+
+/** Every alert name in the project's rule files. */
+function ruleAlerts(): Set<string> {
+  const dir = join(import.meta.dir, '..', '..', 'observability', 'prometheus', 'rules')
+  const names = new Set<string>()
+  for (const file of readdirSync(dir)) {
+    for (const match of readFileSync(join(dir, file), 'utf8').matchAll(/^\s*- alert:\s*(\S+)/gm)) {
+      if (match[1]) names.add(match[1])
+    }
+  }
+  return names
+}
+
+describe("the scenarios' signals", () => {
+  test('every panel a signal names is that panel, under that row, on that provisioned dashboard, and every alert is a rule', async () => {
+    const dashboards = dashboardPanels()
+    const alerts = ruleAlerts()
+    const missing: string[] = []
+    for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))) {
+      const scenario = await loadScenario(join(SCENARIOS, file))
+      expect(`${file}: ${scenario.signals.length} signals`).not.toBe(`${file}: 0 signals`)
+      for (const signal of scenario.signals) {
+        if ('alert' in signal && !alerts.has(signal.alert)) missing.push(`${file}: alert ${signal.alert}`)
+        if (!('panel' in signal) || !signal.panel) continue
+        const [dashboard = '', ...rest] = signal.panel.split(' > ')
+        const title = rest.at(-1)
+        const row = rest.length === 2 ? rest[0] : undefined
+        const panels = dashboards.get(dashboard)
+        const found = panels?.some((p) => p.title === title && (row === undefined || p.row === row))
+        if (rest.length < 1 || rest.length > 2 || !found) missing.push(`${file}: panel "${signal.panel}"`)
+      }
+      // Something must move while the fault is on, and something must be checked to stay quiet.
+      expect(
+        scenario.signals.some(
+          (s) => ('expr' in s && s.during) || ('alert' in s && s.becomes !== 'quiet') || 'spans' in s,
+        ),
+      ).toBe(true)
+      expect(scenario.signals.some((s) => 'alert' in s && s.becomes === 'quiet')).toBe(true)
+    }
+    expect(missing).toEqual([])
+  })
+
+  test('a panel or alert that does not exist is caught', () => {
+    const dashboards = dashboardPanels()
+    expect(
+      dashboards.get('ShopStack overview')?.some((p) => p.row === 'Runtime' && p.title === 'Resident memory'),
+    ).toBe(true)
+    expect(
+      dashboards.get('ShopStack overview')?.some((p) => p.row === 'Runtime' && p.title === 'Latency p99'),
+    ).toBe(false)
+    expect(ruleAlerts().has('ShopStackHighLatency')).toBe(true)
+    expect(ruleAlerts().has('ShopStackHighLatencyy')).toBe(false)
   })
 })
 
