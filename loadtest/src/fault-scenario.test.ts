@@ -442,6 +442,8 @@ function fakeServices(time: VirtualTime, initial: Partial<Record<ServiceName, Fa
   const state = (service: ServiceName): FaultState => ({
     service,
     faults: structuredClone(faults[service]),
+    baseline: {},
+    beyond_baseline: Object.keys(faults[service]),
     leaked_bytes: 0,
   })
   return {
