@@ -41,15 +41,17 @@ function createCard(service, url) {
   card.dataset.service = service
   const kinds = Object.entries(KINDS).filter(([, spec]) => !spec.services || spec.services.includes(service))
   card.innerHTML = '<h3>' + service + ' <small>' + esc(url) + '</small></h3>' +
-    '<p class="current"></p><p class="fault-error"></p><form onsubmit="return false">' +
+    '<p class="current"></p><p class="baseline"></p><p class="fault-error"></p><form onsubmit="return false">' +
     kinds.map(([kind, spec]) => '<fieldset data-kind="' + kind + '"><legend><label><input type="checkbox" data-on> ' + spec.title +
       '</label></legend>' + Object.entries(spec.fields).map(([name, field]) => fieldInput(kind, name, field)).join('') + '</fieldset>').join('') +
-    '<div class="fault-buttons"><button type="button" class="apply">Apply</button> <button type="button" class="off">All off</button> ' +
+    '<div class="fault-buttons"><button type="button" class="apply">Apply</button> <button type="button" class="reset">Reset to baseline</button> ' +
+    '<button type="button" class="off">All off</button> ' +
     '<button type="button" class="revert">Revert</button></div></form>'
   const entry = { card, dirty: false, state: undefined }
   card.addEventListener('input', () => { entry.dirty = true; card.classList.add('dirty') })
   card.querySelector('.apply').addEventListener('click', () => changeFaults(service, 'PUT', readForm(card)))
   card.querySelector('.off').addEventListener('click', () => changeFaults(service, 'DELETE'))
+  card.querySelector('.reset').addEventListener('click', () => changeFaults(service, 'POST', undefined, '/reset'))
   card.querySelector('.revert').addEventListener('click', () => { entry.dirty = false; fillForm(entry) })
   $('faults').appendChild(card)
   cards[service] = entry
@@ -61,7 +63,7 @@ function fillForm(entry) {
   const faults = (entry.state && entry.state.faults) || {}
   for (const fieldset of entry.card.querySelectorAll('fieldset')) {
     const kind = fieldset.dataset.kind
-    const settings = faults[kind] || EXAMPLES[kind] || {}
+    const settings = faults[kind] || ((entry.state && entry.state.baseline) || {})[kind] || EXAMPLES[kind] || {}
     fieldset.querySelector('[data-on]').checked = kind in faults
     fieldset.classList.toggle('on', kind in faults)
     for (const input of fieldset.querySelectorAll('[data-field]')) {
@@ -104,8 +106,12 @@ function showFaults(data) {
     }
     entry.state = s.state
     const leaked = s.state.leaked_bytes > 0 ? ' (leak holds ' + (s.state.leaked_bytes / 1048576).toFixed(1) + ' MB)' : ''
-    entry.card.querySelector('.current').textContent = s.summary + leaked
-    entry.card.classList.toggle('faulty', Object.keys(s.state.faults).length > 0)
+    // The baseline (the database simulation it was started with) is how the service is meant to
+    // behave, not a fault: the card turns red only for what differs from it.
+    const beyond = (s.state.beyond_baseline || []).length > 0
+    entry.card.querySelector('.current').textContent = (beyond ? 'Faults: ' + s.beyond_baseline : 'At its baseline') + leaked
+    entry.card.querySelector('.baseline').textContent = 'Baseline: ' + (s.baseline || 'no faults')
+    entry.card.classList.toggle('faulty', beyond)
     if (!entry.dirty) fillForm(entry)
   }
 }
@@ -118,17 +124,17 @@ async function loadFaults() {
   }
 }
 
-async function changeFaults(service, method, body) {
+async function changeFaults(service, method, body, suffix) {
   const entry = cards[service]
-  const response = await fetch('/api/faults/' + service, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) })
+  const response = await fetch('/api/faults/' + service + (suffix || ''), { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) })
   const data = await response.json()
   entry.card.querySelector('.fault-error').textContent = response.ok ? '' : problemText(data)
   if (response.ok) entry.dirty = false
   await loadFaults()
 }
 
-$('faults-all-off').addEventListener('click', async () => {
-  const data = await (await fetch('/api/faults', { method: 'DELETE' })).json()
+async function changeAll(method, path) {
+  const data = await (await fetch(path, { method })).json()
   for (const s of data.services) {
     if (cards[s.service]) {
       cards[s.service].dirty = false
@@ -136,7 +142,9 @@ $('faults-all-off').addEventListener('click', async () => {
     }
   }
   await loadFaults()
-})
+}
+$('faults-reset').addEventListener('click', () => changeAll('POST', '/api/faults/reset'))
+$('faults-all-off').addEventListener('click', () => changeAll('DELETE', '/api/faults'))
 $('faults-refresh').addEventListener('click', loadFaults)
 async function pollFaults() {
   await loadFaults()
@@ -241,7 +249,7 @@ button{padding:6px 14px;font-size:14px;cursor:pointer}
 .fault-card{background:#fff;border:1px solid #ddd;padding:8px 12px}
 .fault-card.faulty{border-color:#c62828}.fault-card.dirty{border-style:dashed}
 .fault-card h3{margin:4px 0}.fault-card small{color:#777;font-weight:normal}
-.fault-card .current{margin:4px 0;font-weight:600}
+.fault-card .current{margin:4px 0;font-weight:600}.fault-card .baseline{margin:2px 0;opacity:.8}
 fieldset{border:1px solid #eee;margin:4px 0;padding:2px 8px;display:flex;gap:8px;flex-wrap:wrap}
 fieldset.on{background:#fff3f3}
 legend label{flex-direction:row;gap:4px;font-size:13px;color:#222;font-weight:600}
@@ -275,8 +283,11 @@ fieldset input[type=checkbox]{width:auto}
 <table id="failures"><thead><tr><th>Count</th><th>Endpoint</th><th>Cause</th><th>Example trace id</th><th>Example request id</th></tr></thead><tbody></tbody></table>
 <h2>Faults</h2>
 <p>Each service's faults, changed on the service at once (PUT replaces the service's whole set).
-During a run, every change is marked on the charts and listed under them.
-<button id="faults-all-off" type="button">All off (every service)</button>
+Its baseline is the database simulation it was started with: how it is meant to behave, not a
+fault. During a run, every change beyond the baseline is marked on the charts and listed under
+them, and the run ends with every service back to what it had when it began.
+<button id="faults-reset" type="button">Reset to baseline (every service)</button>
+<button id="faults-all-off" type="button">All off, baseline too (every service)</button>
 <button id="faults-refresh" type="button">Refresh</button> <span id="faults-message"></span></p>
 <div id="faults" class="faults"></div>
 <p id="downloads" hidden>Download the results:
