@@ -7,6 +7,7 @@
 // refusal is shown in the words the API gave.
 
 import {
+  beyondBaseline,
   FAULT_KINDS,
   type FieldSpec,
   faultProblems,
@@ -105,7 +106,9 @@ function serviceCard(service: ServiceName, entry: FaultsAnswer['services'][numbe
   )
 
   function show(state: State | undefined): void {
-    const beyond = (state?.beyond_baseline ?? []).length > 0
+    const beyond = state
+      ? beyondBaseline(state.faults as never, (state.baseline ?? {}) as never).length > 0
+      : false
     summary.textContent = !state
       ? 'Now: unknown'
       : beyond
