@@ -256,6 +256,7 @@ describe('scenario files', () => {
       'failing-write-path.json',
       'flapping-instance.json',
       'memory-leak.json',
+      'retry-storm.json',
       'slow-dependency.json',
     ])
     for (const file of files) {
