@@ -37,41 +37,79 @@ const POLL_MS = 400
 /** A change reaches the service over HTTP a moment after its planned time. */
 const GRACE_MS = 600
 
-let stack: Stack
-let otlp: OtlpReceiver
-let prometheus: RunningPrometheus
-let dir: string
+/** One shop, its Prometheus and its span receiver, shared by the scenarios written for its shape. */
+interface World {
+  stack: Stack
+  prometheus: RunningPrometheus
+  otlp: OtlpReceiver
+  dir: string
+}
+
+async function startWorld(catalogInstances: number): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), 'shopstack-signals-'))
+  const otlp = startOtlpReceiver()
+  // The database simulation on, as a learner runs it: it is the baseline the faults go on top of.
+  const stack = await startStack({ env: { SIMULATION: 'on', OTLP_ENDPOINT: otlp.url }, catalogInstances })
+  const rules = readdirSync(RULES).map((file) => join(RULES, file))
+  const prometheus = await startPrometheus({
+    targets: [stack.gateway, ...stack.catalogs, stack.cart].map((s) => ({ url: s.url })),
+    ruleFiles: scaledRuleFiles(rules, SCALE, dir),
+    intervalSeconds: 1,
+  })
+  await prometheus.waitForScrapes(1)
+  return { stack, prometheus, otlp, dir }
+}
+
+async function stopWorld(world: World | undefined): Promise<void> {
+  if (!world) return
+  await Promise.all([world.stack.stop(), world.prometheus.stop()])
+  world.otlp.stop()
+  rmSync(world.dir, { recursive: true, force: true })
+}
+
+/**
+ * Scenarios whose signals the shop cannot show yet, with why. Their test is a todo (run it with
+ * `bun test --todo`): it fails today, and passes once the reason is gone.
+ */
+const NOT_YET: Record<string, string> = {
+  'readiness-drain':
+    'the gateway keeps calling a not-ready instance until it checks readiness itself (issue 17: active readiness checks)',
+}
 
 const describeIf = hasPrometheus ? describe : describe.skip
+const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))
+const shapes = new Map<number, Scenario[]>()
+for (const file of files) {
+  const scenario = await loadScenario(join(SCENARIOS, file))
+  const catalogs = scenario.instances?.catalog ?? 1
+  shapes.set(catalogs, [...(shapes.get(catalogs) ?? []), scenario])
+}
 
-describeIf('every scenario shows the signals it declares', () => {
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'shopstack-signals-'))
-    otlp = startOtlpReceiver()
-    // The database simulation on, as a learner runs it: it is the baseline the faults go on top of.
-    stack = await startStack({ env: { SIMULATION: 'on', OTLP_ENDPOINT: otlp.url } })
-    const rules = readdirSync(RULES).map((file) => join(RULES, file))
-    prometheus = await startPrometheus({
-      targets: [stack.gateway, stack.catalog, stack.cart].map((s) => ({ url: s.url })),
-      ruleFiles: scaledRuleFiles(rules, SCALE, dir),
-      intervalSeconds: 1,
-    })
-    await prometheus.waitForScrapes(1)
-  }, 30_000)
+for (const [catalogs, scenarios] of shapes) {
+  describeIf(
+    `every scenario shows the signals it declares (${catalogs} catalog instance${catalogs > 1 ? 's' : ''})`,
+    () => {
+      let world: World | undefined
+      beforeAll(async () => {
+        world = await startWorld(catalogs)
+      }, 30_000)
+      afterAll(() => stopWorld(world))
 
-  afterAll(async () => {
-    await Promise.all([stack?.stop(), prometheus?.stop()])
-    otlp?.stop()
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
-
-  for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))) {
-    test(`${file.replace('.json', '')}: every declared signal, before, during and after`, async () => {
-      const problems = await play(await loadScenario(join(SCENARIOS, file)))
-      expect(problems).toEqual([])
-    }, 120_000)
-  }
-})
+      for (const scenario of scenarios) {
+        const waiting = NOT_YET[scenario.name]
+        const name = `${scenario.name}: every declared signal, before, during and after`
+        ;(waiting ? test.todo : test)(
+          waiting ? `${name} (not yet: ${waiting})` : name,
+          async () => {
+            if (!world) throw new Error('not started')
+            expect(await play(world, scenario)).toEqual([])
+          },
+          120_000,
+        )
+      }
+    },
+  )
+}
 
 const compare = (value: number, { op, value: limit }: Comparison): boolean =>
   op === '>'
@@ -86,7 +124,11 @@ const compare = (value: number, { op, value: limit }: Comparison): boolean =>
 const show = (c: Comparison) => `${c.op} ${c.value}`
 
 /** Every sample of `expr` meets `c`, and there is one at least. */
-async function holds(expr: string, c: Comparison): Promise<{ ok: boolean; values: number[] }> {
+async function holds(
+  prometheus: RunningPrometheus,
+  expr: string,
+  c: Comparison,
+): Promise<{ ok: boolean; values: number[] }> {
   const values = (await prometheus.vector(expr)).map((s) => Number(s.value[1]))
   return { ok: values.length > 0 && values.every((v) => compare(v, c)), values }
 }
@@ -95,7 +137,10 @@ const matches = (labels: Record<string, string>, wanted: Record<string, string>)
   Object.entries(wanted).every(([k, v]) => labels[k] === v)
 
 /** The state of the alert a signal names: the worst over the alerts that match its labels. */
-async function alertState(signal: AlertSignal): Promise<'inactive' | 'pending' | 'firing'> {
+async function alertState(
+  prometheus: RunningPrometheus,
+  signal: AlertSignal,
+): Promise<'inactive' | 'pending' | 'firing'> {
   const found = (await prometheus.alerts()).filter(
     (a) => a.labels.alertname === signal.alert && matches(a.labels, signal.labels),
   )
@@ -103,7 +148,7 @@ async function alertState(signal: AlertSignal): Promise<'inactive' | 'pending' |
   return found.length ? 'pending' : 'inactive'
 }
 
-function spanCarries(signal: SpanSignal, from: number, to: number): number {
+function spanCarries(otlp: OtlpReceiver, signal: SpanSignal, from: number, to: number): number {
   const { service, attribute, event } = signal.spans
   return otlp.spans.filter(
     (s) =>
@@ -116,7 +161,8 @@ function spanCarries(signal: SpanSignal, from: number, to: number): number {
 }
 
 /** Play the scenario at SCALE under load and list every signal it failed to show. */
-async function play(original: Scenario): Promise<string[]> {
+async function play(world: World, original: Scenario): Promise<string[]> {
+  const { stack, prometheus, otlp } = world
   const scenario = scaleScenario(original, SCALE)
   const seed = scenario.seed ?? 1
   const windows = scenarioWindows(scenario, seed)
@@ -135,9 +181,14 @@ async function play(original: Scenario): Promise<string[]> {
   const client = createFaultClient({
     hosts: { gateway: stack.gateway.url, catalog: stack.catalog.url, cart: stack.cart.url },
   })
-  // The previous scenario's alerts clear first (their windows are scaled too), so "before" is a
-  // quiet shop.
-  await waitFor(async () => (await prometheus.alerts()).length === 0, 60_000, 500)
+  // The alerts this scenario names clear first (a previous scenario's, whose windows are scaled
+  // too), so "before" is a quiet shop; one that does not is reported by the before check.
+  await waitFor(
+    async () =>
+      (await Promise.all(alerts.map((a) => alertState(prometheus, a)))).every((s) => s === 'inactive'),
+    45_000,
+    500,
+  ).catch(() => undefined)
   const before = new Map<ServiceName, FaultSettings>()
   for (const service of SERVICES) before.set(service, (await client.get(service)).faults)
 
@@ -157,11 +208,11 @@ async function play(original: Scenario): Promise<string[]> {
   // Nothing shows yet.
   for (const signal of metrics) {
     if (!signal.before) continue
-    const { ok, values } = await holds(signal.expr, signal.before)
+    const { ok, values } = await holds(prometheus, signal.expr, signal.before)
     if (!ok) problems.push(`before: ${signal.expr} should be ${show(signal.before)}, is [${values}]`)
   }
   for (const signal of alerts) {
-    const state = await alertState(signal)
+    const state = await alertState(prometheus, signal)
     if (state !== 'inactive') problems.push(`before: ${signal.alert} is ${state} already`)
   }
 
@@ -173,6 +224,7 @@ async function play(original: Scenario): Promise<string[]> {
 
   const seenDuring = new Map<MetricSignal, number[]>()
   const metDuring = new Set<MetricSignal>()
+  const brokeThroughout = new Map<MetricSignal, number[]>()
   const metAfter = new Set<MetricSignal>()
   const reached = new Map<AlertSignal, number>()
   const cleared = new Set<AlertSignal>()
@@ -183,16 +235,21 @@ async function play(original: Scenario): Promise<string[]> {
     if (now >= durationMs) stopped ??= player.stop()
     for (const signal of metrics) {
       if (signal.during && now >= firstStart && now <= firstStart + signal.withinMs + GRACE_MS) {
-        const { ok, values } = await holds(signal.expr, signal.during)
+        const { ok, values } = await holds(prometheus, signal.expr, signal.during)
         if (ok) metDuring.add(signal)
         seenDuring.set(signal, values)
       }
+      const steady = now >= firstStart + signal.withinMs && now < lastEnd
+      if (signal.throughout && steady && !brokeThroughout.has(signal)) {
+        const { ok, values } = await holds(prometheus, signal.expr, signal.throughout)
+        if (!ok) brokeThroughout.set(signal, values)
+      }
       if (signal.after && now >= lastEnd + GRACE_MS && !metAfter.has(signal)) {
-        if ((await holds(signal.expr, signal.after)).ok) metAfter.add(signal)
+        if ((await holds(prometheus, signal.expr, signal.after)).ok) metAfter.add(signal)
       }
     }
     for (const signal of alerts) {
-      const state = await alertState(signal)
+      const state = await alertState(prometheus, signal)
       const seen = states.get(signal) ?? new Set()
       seen.add(state)
       states.set(signal, seen)
@@ -211,8 +268,14 @@ async function play(original: Scenario): Promise<string[]> {
         `during: ${signal.expr} should be ${show(signal.during)} within ${signal.withinMs} ms, was [${seenDuring.get(signal)}]`,
       )
     }
+    const broken = brokeThroughout.get(signal)
+    if (signal.throughout && broken) {
+      problems.push(
+        `throughout: ${signal.expr} should stay ${show(signal.throughout)} from ${signal.withinMs} ms into the fault to its end, was [${broken}]`,
+      )
+    }
     if (signal.after && !metAfter.has(signal)) {
-      const { values } = await holds(signal.expr, signal.after)
+      const { values } = await holds(prometheus, signal.expr, signal.after)
       problems.push(
         `after: ${signal.expr} should be ${show(signal.after)} within ${signal.withinMs} ms, is [${values}]`,
       )
@@ -242,7 +305,7 @@ async function play(original: Scenario): Promise<string[]> {
   const endedWall = Date.now() - 1000
   for (const signal of spans) {
     const what = `${signal.spans.service} spans with ${signal.spans.attribute ?? signal.spans.event}`
-    const rate = (from: number, to: number) => spanCarries(signal, from, to) / Math.max(1, to - from)
+    const rate = (from: number, to: number) => spanCarries(otlp, signal, from, to) / Math.max(1, to - from)
     const loadStart = startedWall - WARM_UP_MS
     const early = rate(loadStart, startedWall + firstStart)
     const during = rate(startedWall + firstStart, startedWall + lastEnd + GRACE_MS)

@@ -130,7 +130,7 @@ describe('scenario files', () => {
       'signals[0].becomes must be one of firing, pending, quiet, got "loud"',
       'signals[0].within is required (e.g. "30s")',
       'signals[1].during must be a comparison like "> 0.45" or "== 0", got "above 1"',
-      'signals[1] needs at least one of before, during, after',
+      'signals[1] needs at least one of before, during, throughout, after',
       'signals[2].spans.service must be one of gateway, catalog, cart',
       'signals[3] must name an alert, an expr or spans',
     ])
@@ -202,7 +202,7 @@ describe('scenario files', () => {
     })
     expect(message.split('\n').map((line) => line.trim())).toEqual([
       'test.json:',
-      'descripton is not a field (name, description, watch, seed, duration, steps, signals)',
+      'descripton is not a field (name, description, watch, seed, duration, steps, signals, instances)',
       'name must be a non-empty string',
       'description must be a non-empty string',
       'seed must be a whole number, got -1',
@@ -256,6 +256,7 @@ describe('scenario files', () => {
       'failing-write-path.json',
       'flapping-instance.json',
       'memory-leak.json',
+      'readiness-drain.json',
       'retry-storm.json',
       'slow-dependency.json',
     ])

@@ -56,7 +56,10 @@ export interface Comparison {
 export interface MetricSignal {
   expr: string
   before?: Comparison
+  /** Reached at some moment within `withinMs` of the fault's start. */
   during?: Comparison
+  /** Held at every look from `withinMs` after the fault's start to its end. */
+  throughout?: Comparison
   after?: Comparison
   withinMs: number
   /** The Grafana panel that shows it: "Dashboard > Row > Panel". */
@@ -82,6 +85,11 @@ export interface Scenario {
   steps: ScenarioStep[]
   /** What the scenario must make visible (checked by e2e/scenario-signals.test.ts). */
   signals: Signal[]
+  /**
+   * How many instances of a service it is written for (`CATALOG_SERVICE_URL=a,b`); its faults go
+   * to the first, the one --catalog-host names. One of each when absent.
+   */
+  instances?: Partial<Record<ServiceName, number>>
 }
 
 /** A bad scenario file: bad usage, so the CLI exits 2 with every problem listed. */
@@ -89,9 +97,9 @@ export class ScenarioError extends UsageError {
   override name = 'ScenarioError'
 }
 
-const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps', 'signals']
+const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps', 'signals', 'instances']
 const ALERT_KEYS = ['alert', 'labels', 'becomes', 'within', 'clears_within', 'note']
-const METRIC_KEYS = ['expr', 'before', 'during', 'after', 'within', 'panel', 'note']
+const METRIC_KEYS = ['expr', 'before', 'during', 'throughout', 'after', 'within', 'panel', 'note']
 const SPAN_KEYS = ['spans', 'note']
 const ALERT_STATES: readonly AlertState[] = ['firing', 'pending', 'quiet']
 const COMPARISON = /^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/
@@ -216,6 +224,22 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
       })
     })
   }
+  let instances: Scenario['instances']
+  if (value.instances !== undefined) {
+    const given = value.instances
+    const good =
+      isObject(given) &&
+      Object.entries(given).every(
+        ([service, n]) =>
+          SERVICES.includes(service as ServiceName) &&
+          typeof n === 'number' &&
+          Number.isInteger(n) &&
+          n >= 1 &&
+          n <= 4,
+      )
+    if (good) instances = given as Scenario['instances']
+    else problems.push(`instances must map services (${SERVICES.join(', ')}) to a whole number from 1 to 4`)
+  }
   const signals: Signal[] = []
   if (value.signals !== undefined && !Array.isArray(value.signals)) problems.push('signals must be a list')
   const comparison = (v: unknown, at: string): Comparison | undefined => {
@@ -267,10 +291,11 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
       const phases = {
         before: comparison(raw.before, `${at}.before`),
         during: comparison(raw.during, `${at}.during`),
+        throughout: comparison(raw.throughout, `${at}.throughout`),
         after: comparison(raw.after, `${at}.after`),
       }
-      if (!phases.before && !phases.during && !phases.after) {
-        problems.push(`${at} needs at least one of before, during, after`)
+      if (!Object.values(phases).some(Boolean)) {
+        problems.push(`${at} needs at least one of before, during, throughout, after`)
       }
       const withinMs = duration(raw.within, `${at}.within`, { required: true, positive: true }) ?? 0
       const panel = text(raw.panel, `${at}.panel`, false)
@@ -312,6 +337,7 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     watch,
     steps,
     signals,
+    ...(instances ? { instances } : {}),
     ...(seed === undefined ? {} : { seed }),
     ...(durationMs === undefined ? {} : { durationMs }),
   }

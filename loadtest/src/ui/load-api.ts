@@ -29,6 +29,7 @@ import { buildReport, describeRun, type Report, renderAnnotationsTable, renderHt
 import { createRunner, type Runner, type RunnerOptions, type Timeline } from '../runner.ts'
 import type { SeriesPoint } from '../stats.ts'
 import { evaluateThresholds, type Thresholds } from '../thresholds.ts'
+import { createUpstreamWatch } from '../upstream-watch.ts'
 
 export interface LoadApiOptions {
   /** Run options from the command line; a start request overrides users, spawn rate, rate and run time. */
@@ -108,6 +109,15 @@ export function createLoadApi(options: LoadApiOptions = {}) {
       },
       ...(adminToken ? { token: adminToken } : {}),
     })
+  // What the services themselves saw during the run: the upstreams' own errors and the retries.
+  const upstreamWatch = createUpstreamWatch({ hosts: faults.hosts })
+  let upstreamsReadAt = 0
+  /** Read the services' metrics again, at most once a second (the page polls status every second). */
+  function refreshUpstreams(): void {
+    if (!runner || performance.now() - upstreamsReadAt < 1000) return
+    upstreamsReadAt = performance.now()
+    void upstreamWatch.summary().catch(logError)
+  }
   /** The proxy's open annotation per service, for the current run. */
   let panelMarks = new Map<ServiceName, FaultAnnotation>()
   let runner: Runner | undefined
@@ -188,6 +198,12 @@ export function createLoadApi(options: LoadApiOptions = {}) {
       },
       totals: result?.snapshot.totals,
       endpoints: result?.snapshot.endpoints ?? [],
+      /**
+       * Behind the gateway, since the run began (from the services' own /metrics): each upstream's
+       * requests and 5xx answers, and the retries its callers sent it or the budget refused. A
+       * client's success may be a retry's: here the failures the retries hid are counted.
+       */
+      upstreams: runner ? (refreshUpstreams(), upstreamWatch.last()) : [],
       /** Grouped by cause; each example keeps the trace id the service answered (`traceresponse`). */
       failures: result?.snapshot.failures ?? [],
       /** For pages that draw their own charts. */
@@ -239,10 +255,12 @@ export function createLoadApi(options: LoadApiOptions = {}) {
       start(run) {
         annotations = run.annotations
         before = snapshotFaults()
+        void upstreamWatch.begin().catch(logError)
         inner?.start(run)
       },
       async stop() {
         await inner?.stop()
+        await upstreamWatch.summary().catch(logError)
         for (const mark of panelMarks.values()) annotations?.end(mark)
         panelMarks.clear()
         await restoreFaults(await before)

@@ -199,6 +199,17 @@ function render(data) {
   $('failures').querySelector('tbody').innerHTML = data.failures.map((f) =>
     '<tr><td>' + f.count + '</td><td>' + esc(f.endpoint) + '</td><td>' + esc(f.cause) + '</td><td><code>' +
     esc(f.example.trace_id || '') + '</code></td><td><code>' + esc(f.example.request_id || '') + '</code></td></tr>').join('')
+  const ups = data.upstreams || []
+  $('upstreams').querySelector('tbody').innerHTML = ups.map((u) =>
+    '<tr data-upstream="' + u.service + '"><td>' + esc(u.service) + '</td><td>' + u.requests + '</td><td>' + u.errors + '</td><td>' +
+    (u.error_ratio * 100).toFixed(1) + '%</td><td>' + u.retries + '</td><td>' + u.retries_refused + '</td></tr>').join('')
+  // When the services failed more than the clients saw, say so: the retries hid it.
+  const hidden = ups.filter((u) => u.errors > 0 && t && u.error_ratio > (t.requests ? t.failures / t.requests : 0))
+  $('upstreams-note').textContent = hidden.length
+    ? hidden.map((u) => u.service + ' answered ' + (u.error_ratio * 100).toFixed(1) + '% of its requests with a 5xx').join('; ') +
+      ' — your requests failed ' + (t.requests ? (100 * t.failures / t.requests).toFixed(1) : '0') + '%: ' +
+      ups.reduce((n, u) => n + u.retries, 0) + ' retries by the gateway (and the cart) turned failures into successes.'
+    : ''
   $('chart-rps').innerHTML = data.charts.rps
   $('chart-latency').innerHTML = data.charts.latency
   $('chart-users').innerHTML = data.charts.users
@@ -243,7 +254,7 @@ input{width:90px;padding:4px}
 button{padding:6px 14px;font-size:14px;cursor:pointer}
 .state{padding:2px 8px;border-radius:3px;background:#555}
 .state.running,.state.spawning{background:#2e7d32}.state.stopping{background:#ef6c00}
-#message,.fault-error,#faults-message{color:#c62828}
+#message,.fault-error,#faults-message{color:#c62828}.hint{margin:4px 0;opacity:.85}#upstreams-note{font-weight:600}
 #scenario{background:#fff8e1;border:1px solid #ffe082;padding:8px 12px}
 .faults{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:12px}
 .fault-card{background:#fff;border:1px solid #ddd;padding:8px 12px}
@@ -275,6 +286,12 @@ fieldset input[type=checkbox]{width:auto}
 <h2>Statistics</h2>
 <table id="stats"><thead><tr><th>Endpoint</th><th># requests</th><th># failures</th><th>req/s</th><th>req/s now</th><th>avg ms</th>
 <th>min</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead><tbody></tbody></table>
+<h2>Behind the gateway</h2>
+<p class="hint">What the services themselves saw since the run began (their own /metrics): a request that
+succeeded for you may have failed upstream first and been retried.</p>
+<p id="upstreams-note" class="hint" aria-live="polite"></p>
+<table id="upstreams"><thead><tr><th>Upstream</th><th>Its requests</th><th>Its 5xx</th><th>Its error ratio</th>
+<th>Retries sent to it</th><th>Retries refused (budget)</th></tr></thead><tbody></tbody></table>
 <h2>Charts</h2>
 <div class="charts"><div id="chart-rps"></div><div id="chart-latency"></div><div id="chart-users"></div></div>
 <h3>Faults during the run (shaded on the charts)</h3>

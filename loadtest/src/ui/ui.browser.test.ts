@@ -217,6 +217,10 @@ test.skipIf(!hasChromium)(
     await page.waitForFunction(
       () => Number(document.querySelector('#failures tbody tr td')?.textContent ?? 0) > 0,
     )
+    // Behind the gateway: the cart's own 503s, and the gateway's retries of the keyed adds.
+    const cell = (column: number) => `#upstreams tr[data-upstream="cart"] td:nth-child(${column})`
+    await page.waitForFunction((sel) => Number(document.querySelector(sel)?.textContent ?? 0) > 0, cell(5))
+    expect(Number(await page.textContent(cell(3)))).toBeGreaterThan(0)
 
     // Reset to baseline: the faults go, the database simulation stays.
     await page.click('#faults-reset')
