@@ -187,6 +187,7 @@ export function createLoadApi(options: LoadApiOptions = {}) {
     const active = runner
     const result = active?.partialResult()
     const series = result?.series ?? []
+    refreshUpstreams()
     return {
       status: active?.status() ?? { state: 'ready' as const },
       defaults: {
@@ -203,7 +204,7 @@ export function createLoadApi(options: LoadApiOptions = {}) {
        * requests and 5xx answers, and the retries its callers sent it or the budget refused. A
        * client's success may be a retry's: here the failures the retries hid are counted.
        */
-      upstreams: runner ? (refreshUpstreams(), upstreamWatch.last()) : [],
+      upstreams: runner ? upstreamWatch.last() : [],
       /** Grouped by cause; each example keeps the trace id the service answered (`traceresponse`). */
       failures: result?.snapshot.failures ?? [],
       /** For pages that draw their own charts. */
