@@ -48,22 +48,17 @@ export function faultsPage(context: PageContext): void {
     errors.element,
     cards,
   )
-  resetAll.addEventListener('click', async () => {
+  /** A change to every service at once; the cards show the answer. */
+  const everyService = (method: string, url: string, doing: string) => async () => {
     try {
-      render(await sendJson<FaultsAnswer>('POST', '/api/faults/reset'))
+      render(await sendJson<FaultsAnswer>(method, url))
       errors.clear()
     } catch (error) {
-      errors.show(error, 'reset the faults')
+      errors.show(error, doing)
     }
-  })
-  clearAll.addEventListener('click', async () => {
-    try {
-      render(await sendJson<FaultsAnswer>('DELETE', '/api/faults'))
-      errors.clear()
-    } catch (error) {
-      errors.show(error, 'clear the faults')
-    }
-  })
+  }
+  resetAll.addEventListener('click', everyService('POST', '/api/faults/reset', 'reset the faults'))
+  clearAll.addEventListener('click', everyService('DELETE', '/api/faults', 'clear the faults'))
 
   function render(answer: FaultsAnswer): void {
     const byService = new Map(answer.services.map((s) => [s.service, s]))
