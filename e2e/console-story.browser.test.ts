@@ -162,7 +162,16 @@ describe.skipIf(!hasChromium)('the console, as a learner uses it', () => {
     const serverErrors = (await cartServerErrors()) - before
     expect(serverErrors).toBeGreaterThanOrEqual(20)
     expect(clientFailures).toBeLessThan(serverErrors)
+    // And the page says why: behind the gateway, the cart's own 5xx and the retries sent to it.
+    const cartRow = page.locator('table.upstreams tr[data-upstream="cart"] td')
+    const cell = async (n: number) => Number(((await cartRow.nth(n).textContent()) ?? '').replace(/\D/g, ''))
+    await waitFor(async () => (await cell(4)) > 0, 15_000, 200)
+    expect(await cell(2)).toBeGreaterThan(0)
+    await page.locator('.hidden-failures').waitFor()
     await screenshot(page, '4-load-fewer-failures')
+    await page.setViewportSize({ width: 760, height: 1000 })
+    await screenshot(page, '4b-load-narrow')
+    await page.setViewportSize({ width: 1400, height: 1000 })
 
     // The cart's failed answers are traces too: the search finds them, a row opens the waterfall,
     // where the gateway's retry is a second CLIENT span beside the one that failed.

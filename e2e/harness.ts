@@ -124,36 +124,53 @@ export function startConsole(targets: Record<string, string>, options: StartOpti
 }
 
 export interface Stack {
+  /** The first catalog instance (the one the admin API calls reach). */
   catalog: RunningService
+  /** Every catalog instance; the gateway and the cart spread calls over them all. */
+  catalogs: RunningService[]
   cart: RunningService
   gateway: RunningService
   dataDir: string
   stop(): Promise<void>
 }
 
+export interface StackOptions extends StartOptions {
+  /** How many catalog instances (each its own database); 1 by default. */
+  catalogInstances?: number
+}
+
 /** Catalog, cart and gateway wired together, each with its own database in a fresh temp folder. */
-export async function startStack(options: StartOptions = {}): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shopstack-e2e-'))
+  const { catalogInstances = 1, ...startOptions } = options
   const env = options.env ?? {}
   const started: RunningService[] = []
   try {
-    const catalog = await startService('catalog', {
-      ...options,
-      env: { DATABASE_PATH: join(dataDir, 'catalog.sqlite'), ...env },
-    })
-    started.push(catalog)
+    const catalogs: RunningService[] = []
+    for (let i = 0; i < catalogInstances; i++) {
+      const catalog = await startService('catalog', {
+        ...startOptions,
+        env: { DATABASE_PATH: join(dataDir, i === 0 ? 'catalog.sqlite' : `catalog-${i + 1}.sqlite`), ...env },
+      })
+      started.push(catalog)
+      catalogs.push(catalog)
+    }
+    const [catalog] = catalogs
+    if (!catalog) throw new Error('a stack needs one catalog at least')
+    const catalogUrls = catalogs.map((c) => c.url).join(',')
     const cart = await startService('cart', {
-      ...options,
-      env: { DATABASE_PATH: join(dataDir, 'cart.sqlite'), CATALOG_SERVICE_URL: catalog.url, ...env },
+      ...startOptions,
+      env: { DATABASE_PATH: join(dataDir, 'cart.sqlite'), CATALOG_SERVICE_URL: catalogUrls, ...env },
     })
     started.push(cart)
     const gateway = await startService('gateway', {
-      ...options,
-      env: { CATALOG_SERVICE_URL: catalog.url, CART_SERVICE_URL: cart.url, ...env },
+      ...startOptions,
+      env: { CATALOG_SERVICE_URL: catalogUrls, CART_SERVICE_URL: cart.url, ...env },
     })
     started.push(gateway)
     return {
       catalog,
+      catalogs,
       cart,
       gateway,
       dataDir,

@@ -12,6 +12,8 @@ export interface ReceivedSpan {
   attributes: Record<string, unknown>
   events: string[]
   status: number
+  /** When the span started, epoch milliseconds. */
+  startMs: number
 }
 
 interface OtlpValue {
@@ -34,6 +36,7 @@ interface OtlpRequest {
         parentSpanId?: string
         name: string
         kind: number
+        startTimeUnixNano?: string
         attributes?: OtlpAttribute[]
         events?: Array<{ name: string }>
         status?: { code?: number }
@@ -84,6 +87,7 @@ export function startOtlpReceiver() {
               attributes: attributes(span.attributes),
               events: (span.events ?? []).map((e) => e.name),
               status: span.status?.code ?? 0,
+              startMs: Number(BigInt(span.startTimeUnixNano ?? '0') / 1_000_000n),
             })
           }
         }

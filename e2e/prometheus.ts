@@ -3,10 +3,12 @@
 // exemplar storage on and a throw-away TSDB; query it over the HTTP API; stop it and remove its
 // files. Tests that need it skip when the binary is absent (CI installs it, so there they run).
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import type { Subprocess } from 'bun'
+import { parse } from 'yaml'
+import { scalePromqlDurations } from '../loadtest/src/fault-scenario.ts'
 import { waitFor } from './harness.ts'
 
 export const PROMETHEUS_BIN = Bun.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus'
@@ -63,6 +65,14 @@ export interface RuleGroupStatus {
   }>
 }
 
+/** One alert as Prometheus's /api/v1/alerts lists it: pending or firing (inactive ones are not listed). */
+export interface ActiveAlert {
+  labels: Record<string, string>
+  state: 'pending' | 'firing'
+  activeAt: string
+  value: string
+}
+
 export interface RunningPrometheus {
   readonly url: string
   readonly port: number
@@ -75,6 +85,8 @@ export interface RunningPrometheus {
   vector(expr: string): Promise<VectorSample[]>
   exemplars(expr: string, sinceSeconds?: number): Promise<ExemplarSeries[]>
   rules(): Promise<RuleGroupStatus[]>
+  /** The alerts pending or firing now. */
+  alerts(): Promise<ActiveAlert[]>
   /** Wait until every target has been scraped at least `count` more times. */
   waitForScrapes(count?: number, timeoutMs?: number): Promise<void>
   stop(): Promise<void>
@@ -226,6 +238,9 @@ async function launch(
     async rules() {
       return (await api<{ groups: RuleGroupStatus[] }>('rules')).groups
     },
+    async alerts() {
+      return (await api<{ alerts: ActiveAlert[] }>('alerts')).alerts
+    },
     async waitForScrapes(count = 1, waitMs = 15_000) {
       const targets = options.targets.length
       const before = await scrapeCounts()
@@ -244,6 +259,36 @@ async function launch(
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/**
+ * The project's rule files with time scaled by `scale` (0.1: ten times faster), written to `dir`:
+ * each rule's `for:` and its expression's ranges and offsets are multiplied, nothing else changes.
+ * A test can then watch a `for: 10m` alert go pending and fire in a minute, without editing the
+ * rules. Returns the new files' paths (JSON, which is YAML).
+ */
+export function scaledRuleFiles(files: string[], scale: number, dir: string): string[] {
+  type Rule = { expr: string; for?: string; [key: string]: unknown }
+  return files.map((file) => {
+    const doc = parse(readFileSync(file, 'utf8')) as { groups: Array<{ rules: Rule[] }> }
+    for (const group of doc.groups) {
+      for (const rule of group.rules) {
+        rule.expr = scalePromqlDurations(rule.expr, scale)
+        if (rule.for) {
+          let ms = 0
+          for (const [, n, unit] of rule.for.matchAll(/(\d+)(ms|s|m|h|d)/g)) {
+            ms += Number(n) * (DURATION_MS[unit ?? ''] ?? 1)
+          }
+          rule.for = `${Math.max(1, Math.round(ms * scale))}ms`
+        }
+      }
+    }
+    const scaled = join(dir, basename(file).replace(/\.ya?ml$/, '.scaled.yml'))
+    writeFileSync(scaled, JSON.stringify(doc, null, 2))
+    return scaled
+  })
 }
 
 async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {

@@ -47,6 +47,26 @@ describe('fault control', () => {
     })
   })
 
+  test('the configured simulation is the baseline, not a fault; reset goes back to it, DELETE turns even it off', async () => {
+    const { call } = setup()
+    const database = { latency_min_ms: 20, latency_max_ms: 60, failure_rate: 0 }
+    expect(await (await call('GET', '/admin/faults')).json()).toMatchObject({
+      faults: { database },
+      baseline: { database },
+      beyond_baseline: [],
+    })
+    await call('PUT', '/admin/faults', { database, latency: { min_ms: 1, max_ms: 2 } })
+    expect(await (await call('GET', '/admin/faults')).json()).toMatchObject({ beyond_baseline: ['latency'] })
+    expect(await (await call('DELETE', '/admin/faults')).json()).toMatchObject({
+      faults: {},
+      baseline: { database },
+      beyond_baseline: ['database'],
+    })
+    const reset = await call('POST', '/admin/faults/reset')
+    expect(reset.status).toBe(200)
+    expect(await reset.json()).toMatchObject({ faults: { database }, beyond_baseline: [] })
+  })
+
   test('an error fault answers its status at its rate, only on its route, and stops when cleared', async () => {
     let n = 0
     const { call } = setup({ random: () => (n++ % 4) / 4 }) // 0, .25, .5, .75, ...

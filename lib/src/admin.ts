@@ -1,5 +1,6 @@
 // The admin API each service serves on its own port (the gateway never routes it):
-// GET /admin/faults reads the current faults, PUT replaces them, DELETE turns every fault off.
+// GET /admin/faults reads the current faults, PUT replaces them, DELETE turns every fault off,
+// POST /admin/faults/reset goes back to the baseline (the database simulation it started with).
 // When ADMIN_TOKEN is set, every admin request needs `Authorization: Bearer <token>`.
 
 import { timingSafeEqual } from 'node:crypto'
@@ -102,5 +103,19 @@ export function createAdminRoutes(options: AdminOptions) {
         return faults.get()
       },
       { response: FaultState, detail: { summary: 'Turn every fault off', tags: ['admin'], ...guarded } },
+    )
+    .post(
+      '/faults/reset',
+      () => {
+        faults.reset()
+        return faults.get()
+      },
+      {
+        response: FaultState,
+        detail: {
+          summary: 'Back to the baseline: faults off, the configured database simulation on',
+          tags: ['admin'],
+        },
+      },
     )
 }

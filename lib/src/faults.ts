@@ -14,6 +14,11 @@
 //
 // Every change is logged and exported as `shopstack_fault_active{kind}` (its strength, 0 when
 // off); every injection is counted in `simulated_faults_total{kind}` and marked on the span.
+//
+// The settings the service started with are its baseline (the database simulation, unless
+// SIMULATION=off): not a fault, but the behaviour it is configured to have. The state says which
+// kinds differ from it (`beyond_baseline`), and `reset` goes back to it; `clear` turns even the
+// baseline off.
 
 import { Elysia, t } from 'elysia'
 import type { SimulationConfig } from './config.ts'
@@ -113,6 +118,10 @@ export type FaultSettings = typeof FaultSettings.static
 export const FaultState = t.Object({
   service: t.String(),
   faults: FaultSettings,
+  /** What the service was configured with at start (the database simulation): not a fault. */
+  baseline: FaultSettings,
+  /** The kinds whose settings differ from the baseline (added, changed or removed): the faults. */
+  beyond_baseline: t.Array(t.String()),
   /** Memory the leak holds now. */
   leaked_bytes: t.Number(),
 })
@@ -150,7 +159,8 @@ export function createFaults(options: FaultsOptions) {
     leakTickMs = 1000,
   } = options
 
-  let settings: FaultSettings = fromSimulation(database)
+  const baseline: FaultSettings = fromSimulation(database)
+  let settings: FaultSettings = structuredClone(baseline)
   const active = metrics.gauge(
     'shopstack_fault_active',
     'Active faults by kind, as their strength (0 = off).',
@@ -278,10 +288,18 @@ export function createFaults(options: FaultsOptions) {
   return {
     service,
     simulation,
-    get: (): FaultState => ({ service, faults: structuredClone(settings), leaked_bytes: leakedBytes }),
+    get: (): FaultState => ({
+      service,
+      faults: structuredClone(settings),
+      baseline: structuredClone(baseline),
+      beyond_baseline: beyondBaseline(settings, baseline),
+      leaked_bytes: leakedBytes,
+    }),
     set,
     /** Everything off, the database simulation included. */
     clear: () => set({}, 'cleared'),
+    /** Back to the baseline: every fault off, the configured database simulation on. */
+    reset: () => set(baseline, 'reset to baseline'),
     /** Readiness check: fails while the readiness fault is on. */
     readiness: () => {
       if (settings.readiness?.fail) throw new Error('readiness fault injected')
@@ -305,6 +323,12 @@ export function createFaults(options: FaultsOptions) {
       leakedBytes = 0
     },
   }
+}
+
+/** The kinds set differently in `faults` than in `baseline` (on, off or changed), in kind order. */
+export function beyondBaseline(faults: FaultSettings, baseline: FaultSettings): string[] {
+  const kinds = Object.keys(FaultSettings.properties) as Array<keyof FaultSettings>
+  return kinds.filter((kind) => JSON.stringify(faults[kind]) !== JSON.stringify(baseline[kind]))
 }
 
 function fromSimulation(database: SimulationConfig): FaultSettings {

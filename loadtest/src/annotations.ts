@@ -26,6 +26,8 @@ export interface AnnotationStart {
   source: FaultAnnotation['source']
   faults: FaultSettings
   note?: string
+  /** The line to print instead of the faults' summary. */
+  label?: string
 }
 
 export type AnnotationLog = ReturnType<typeof createAnnotationLog>
@@ -40,7 +42,7 @@ export function createAnnotationLog(elapsedSeconds: () => number) {
         id: entries.length + 1,
         service: start.service,
         source: start.source,
-        label: summarizeFaults(start.faults),
+        label: start.label ?? summarizeFaults(start.faults),
         faults: structuredClone(start.faults),
         ...(start.note ? { note: start.note } : {}),
         start_s: at(),

@@ -15,6 +15,8 @@ import {
   planScenario,
   type Scenario,
   ScenarioError,
+  scalePromqlDurations,
+  scaleScenario,
   scenarioLengthMs,
 } from './fault-scenario.ts'
 import { FaultApiError, type FaultSettings, type FaultState, type ServiceName } from './faults.ts'
@@ -74,7 +76,108 @@ describe('scenario files', () => {
         },
         { service: 'catalog', faults: { latency: { min_ms: 500, max_ms: 500 } }, atMs: 5000, jitterMs: 0 },
       ],
+      signals: [],
     })
+  })
+
+  test('signals are read: alerts, metrics with their phases, spans; a bad one is refused at its path', () => {
+    const base = {
+      name: 'x',
+      description: 'y',
+      steps: [{ at: '1s', service: 'cart', faults: { readiness: { fail: true } } }],
+    }
+    const scenario = parseScenario({
+      ...base,
+      signals: [
+        { alert: 'A', labels: { service: 'cart' }, becomes: 'firing', within: '1m', clears_within: '6m' },
+        { alert: 'B', becomes: 'quiet' },
+        { expr: 'rate(x[5m])', before: '< 0.2', during: '>= 1e-3', within: '30s', panel: 'D > R > P' },
+        { spans: { service: 'cart', event: 'shopstack.simulated_failure' }, note: 'why' },
+      ],
+    })
+    expect(scenario.signals).toEqual([
+      {
+        alert: 'A',
+        labels: { service: 'cart' },
+        becomes: 'firing',
+        withinMs: 60_000,
+        clearsWithinMs: 360_000,
+      },
+      { alert: 'B', labels: {}, becomes: 'quiet', withinMs: 0 },
+      {
+        expr: 'rate(x[5m])',
+        before: { op: '<', value: 0.2 },
+        during: { op: '>=', value: 0.001 },
+        withinMs: 30_000,
+        panel: 'D > R > P',
+      },
+      { spans: { service: 'cart', event: 'shopstack.simulated_failure' }, note: 'why' },
+    ])
+    expect(
+      errorOf({
+        ...base,
+        signals: [
+          { alert: 'A', becomes: 'loud' },
+          { expr: 'x', during: 'above 1', within: '1s' },
+          { spans: { service: 'payments' } },
+          { metric: 'x' },
+        ],
+      })
+        .split('\n')
+        .map((line) => line.trim()),
+    ).toEqual([
+      'test.json:',
+      'signals[0].becomes must be one of firing, pending, quiet, got "loud"',
+      'signals[0].within is required (e.g. "30s")',
+      'signals[1].during must be a comparison like "> 0.45" or "== 0", got "above 1"',
+      'signals[1] needs at least one of before, during, throughout, after',
+      'signals[2].spans.service must be one of gateway, catalog, cart',
+      'signals[3] must name an alert, an expr or spans',
+    ])
+  })
+
+  test('a time scale shortens every time of the scenario, its signals and their PromQL windows included', () => {
+    const scenario = parseScenario({
+      name: 'x',
+      description: 'y',
+      duration: '2m30s',
+      steps: [
+        {
+          at: '30s',
+          service: 'catalog',
+          faults: { latency: { min_ms: 500, max_ms: 500 } },
+          for: '10s',
+          jitter: '5s',
+          repeat: { every: '30s', times: 2 },
+        },
+      ],
+      signals: [
+        { alert: 'A', becomes: 'pending', within: '1m', clears_within: '6m' },
+        {
+          expr: 'rate(x[5m]) / rate(x[1h30m] offset 1m) + max_over_time(y[5m:30s])',
+          after: '< 1',
+          within: '30s',
+        },
+      ],
+    })
+    const fast = scaleScenario(scenario, 0.1)
+    expect(fast.durationMs).toBe(15_000)
+    expect(fast.steps[0]).toMatchObject({
+      atMs: 3000,
+      forMs: 1000,
+      jitterMs: 500,
+      repeat: { everyMs: 3000, times: 2 },
+    })
+    expect(fast.signals).toEqual([
+      { alert: 'A', labels: {}, becomes: 'pending', withinMs: 6000, clearsWithinMs: 36_000 },
+      {
+        expr: 'rate(x[30000ms]) / rate(x[540000ms] offset 6000ms) + max_over_time(y[30000ms:3000ms])',
+        after: { op: '<', value: 1 },
+        withinMs: 3000,
+      },
+    ])
+    expect(scalePromqlDurations('rate(x[5m])', 1)).toBe('rate(x[300000ms])')
+    expect(() => scaleScenario(scenario, 0)).toThrow('the time scale must be above 0')
   })
 
   test('a bad file is refused with every problem, each at its path', () => {
@@ -99,7 +202,7 @@ describe('scenario files', () => {
     })
     expect(message.split('\n').map((line) => line.trim())).toEqual([
       'test.json:',
-      'descripton is not a field (name, description, watch, seed, duration, steps)',
+      'descripton is not a field (name, description, watch, seed, duration, steps, signals, instances)',
       'name must be a non-empty string',
       'description must be a non-empty string',
       'seed must be a whole number, got -1',
@@ -153,6 +256,8 @@ describe('scenario files', () => {
       'failing-write-path.json',
       'flapping-instance.json',
       'memory-leak.json',
+      'readiness-drain.json',
+      'retry-storm.json',
       'slow-dependency.json',
     ])
     for (const file of files) {
@@ -219,6 +324,81 @@ describe("the scenarios' watch hints", () => {
   })
 })
 
+/** Each dashboard's title and its panels with the row they sit under (the row before them). */
+function dashboardPanels(): Map<string, Array<{ row?: string; title: string }>> {
+  const dir = join(import.meta.dir, '..', '..', 'observability', 'grafana', 'dashboards')
+  type Panel = { type?: string; title?: string; panels?: Panel[] }
+  const byDashboard = new Map<string, Array<{ row?: string; title: string }>>()
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { title: string; panels?: Panel[] }
+    const panels: Array<{ row?: string; title: string }> = []
+    let row: string | undefined
+    for (const panel of dashboard.panels ?? []) {
+      if (panel.type === 'row') {
+        row = panel.title
+        // A collapsed row holds its panels itself.
+        for (const child of panel.panels ?? []) if (child.title) panels.push({ row, title: child.title })
+      } else if (panel.title) panels.push({ ...(row ? { row } : {}), title: panel.title })
+    }
+    byDashboard.set(dashboard.title, panels)
+  }
+  return byDashboard
+}
+
+/** Every alert name in the project's rule files. */
+function ruleAlerts(): Set<string> {
+  const dir = join(import.meta.dir, '..', '..', 'observability', 'prometheus', 'rules')
+  const names = new Set<string>()
+  for (const file of readdirSync(dir)) {
+    for (const match of readFileSync(join(dir, file), 'utf8').matchAll(/^\s*- alert:\s*(\S+)/gm)) {
+      if (match[1]) names.add(match[1])
+    }
+  }
+  return names
+}
+
+describe("the scenarios' signals", () => {
+  test('every panel a signal names is that panel, under that row, on that provisioned dashboard, and every alert is a rule', async () => {
+    const dashboards = dashboardPanels()
+    const alerts = ruleAlerts()
+    const missing: string[] = []
+    for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))) {
+      const scenario = await loadScenario(join(SCENARIOS, file))
+      expect(`${file}: ${scenario.signals.length} signals`).not.toBe(`${file}: 0 signals`)
+      for (const signal of scenario.signals) {
+        if ('alert' in signal && !alerts.has(signal.alert)) missing.push(`${file}: alert ${signal.alert}`)
+        if (!('panel' in signal) || !signal.panel) continue
+        const [dashboard = '', ...rest] = signal.panel.split(' > ')
+        const title = rest.at(-1)
+        const row = rest.length === 2 ? rest[0] : undefined
+        const panels = dashboards.get(dashboard)
+        const found = panels?.some((p) => p.title === title && (row === undefined || p.row === row))
+        if (rest.length < 1 || rest.length > 2 || !found) missing.push(`${file}: panel "${signal.panel}"`)
+      }
+      // Something must move while the fault is on, and something must be checked to stay quiet.
+      expect(
+        scenario.signals.some(
+          (s) => ('expr' in s && s.during) || ('alert' in s && s.becomes !== 'quiet') || 'spans' in s,
+        ),
+      ).toBe(true)
+      expect(scenario.signals.some((s) => 'alert' in s && s.becomes === 'quiet')).toBe(true)
+    }
+    expect(missing).toEqual([])
+  })
+
+  test('a panel or alert that does not exist is caught', () => {
+    const dashboards = dashboardPanels()
+    expect(
+      dashboards.get('ShopStack overview')?.some((p) => p.row === 'Runtime' && p.title === 'Resident memory'),
+    ).toBe(true)
+    expect(
+      dashboards.get('ShopStack overview')?.some((p) => p.row === 'Runtime' && p.title === 'Latency p99'),
+    ).toBe(false)
+    expect(ruleAlerts().has('ShopStackHighLatency')).toBe(true)
+    expect(ruleAlerts().has('ShopStackHighLatencyy')).toBe(false)
+  })
+})
+
 describe('the scenario plan', () => {
   const flapping: Scenario = parseScenario({
     name: 'flap',
@@ -264,6 +444,8 @@ function fakeServices(time: VirtualTime, initial: Partial<Record<ServiceName, Fa
   const state = (service: ServiceName): FaultState => ({
     service,
     faults: structuredClone(faults[service]),
+    baseline: {},
+    beyond_baseline: Object.keys(faults[service]),
     leaked_bytes: 0,
   })
   return {

@@ -32,6 +32,48 @@ export interface ScenarioStep {
   note?: string
 }
 
+/** Where an alert must be while the fault is on: firing, pending but never firing, or quiet throughout. */
+export type AlertState = 'firing' | 'pending' | 'quiet'
+
+export interface AlertSignal {
+  alert: string
+  /** Labels the alert must carry (the rest may be anything). */
+  labels: Record<string, string>
+  becomes: AlertState
+  /** How soon after the fault's first start it gets there (firing, pending). */
+  withinMs: number
+  /** How soon after the fault's last end it is inactive again; unchecked when absent. */
+  clearsWithinMs?: number
+  note?: string
+}
+
+/** `> 0.45`, `< 0.2`, `== 0`: a PromQL result's every sample compared to a number. */
+export interface Comparison {
+  op: '>' | '<' | '>=' | '<=' | '=='
+  value: number
+}
+
+export interface MetricSignal {
+  expr: string
+  before?: Comparison
+  /** Reached at some moment within `withinMs` of the fault's start. */
+  during?: Comparison
+  /** Held at every look from `withinMs` after the fault's start to its end. */
+  throughout?: Comparison
+  after?: Comparison
+  withinMs: number
+  /** The Grafana panel that shows it: "Dashboard > Row > Panel". */
+  panel?: string
+  note?: string
+}
+
+export interface SpanSignal {
+  spans: { service: ServiceName; attribute?: string; event?: string }
+  note?: string
+}
+
+export type Signal = AlertSignal | MetricSignal | SpanSignal
+
 export interface Scenario {
   name: string
   description: string
@@ -41,6 +83,13 @@ export interface Scenario {
   /** The run time the scenario is written for (the default for --run-time). */
   durationMs?: number
   steps: ScenarioStep[]
+  /** What the scenario must make visible (checked by e2e/scenario-signals.test.ts). */
+  signals: Signal[]
+  /**
+   * How many instances of a service it is written for (`CATALOG_SERVICE_URL=a,b`); its faults go
+   * to the first, the one --catalog-host names. One of each when absent.
+   */
+  instances?: Partial<Record<ServiceName, number>>
 }
 
 /** A bad scenario file: bad usage, so the CLI exits 2 with every problem listed. */
@@ -48,7 +97,12 @@ export class ScenarioError extends UsageError {
   override name = 'ScenarioError'
 }
 
-const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps']
+const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps', 'signals', 'instances']
+const ALERT_KEYS = ['alert', 'labels', 'becomes', 'within', 'clears_within', 'note']
+const METRIC_KEYS = ['expr', 'before', 'during', 'throughout', 'after', 'within', 'panel', 'note']
+const SPAN_KEYS = ['spans', 'note']
+const ALERT_STATES: readonly AlertState[] = ['firing', 'pending', 'quiet']
+const COMPARISON = /^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/
 const STEP_KEYS = ['at', 'service', 'faults', 'for', 'jitter', 'repeat', 'note']
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -170,12 +224,120 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
       })
     })
   }
+  let instances: Scenario['instances']
+  if (value.instances !== undefined) {
+    const given = value.instances
+    const good =
+      isObject(given) &&
+      Object.entries(given).every(
+        ([service, n]) =>
+          SERVICES.includes(service as ServiceName) &&
+          typeof n === 'number' &&
+          Number.isInteger(n) &&
+          n >= 1 &&
+          n <= 4,
+      )
+    if (good) instances = given as Scenario['instances']
+    else problems.push(`instances must map services (${SERVICES.join(', ')}) to a whole number from 1 to 4`)
+  }
+  const signals: Signal[] = []
+  if (value.signals !== undefined && !Array.isArray(value.signals)) problems.push('signals must be a list')
+  const comparison = (v: unknown, at: string): Comparison | undefined => {
+    if (v === undefined) return undefined
+    const match = typeof v === 'string' ? COMPARISON.exec(v) : null
+    if (!match) {
+      problems.push(`${at} must be a comparison like "> 0.45" or "== 0", got ${JSON.stringify(v)}`)
+      return undefined
+    }
+    return { op: match[1] as Comparison['op'], value: Number(match[2]) }
+  }
+  ;(Array.isArray(value.signals) ? value.signals : []).forEach((raw: unknown, index) => {
+    const at = `signals[${index}]`
+    if (!isObject(raw)) {
+      problems.push(`${at} must be an object`)
+      return
+    }
+    const note = text(raw.note, `${at}.note`, false)
+    const notePart = note ? { note } : {}
+    if ('alert' in raw) {
+      unknown(raw, ALERT_KEYS, `${at}.`)
+      const alert = text(raw.alert, `${at}.alert`, true)
+      const becomes = raw.becomes as AlertState
+      if (!ALERT_STATES.includes(becomes)) {
+        problems.push(
+          `${at}.becomes must be one of ${ALERT_STATES.join(', ')}, got ${JSON.stringify(becomes)}`,
+        )
+      }
+      const labels = raw.labels ?? {}
+      if (!isObject(labels) || !Object.values(labels).every((l) => typeof l === 'string')) {
+        problems.push(`${at}.labels must be an object of label values`)
+      }
+      const withinMs =
+        duration(raw.within, `${at}.within`, { required: becomes !== 'quiet', positive: true }) ?? 0
+      const clearsWithinMs = duration(raw.clears_within, `${at}.clears_within`, { positive: true })
+      if (alert) {
+        signals.push({
+          alert,
+          labels: labels as Record<string, string>,
+          becomes,
+          withinMs,
+          ...(clearsWithinMs === undefined ? {} : { clearsWithinMs }),
+          ...notePart,
+        })
+      }
+    } else if ('expr' in raw) {
+      unknown(raw, METRIC_KEYS, `${at}.`)
+      const expr = text(raw.expr, `${at}.expr`, true)
+      const phases = {
+        before: comparison(raw.before, `${at}.before`),
+        during: comparison(raw.during, `${at}.during`),
+        throughout: comparison(raw.throughout, `${at}.throughout`),
+        after: comparison(raw.after, `${at}.after`),
+      }
+      if (!Object.values(phases).some(Boolean)) {
+        problems.push(`${at} needs at least one of before, during, throughout, after`)
+      }
+      const withinMs = duration(raw.within, `${at}.within`, { required: true, positive: true }) ?? 0
+      const panel = text(raw.panel, `${at}.panel`, false)
+      if (expr) {
+        signals.push({
+          expr,
+          ...Object.fromEntries(Object.entries(phases).filter(([, c]) => c)),
+          withinMs,
+          ...(panel ? { panel } : {}),
+          ...notePart,
+        })
+      }
+    } else if ('spans' in raw) {
+      unknown(raw, SPAN_KEYS, `${at}.`)
+      const spans = raw.spans
+      if (!isObject(spans) || !SERVICES.includes(spans.service as ServiceName)) {
+        problems.push(`${at}.spans.service must be one of ${SERVICES.join(', ')}`)
+      } else if (typeof spans.attribute !== 'string' && typeof spans.event !== 'string') {
+        problems.push(`${at}.spans needs an attribute or an event name`)
+      } else {
+        unknown(spans, ['service', 'attribute', 'event'], `${at}.spans.`)
+        signals.push({
+          spans: {
+            service: spans.service as ServiceName,
+            ...(typeof spans.attribute === 'string' ? { attribute: spans.attribute } : {}),
+            ...(typeof spans.event === 'string' ? { event: spans.event } : {}),
+          },
+          ...notePart,
+        })
+      }
+    } else {
+      problems.push(`${at} must name an alert, an expr or spans`)
+    }
+  })
   if (problems.length > 0) fail(problems.length === 1 ? String(problems[0]) : `\n  ${problems.join('\n  ')}`)
   return {
     name,
     description,
     watch,
     steps,
+    signals,
+    ...(instances ? { instances } : {}),
     ...(seed === undefined ? {} : { seed }),
     ...(durationMs === undefined ? {} : { durationMs }),
   }
@@ -225,6 +387,63 @@ export function planScenario(scenario: Scenario, random: () => number): FaultWin
   })
   // Stable: steps starting together keep their order in the file, so the later one wins.
   return windows.sort((a, b) => a.startMs - b.startMs)
+}
+
+/** The windows a run with `seed` plays (the player's own draw), e.g. for a test to know when to look. */
+export function scenarioWindows(scenario: Scenario, seed: number): FaultWindow[] {
+  return planScenario(scenario, jitterRandom(seed))
+}
+
+// Salted, so the jitter is not the same stream as the traffic's first choices.
+const jitterRandom = (seed: number) => createRandom((seed ^ 0x5ce7a210) >>> 0)
+
+/**
+ * The same scenario with every time multiplied by `scale` (0.1: ten times faster): its steps'
+ * start, length, jitter and repeats, its duration, and its signals' deadlines. Fault strengths
+ * stay as they are (a leak of 100 MB a minute still leaks 100 MB a minute), so a scaled run of a
+ * leak holds less memory. Prometheus's windows must be scaled alike (e2e/prometheus.ts).
+ */
+export function scaleScenario(scenario: Scenario, scale: number): Scenario {
+  if (!(scale > 0)) throw new ScenarioError(`the time scale must be above 0, got ${scale}`)
+  const by = (ms: number) => Math.round(ms * scale)
+  return {
+    ...scenario,
+    ...(scenario.durationMs === undefined ? {} : { durationMs: by(scenario.durationMs) }),
+    steps: scenario.steps.map((step) => ({
+      ...step,
+      atMs: by(step.atMs),
+      jitterMs: by(step.jitterMs),
+      ...(step.forMs === undefined ? {} : { forMs: by(step.forMs) }),
+      ...(step.repeat ? { repeat: { ...step.repeat, everyMs: by(step.repeat.everyMs) } } : {}),
+    })),
+    signals: scenario.signals.map((signal) => {
+      if ('spans' in signal) return signal
+      const scaled = { ...signal, withinMs: by(signal.withinMs) }
+      if ('alert' in scaled && scaled.clearsWithinMs !== undefined)
+        scaled.clearsWithinMs = by(scaled.clearsWithinMs)
+      if ('expr' in scaled) scaled.expr = scalePromqlDurations(scaled.expr, scale)
+      return scaled
+    }),
+  }
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `[5m]` → `[30s]` at 0.1, `offset 1h` alike: PromQL's durations multiplied by `scale`, in ms. */
+export function scalePromqlDurations(expr: string, scale: number): string {
+  const scaleOne = (text: string) => {
+    if (text === '') return ''
+    let ms = 0
+    for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h|d)/g))
+      ms += Number(n) * (UNIT_MS[unit ?? ''] ?? 1)
+    return `${Math.max(1, Math.round(ms * scale))}ms`
+  }
+  return expr
+    .replace(
+      /\[([0-9smhd]+)(:[0-9smhd]*)?\]/g,
+      (_, range: string, step = '') => `[${scaleOne(range)}${step ? `:${scaleOne(step.slice(1))}` : ''}]`,
+    )
+    .replace(/offset\s+([0-9smhd]+)/g, (_, d: string) => `offset ${scaleOne(d)}`)
 }
 
 /** The end of the scenario's last scheduled change, for a warning when the run is shorter. */
@@ -327,8 +546,7 @@ export function createScenarioPlayer(options: ScenarioPlayerOptions): Timeline {
     start(run) {
       annotations = run.annotations
       startedAt = now()
-      // Salted, so the jitter is not the same stream as the traffic's first choices.
-      const windows = planScenario(scenario, createRandom((run.seed ^ 0x5ce7a210) >>> 0))
+      const windows = scenarioWindows(scenario, run.seed)
       ready = Promise.all(
         services.map(async (service) => {
           try {

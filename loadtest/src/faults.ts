@@ -225,6 +225,36 @@ export function summarizeFaults(faults: FaultSettings): string {
   return parts.length ? parts.join(', ') : 'no faults'
 }
 
+/** The kinds set differently in `faults` than in `baseline` (as lib's faults.ts says it). */
+export function beyondBaseline(faults: FaultSettings, baseline: FaultSettings): string[] {
+  return (Object.keys(FAULT_KINDS) as Array<keyof FaultSettings>).filter(
+    (kind) => JSON.stringify(faults[kind]) !== JSON.stringify(baseline[kind]),
+  )
+}
+
+/** Only what differs from the baseline: the faults on top of it, and the baseline kinds turned off. */
+export function faultsOnTop(state: Pick<FaultState, 'faults' | 'baseline'>): {
+  faults: FaultSettings
+  off: string[]
+} {
+  const faults: Record<string, unknown> = {}
+  const off: string[] = []
+  for (const kind of beyondBaseline(state.faults, state.baseline)) {
+    const value = state.faults[kind as keyof FaultSettings]
+    if (value === undefined) off.push(kind)
+    else faults[kind] = value
+  }
+  return { faults: faults as FaultSettings, off }
+}
+
+/** "latency 200–400 ms, database off": what differs from the baseline; "baseline" when nothing. */
+export function summarizeBeyondBaseline(state: Pick<FaultState, 'faults' | 'baseline'>): string {
+  const { faults, off } = faultsOnTop(state)
+  const parts = Object.keys(faults).length ? [summarizeFaults(faults)] : []
+  for (const kind of off) parts.push(`${kind} off`)
+  return parts.length ? parts.join(', ') : 'baseline'
+}
+
 /** A refusal from a service's admin API (or no answer at all), with the problem+json it sent. */
 export class FaultApiError extends Error {
   override name = 'FaultApiError'
@@ -251,8 +281,13 @@ export type FaultClient = ReturnType<typeof createFaultClient>
 export function createFaultClient(options: FaultClientOptions) {
   const { hosts, token, fetch: fetchFn = fetch, timeoutMs = 5000 } = options
 
-  async function call(service: ServiceName, method: string, body?: FaultSettings): Promise<FaultState> {
-    const url = `${hosts[service]}/admin/faults`
+  async function call(
+    service: ServiceName,
+    method: string,
+    body?: FaultSettings,
+    path = '/admin/faults',
+  ): Promise<FaultState> {
+    const url = `${hosts[service]}${path}`
     const headers: Record<string, string> = { accept: 'application/json' }
     if (token) headers.authorization = `Bearer ${token}`
     if (body) headers['content-type'] = 'application/json'
@@ -295,7 +330,14 @@ export function createFaultClient(options: FaultClientOptions) {
         detail: `${service}'s admin API at ${url} answered something that is not a fault state`,
       })
     }
-    return parsed as FaultState
+    // A service from before baselines existed: treat what it has as its baseline.
+    const state = parsed as Partial<FaultState> & { faults: FaultSettings }
+    const baseline = state.baseline ?? {}
+    return {
+      ...state,
+      baseline,
+      beyond_baseline: state.beyond_baseline ?? beyondBaseline(state.faults, baseline),
+    } as FaultState
   }
 
   return {
@@ -305,6 +347,8 @@ export function createFaultClient(options: FaultClientOptions) {
     set: (service: ServiceName, faults: FaultSettings) => call(service, 'PUT', faults),
     /** Everything off, the database simulation included. */
     clear: (service: ServiceName) => call(service, 'DELETE'),
+    /** Back to the service's baseline: faults off, its configured database simulation on. */
+    reset: (service: ServiceName) => call(service, 'POST', undefined, '/admin/faults/reset'),
   }
 }
 

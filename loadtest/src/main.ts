@@ -8,7 +8,13 @@
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { UsageError } from './duration.ts'
-import { createScenarioPlayer, loadScenario, type Scenario, scenarioLengthMs } from './fault-scenario.ts'
+import {
+  createScenarioPlayer,
+  loadScenario,
+  type Scenario,
+  scaleScenario,
+  scenarioLengthMs,
+} from './fault-scenario.ts'
 import { createFaultClient, type FaultClient } from './faults.ts'
 import { type CliOptions, parseCli, runnerOptionsOf, USAGE, withScenario } from './options.ts'
 import { buildReport, describeRun, type Report, renderHtmlReport } from './report.ts'
@@ -48,7 +54,8 @@ const scenarioLog = (line: string) =>
 
 /** Read the scenario, say what it teaches, and check every service it changes answers its admin API. */
 async function prepareScenario(cli: CliOptions, file: string, faults: FaultClient): Promise<Scenario> {
-  const scenario = await loadScenario(file)
+  const loaded = await loadScenario(file)
+  const scenario = cli.timeScale === 1 ? loaded : scaleScenario(loaded, cli.timeScale)
   const services = [...new Set(scenario.steps.map((s) => s.service))]
   const problems = (
     await Promise.all(

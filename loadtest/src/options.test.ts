@@ -105,6 +105,12 @@ describe('the command line', () => {
     })
   })
 
+  test('--time-scale plays a scenario faster (or slower); it must be above 0', () => {
+    expect(parse([]).timeScale).toBe(1)
+    expect(parse(['--time-scale', '0.1']).timeScale).toBe(0.1)
+    expect(() => parse(['--time-scale', '0'])).toThrow('--time-scale must be above 0, got "0"')
+  })
+
   test('--help asks for the usage text', () => {
     expect(parseCli(['--help'])).toEqual({ help: true })
   })

@@ -39,6 +39,8 @@ export interface CliOptions {
   webHost: string
   /** A fault scenario file to play alongside the load. */
   scenario?: string
+  /** Multiplies every time of the scenario (0.1: ten times faster); 1 by default. */
+  timeScale: number
   /** Bearer token of the services' admin API (ADMIN_TOKEN). */
   adminToken?: string
 }
@@ -73,6 +75,7 @@ Duration (every run ends by itself)
 Faults
       --scenario FILE       play a fault scenario (JSON, see loadtest/scenarios/) during the run;
                             its faults are turned off again at the end or on Ctrl-C
+      --time-scale X        play the scenario X times as long (0.1: ten times faster; default 1)
       --admin-token TOKEN   the services' ADMIN_TOKEN, for scenarios and the UI's Faults panel
                             (default: the ADMIN_TOKEN environment variable)
 Results
@@ -122,6 +125,7 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
         'web-port': { type: 'string' },
         'web-host': { type: 'string' },
         scenario: { type: 'string' },
+        'time-scale': { type: 'string' },
         'admin-token': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -191,6 +195,7 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
     ...(text('html') === undefined ? {} : { html: text('html') }),
     ...(text('json') === undefined ? {} : { json: text('json') }),
     ...(text('scenario') === undefined ? {} : { scenario: text('scenario') }),
+    timeScale: number('time-scale', 1, positive, 'above 0'),
   }
   const adminToken = text('admin-token') ?? env.ADMIN_TOKEN
   if (adminToken) options.adminToken = adminToken

@@ -364,7 +364,8 @@ export function createRunner(options: RunnerOptions = {}) {
       snapshot: stats.snapshot(),
       series: [...stats.series],
       annotations: annotations.list(),
-      ...(timeline ? { scenario: { name: timeline.name, description: timeline.description } } : {}),
+      // A timeline without a name (the web UI's restore at the end) is no scenario.
+      ...(timeline?.name ? { scenario: { name: timeline.name, description: timeline.description } } : {}),
     }
   }
 

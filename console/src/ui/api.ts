@@ -132,8 +132,18 @@ export interface FaultsAnswer {
   services: {
     service: string
     url: string
-    state?: { service: string; faults: Record<string, Record<string, unknown>>; leaked_bytes?: number }
+    state?: {
+      service: string
+      faults: Record<string, Record<string, unknown>>
+      baseline?: Record<string, Record<string, unknown>>
+      beyond_baseline?: string[]
+      leaked_bytes?: number
+    }
     summary?: string
+    /** The baseline (the database simulation the service started with), as a line. */
+    baseline?: string
+    /** What differs from the baseline, as a line ("baseline" when nothing does). */
+    beyond_baseline?: string
     error?: Problem
   }[]
 }

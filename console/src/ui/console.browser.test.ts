@@ -218,7 +218,9 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     const card = (service: string) => page.locator(`section.card[data-service="${service}"]`)
     await card('cart').waitFor()
     expect(await page.locator('section.card').count()).toBe(3)
-    expect(await card('catalog').getByText('Now: latency 500–500 ms on /catalog/:id').isVisible()).toBe(true)
+    expect(await card('catalog').getByText('Faults: latency 500–500 ms on /catalog/:id').isVisible()).toBe(
+      true,
+    )
     expect(await card('cart').getByRole('alert').textContent()).toContain(
       "Bad Gateway (502): cart's admin API at http://localhost:8002/admin/faults did not answer",
     )
@@ -392,7 +394,11 @@ describe.skipIf(!hasChromium)('the real console (createConsole) in a browser', (
     const card = (service: string) => page.locator(`section.card[data-service="${service}"]`)
     await card('cart').getByRole('alert').first().waitFor()
     expect(await card('cart').getByRole('alert').first().textContent()).toContain('did not answer')
-    expect(await card('catalog').getByText('Now: latency 500–500 ms on /catalog/:id').isVisible()).toBe(true)
+    expect(await card('gateway').getByText('At its baseline: no faults').isVisible()).toBe(true)
+    expect(await card('catalog').getAttribute('class')).toContain('faulty')
+    expect(await card('catalog').getByText('Faults: latency 500–500 ms on /catalog/:id').isVisible()).toBe(
+      true,
+    )
     await card('gateway').getByLabel('Errors on gateway').check()
     await page.locator('#gateway-error-rate').fill('0.25')
     await card('gateway').getByRole('button', { name: 'Apply to gateway' }).click()

@@ -9,7 +9,7 @@
 
 import { HttpError, problem, problemResponse } from '@shopstack/lib/errors'
 import { describeNumber, type FieldError, InvalidInputError } from '@shopstack/lib/validation'
-import type { FaultAnnotation } from '../annotations.ts'
+import type { AnnotationLog, FaultAnnotation } from '../annotations.ts'
 import { renderRunCharts } from '../charts.ts'
 import { parseDuration } from '../duration.ts'
 import { createScenarioPlayer, type Scenario } from '../fault-scenario.ts'
@@ -19,14 +19,17 @@ import {
   type FaultClient,
   type FaultSettings,
   type FaultState,
+  faultsOnTop,
   SERVICES,
   type ServiceName,
+  summarizeBeyondBaseline,
   summarizeFaults,
 } from '../faults.ts'
 import { buildReport, describeRun, type Report, renderAnnotationsTable, renderHtmlReport } from '../report.ts'
-import { createRunner, type Runner, type RunnerOptions } from '../runner.ts'
+import { createRunner, type Runner, type RunnerOptions, type Timeline } from '../runner.ts'
 import type { SeriesPoint } from '../stats.ts'
 import { evaluateThresholds, type Thresholds } from '../thresholds.ts'
+import { createUpstreamWatch } from '../upstream-watch.ts'
 
 export interface LoadApiOptions {
   /** Run options from the command line; a start request overrides users, spawn rate, rate and run time. */
@@ -106,6 +109,15 @@ export function createLoadApi(options: LoadApiOptions = {}) {
       },
       ...(adminToken ? { token: adminToken } : {}),
     })
+  // What the services themselves saw during the run: the upstreams' own errors and the retries.
+  const upstreamWatch = createUpstreamWatch({ hosts: faults.hosts })
+  let upstreamsReadAt = 0
+  /** Read the services' metrics again, at most once a second (the page polls status every second). */
+  function refreshUpstreams(): void {
+    if (!runner || performance.now() - upstreamsReadAt < 1000) return
+    upstreamsReadAt = performance.now()
+    void upstreamWatch.summary().catch(logError)
+  }
   /** The proxy's open annotation per service, for the current run. */
   let panelMarks = new Map<ServiceName, FaultAnnotation>()
   let runner: Runner | undefined
@@ -135,13 +147,10 @@ export function createLoadApi(options: LoadApiOptions = {}) {
     if (fields.spawn_rate !== undefined) next.spawnRate = fields.spawn_rate
     if (fields.rate !== undefined) next.rate = fields.rate
     if (fields.run_time !== undefined) next.runTimeMs = fields.run_time
-    if (scenario) {
-      next.timeline = createScenarioPlayer({
-        scenario,
-        client: faults,
-        ...(scenarioLog ? { log: scenarioLog } : {}),
-      })
-    }
+    const player = scenario
+      ? createScenarioPlayer({ scenario, client: faults, ...(scenarioLog ? { log: scenarioLog } : {}) })
+      : undefined
+    next.timeline = restoringAtTheEnd(player)
     runOptions = next
     finalReport = undefined
     panelMarks = new Map()
@@ -178,6 +187,7 @@ export function createLoadApi(options: LoadApiOptions = {}) {
     const active = runner
     const result = active?.partialResult()
     const series = result?.series ?? []
+    refreshUpstreams()
     return {
       status: active?.status() ?? { state: 'ready' as const },
       defaults: {
@@ -189,6 +199,12 @@ export function createLoadApi(options: LoadApiOptions = {}) {
       },
       totals: result?.snapshot.totals,
       endpoints: result?.snapshot.endpoints ?? [],
+      /**
+       * Behind the gateway, since the run began (from the services' own /metrics): each upstream's
+       * requests and 5xx answers, and the retries its callers sent it or the budget refused. A
+       * client's success may be a retry's: here the failures the retries hid are counted.
+       */
+      upstreams: runner ? upstreamWatch.last() : [],
       /** Grouped by cause; each example keeps the trace id the service answered (`traceresponse`). */
       failures: result?.snapshot.failures ?? [],
       /** For pages that draw their own charts. */
@@ -201,7 +217,11 @@ export function createLoadApi(options: LoadApiOptions = {}) {
     }
   }
 
-  /** A change through the proxy during a run: the previous one ends, the new set (if any) begins. */
+  /**
+   * A change through the proxy during a run: the previous one ends, and what now differs from the
+   * service's baseline (if anything) begins. Going back to the baseline is the end of a fault,
+   * not a fault of its own, so the charts shade only real changes.
+   */
   function markPanelChange(state: FaultState): void {
     const active = runner
     if (!active || active.state === 'stopped' || active.state === 'ready') return
@@ -209,9 +229,72 @@ export function createLoadApi(options: LoadApiOptions = {}) {
     const previous = panelMarks.get(service)
     if (previous) active.annotations.end(previous)
     panelMarks.delete(service)
-    if (Object.keys(state.faults).length > 0) {
-      panelMarks.set(service, active.annotations.begin({ service, source: 'panel', faults: state.faults }))
+    const onTop = faultsOnTop(state)
+    if (Object.keys(onTop.faults).length > 0 || onTop.off.length > 0) {
+      panelMarks.set(
+        service,
+        active.annotations.begin({
+          service,
+          source: 'panel',
+          faults: onTop.faults,
+          label: summarizeBeyondBaseline(state),
+        }),
+      )
     }
+  }
+
+  /**
+   * The run's timeline: the scenario's (if any), then, when the run ends, the panel's marks closed
+   * and every service put back as it was when the run began; the run ends once they are.
+   */
+  function restoringAtTheEnd(inner: Timeline | undefined): Timeline {
+    let before: Promise<Map<ServiceName, FaultSettings | undefined>> = Promise.resolve(new Map())
+    let annotations: AnnotationLog | undefined
+    return {
+      name: inner?.name ?? '',
+      description: inner?.description ?? '',
+      start(run) {
+        annotations = run.annotations
+        before = snapshotFaults()
+        void upstreamWatch.begin().catch(logError)
+        inner?.start(run)
+      },
+      async stop() {
+        await inner?.stop()
+        await upstreamWatch.summary().catch(logError)
+        for (const mark of panelMarks.values()) annotations?.end(mark)
+        panelMarks.clear()
+        await restoreFaults(await before)
+      },
+    }
+  }
+
+  /** Every service's faults now, to put back when the run ends (undefined: could not be read). */
+  function snapshotFaults(): Promise<Map<ServiceName, FaultSettings | undefined>> {
+    return Promise.all(
+      SERVICES.map(async (service) => {
+        try {
+          return [service, (await faults.get(service)).faults] as const
+        } catch {
+          return [service, undefined] as const
+        }
+      }),
+    ).then((entries) => new Map(entries))
+  }
+
+  /** A run ends with every service back to what it had when it began, whoever changed it since. */
+  async function restoreFaults(before: Map<ServiceName, FaultSettings | undefined>): Promise<void> {
+    await Promise.all(
+      [...before].map(async ([service, settings]) => {
+        if (!settings) return
+        try {
+          const now = (await faults.get(service)).faults
+          if (JSON.stringify(now) !== JSON.stringify(settings)) await faults.set(service, settings)
+        } catch (error) {
+          logError(error)
+        }
+      }),
+    )
   }
 
   /** Every service's faults, read in parallel; a service that fails is listed with its problem. */
@@ -222,7 +305,14 @@ export function createLoadApi(options: LoadApiOptions = {}) {
         try {
           const state = await (change ?? faults.get)(service)
           if (change) markPanelChange(state)
-          return { service, url, state, summary: summarizeFaults(state.faults) }
+          return {
+            service,
+            url,
+            state,
+            summary: summarizeFaults(state.faults),
+            baseline: summarizeFaults(state.baseline),
+            beyond_baseline: summarizeBeyondBaseline(state),
+          }
         } catch (error) {
           return { service, url, error: problemOf(error) }
         }
@@ -293,13 +383,17 @@ export function createLoadApi(options: LoadApiOptions = {}) {
       }
     },
 
-    /** The faults proxy: {prefix}/faults (GET all, DELETE all) and {prefix}/faults/:service (GET, PUT, DELETE). */
+    /**
+     * The faults proxy: {prefix}/faults (GET all, DELETE all), {prefix}/faults/reset (POST: all back
+     * to their baseline), {prefix}/faults/:service (GET, PUT, DELETE) and …/:service/reset (POST).
+     */
     faultRoutes(prefix = '/api'): LoadRoutes {
       return {
         [`${prefix}/faults`]: {
           GET: async () => Response.json(await allFaults()),
           DELETE: async () => Response.json(await allFaults(faults.clear)),
         },
+        [`${prefix}/faults/reset`]: { POST: async () => Response.json(await allFaults(faults.reset)) },
         [`${prefix}/faults/:service`]: {
           GET: (request) => faultRoute(request.params.service ?? '', faults.get),
           PUT: (request) =>
@@ -309,6 +403,9 @@ export function createLoadApi(options: LoadApiOptions = {}) {
               return faultRoute(request.params.service ?? '', (service) => faults.set(service, body))
             }),
           DELETE: (request) => faultRoute(request.params.service ?? '', faults.clear),
+        },
+        [`${prefix}/faults/:service/reset`]: {
+          POST: (request) => faultRoute(request.params.service ?? '', faults.reset),
         },
       }
     },

@@ -41,15 +41,17 @@ function createCard(service, url) {
   card.dataset.service = service
   const kinds = Object.entries(KINDS).filter(([, spec]) => !spec.services || spec.services.includes(service))
   card.innerHTML = '<h3>' + service + ' <small>' + esc(url) + '</small></h3>' +
-    '<p class="current"></p><p class="fault-error"></p><form onsubmit="return false">' +
+    '<p class="current"></p><p class="baseline"></p><p class="fault-error"></p><form onsubmit="return false">' +
     kinds.map(([kind, spec]) => '<fieldset data-kind="' + kind + '"><legend><label><input type="checkbox" data-on> ' + spec.title +
       '</label></legend>' + Object.entries(spec.fields).map(([name, field]) => fieldInput(kind, name, field)).join('') + '</fieldset>').join('') +
-    '<div class="fault-buttons"><button type="button" class="apply">Apply</button> <button type="button" class="off">All off</button> ' +
+    '<div class="fault-buttons"><button type="button" class="apply">Apply</button> <button type="button" class="reset">Reset to baseline</button> ' +
+    '<button type="button" class="off">All off</button> ' +
     '<button type="button" class="revert">Revert</button></div></form>'
   const entry = { card, dirty: false, state: undefined }
   card.addEventListener('input', () => { entry.dirty = true; card.classList.add('dirty') })
   card.querySelector('.apply').addEventListener('click', () => changeFaults(service, 'PUT', readForm(card)))
   card.querySelector('.off').addEventListener('click', () => changeFaults(service, 'DELETE'))
+  card.querySelector('.reset').addEventListener('click', () => changeFaults(service, 'POST', undefined, '/reset'))
   card.querySelector('.revert').addEventListener('click', () => { entry.dirty = false; fillForm(entry) })
   $('faults').appendChild(card)
   cards[service] = entry
@@ -61,7 +63,7 @@ function fillForm(entry) {
   const faults = (entry.state && entry.state.faults) || {}
   for (const fieldset of entry.card.querySelectorAll('fieldset')) {
     const kind = fieldset.dataset.kind
-    const settings = faults[kind] || EXAMPLES[kind] || {}
+    const settings = faults[kind] || ((entry.state && entry.state.baseline) || {})[kind] || EXAMPLES[kind] || {}
     fieldset.querySelector('[data-on]').checked = kind in faults
     fieldset.classList.toggle('on', kind in faults)
     for (const input of fieldset.querySelectorAll('[data-field]')) {
@@ -104,8 +106,12 @@ function showFaults(data) {
     }
     entry.state = s.state
     const leaked = s.state.leaked_bytes > 0 ? ' (leak holds ' + (s.state.leaked_bytes / 1048576).toFixed(1) + ' MB)' : ''
-    entry.card.querySelector('.current').textContent = s.summary + leaked
-    entry.card.classList.toggle('faulty', Object.keys(s.state.faults).length > 0)
+    // The baseline (the database simulation it was started with) is how the service is meant to
+    // behave, not a fault: the card turns red only for what differs from it.
+    const beyond = (s.state.beyond_baseline || []).length > 0
+    entry.card.querySelector('.current').textContent = (beyond ? 'Faults: ' + s.beyond_baseline : 'At its baseline') + leaked
+    entry.card.querySelector('.baseline').textContent = 'Baseline: ' + (s.baseline || 'no faults')
+    entry.card.classList.toggle('faulty', beyond)
     if (!entry.dirty) fillForm(entry)
   }
 }
@@ -118,17 +124,17 @@ async function loadFaults() {
   }
 }
 
-async function changeFaults(service, method, body) {
+async function changeFaults(service, method, body, suffix) {
   const entry = cards[service]
-  const response = await fetch('/api/faults/' + service, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) })
+  const response = await fetch('/api/faults/' + service + (suffix || ''), { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) })
   const data = await response.json()
   entry.card.querySelector('.fault-error').textContent = response.ok ? '' : problemText(data)
   if (response.ok) entry.dirty = false
   await loadFaults()
 }
 
-$('faults-all-off').addEventListener('click', async () => {
-  const data = await (await fetch('/api/faults', { method: 'DELETE' })).json()
+async function changeAll(method, path) {
+  const data = await (await fetch(path, { method })).json()
   for (const s of data.services) {
     if (cards[s.service]) {
       cards[s.service].dirty = false
@@ -136,7 +142,9 @@ $('faults-all-off').addEventListener('click', async () => {
     }
   }
   await loadFaults()
-})
+}
+$('faults-reset').addEventListener('click', () => changeAll('POST', '/api/faults/reset'))
+$('faults-all-off').addEventListener('click', () => changeAll('DELETE', '/api/faults'))
 $('faults-refresh').addEventListener('click', loadFaults)
 async function pollFaults() {
   await loadFaults()
@@ -191,6 +199,17 @@ function render(data) {
   $('failures').querySelector('tbody').innerHTML = data.failures.map((f) =>
     '<tr><td>' + f.count + '</td><td>' + esc(f.endpoint) + '</td><td>' + esc(f.cause) + '</td><td><code>' +
     esc(f.example.trace_id || '') + '</code></td><td><code>' + esc(f.example.request_id || '') + '</code></td></tr>').join('')
+  const ups = data.upstreams || []
+  $('upstreams').querySelector('tbody').innerHTML = ups.map((u) =>
+    '<tr data-upstream="' + u.service + '"><td>' + esc(u.service) + '</td><td>' + u.requests + '</td><td>' + u.errors + '</td><td>' +
+    (u.error_ratio * 100).toFixed(1) + '%</td><td>' + u.retries + '</td><td>' + u.retries_refused + '</td></tr>').join('')
+  // When the services failed more than the clients saw, say so: the retries hid it.
+  const hidden = ups.filter((u) => u.errors > 0 && t && u.error_ratio > (t.requests ? t.failures / t.requests : 0))
+  $('upstreams-note').textContent = hidden.length
+    ? hidden.map((u) => u.service + ' answered ' + (u.error_ratio * 100).toFixed(1) + '% of its requests with a 5xx').join('; ') +
+      ' — your requests failed ' + (t.requests ? (100 * t.failures / t.requests).toFixed(1) : '0') + '%: ' +
+      ups.reduce((n, u) => n + u.retries, 0) + ' retries by the gateway (and the cart) turned failures into successes.'
+    : ''
   $('chart-rps').innerHTML = data.charts.rps
   $('chart-latency').innerHTML = data.charts.latency
   $('chart-users').innerHTML = data.charts.users
@@ -235,13 +254,13 @@ input{width:90px;padding:4px}
 button{padding:6px 14px;font-size:14px;cursor:pointer}
 .state{padding:2px 8px;border-radius:3px;background:#555}
 .state.running,.state.spawning{background:#2e7d32}.state.stopping{background:#ef6c00}
-#message,.fault-error,#faults-message{color:#c62828}
+#message,.fault-error,#faults-message{color:#c62828}.hint{margin:4px 0;opacity:.85}#upstreams-note{font-weight:600}
 #scenario{background:#fff8e1;border:1px solid #ffe082;padding:8px 12px}
 .faults{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:12px}
 .fault-card{background:#fff;border:1px solid #ddd;padding:8px 12px}
 .fault-card.faulty{border-color:#c62828}.fault-card.dirty{border-style:dashed}
 .fault-card h3{margin:4px 0}.fault-card small{color:#777;font-weight:normal}
-.fault-card .current{margin:4px 0;font-weight:600}
+.fault-card .current{margin:4px 0;font-weight:600}.fault-card .baseline{margin:2px 0;opacity:.8}
 fieldset{border:1px solid #eee;margin:4px 0;padding:2px 8px;display:flex;gap:8px;flex-wrap:wrap}
 fieldset.on{background:#fff3f3}
 legend label{flex-direction:row;gap:4px;font-size:13px;color:#222;font-weight:600}
@@ -267,6 +286,12 @@ fieldset input[type=checkbox]{width:auto}
 <h2>Statistics</h2>
 <table id="stats"><thead><tr><th>Endpoint</th><th># requests</th><th># failures</th><th>req/s</th><th>req/s now</th><th>avg ms</th>
 <th>min</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead><tbody></tbody></table>
+<h2>Behind the gateway</h2>
+<p class="hint">What the services themselves saw since the run began (their own /metrics): a request that
+succeeded for you may have failed upstream first and been retried.</p>
+<p id="upstreams-note" class="hint" aria-live="polite"></p>
+<table id="upstreams"><thead><tr><th>Upstream</th><th>Its requests</th><th>Its 5xx</th><th>Its error ratio</th>
+<th>Retries sent to it</th><th>Retries refused (budget)</th></tr></thead><tbody></tbody></table>
 <h2>Charts</h2>
 <div class="charts"><div id="chart-rps"></div><div id="chart-latency"></div><div id="chart-users"></div></div>
 <h3>Faults during the run (shaded on the charts)</h3>
@@ -275,8 +300,11 @@ fieldset input[type=checkbox]{width:auto}
 <table id="failures"><thead><tr><th>Count</th><th>Endpoint</th><th>Cause</th><th>Example trace id</th><th>Example request id</th></tr></thead><tbody></tbody></table>
 <h2>Faults</h2>
 <p>Each service's faults, changed on the service at once (PUT replaces the service's whole set).
-During a run, every change is marked on the charts and listed under them.
-<button id="faults-all-off" type="button">All off (every service)</button>
+Its baseline is the database simulation it was started with: how it is meant to behave, not a
+fault. During a run, every change beyond the baseline is marked on the charts and listed under
+them, and the run ends with every service back to what it had when it began.
+<button id="faults-reset" type="button">Reset to baseline (every service)</button>
+<button id="faults-all-off" type="button">All off, baseline too (every service)</button>
 <button id="faults-refresh" type="button">Refresh</button> <span id="faults-message"></span></p>
 <div id="faults" class="faults"></div>
 <p id="downloads" hidden>Download the results:

@@ -4,12 +4,15 @@
 // refusal, see them marked on the run, and turn them all off.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { hasChromium, launchChromium } from '../../../e2e/browser.ts'
-import { type Stack, startStack } from '../../../e2e/harness.ts'
+import { ROOT, type Stack, startStack } from '../../../e2e/harness.ts'
 import type { FaultState } from '../faults.ts'
 import type { Report } from '../report.ts'
 import { createUiServer, type UiServer } from './server.ts'
+
+const ARTIFACTS = join(ROOT, 'test-artifacts')
 
 // The page functions below run in the browser; the project compiles without the DOM library, so
 // this file declares the little of `document` it uses.
@@ -27,7 +30,9 @@ let browser: Browser | undefined
 
 beforeAll(async () => {
   if (!hasChromium) return
-  stack = await startStack({ env: { ADMIN_TOKEN: TOKEN } })
+  // The database simulation on (its latency only, so the runs stay free of failures): each
+  // service's baseline, which the Faults panel must not call a fault.
+  stack = await startStack({ env: { ADMIN_TOKEN: TOKEN, SIMULATION: 'on', SIM_FAILURE_RATE: '0' } })
   ui = createUiServer({
     adminToken: TOKEN,
     port: 0,
@@ -137,12 +142,20 @@ test.skipIf(!hasChromium)(
     const services = stack
     const page = await browser.newPage()
     await page.goto(ui.url)
-    for (const service of ['gateway', 'catalog', 'cart']) {
-      await page.waitForFunction(
-        (id) => document.querySelector(`#faults-${id} .current`)?.textContent === 'no faults',
-        service,
-      )
+    const atBaseline = async (...ids: string[]) => {
+      for (const id of ids) {
+        await page.waitForFunction(
+          (id) => document.querySelector(`#faults-${id} .current`)?.textContent === 'At its baseline',
+          id,
+        )
+      }
     }
+    await atBaseline('gateway', 'catalog', 'cart')
+    expect(await page.textContent('#faults-cart .baseline')).toBe('Baseline: database 30–90 ms, 0% failures')
+    expect(await page.$$eval('.fault-card.faulty', (cards) => cards.length)).toBe(0)
+    const cartBaseline = { database: { latency_min_ms: 30, latency_max_ms: 90, failure_rate: 0 } }
+    const catalogBaseline = { database: { latency_min_ms: 20, latency_max_ms: 60, failure_rate: 0 } }
+
     // The gateway has no database and the catalog and cart no upstream to lose.
     expect(
       await page.$$eval('#faults-gateway fieldset', (sets) => sets.map((s) => s.getAttribute('data-kind'))),
@@ -164,16 +177,22 @@ test.skipIf(!hasChromium)(
     await page.fill(`${error} [data-field="route"]`, '/cart/add')
     await page.click('#faults-cart .apply')
     await page.waitForFunction(
-      () => document.querySelector('#faults-cart .current')?.textContent === 'error 100% 503 on /cart/add',
+      () =>
+        document.querySelector('#faults-cart .current')?.textContent ===
+        'Faults: error 100% 503 on /cart/add',
     )
-    expect(await faultsOf(services.cart.url)).toEqual({ error: { rate: 1, status: 503, route: '/cart/add' } })
+    // On top of the baseline, which the form kept.
+    expect(await faultsOf(services.cart.url)).toEqual({
+      ...cartBaseline,
+      error: { rate: 1, status: 503, route: '/cart/add' },
+    })
 
     // The gateway loses the catalog.
     await page.check('#faults-gateway fieldset[data-kind="upstream_unreachable"] [data-on]')
     await page.selectOption('#faults-gateway [data-field="upstream"]', 'catalog')
     await page.click('#faults-gateway .apply')
     await page.waitForFunction(
-      () => document.querySelector('#faults-gateway .current')?.textContent === 'catalog unreachable',
+      () => document.querySelector('#faults-gateway .current')?.textContent === 'Faults: catalog unreachable',
     )
     expect(await faultsOf(services.gateway.url)).toEqual({ upstream_unreachable: { upstream: 'catalog' } })
 
@@ -187,7 +206,7 @@ test.skipIf(!hasChromium)(
       document.querySelector('#faults-catalog .fault-error')?.textContent?.startsWith('422'),
     )
     expect(await page.textContent('#faults-catalog .fault-error')).toContain('latency.min_ms must not exceed')
-    expect(await faultsOf(services.catalog.url)).toEqual({})
+    expect(await faultsOf(services.catalog.url)).toEqual(catalogBaseline)
 
     // The run marks both changes on its charts and lists them.
     await page.waitForFunction(() =>
@@ -198,26 +217,45 @@ test.skipIf(!hasChromium)(
     await page.waitForFunction(
       () => Number(document.querySelector('#failures tbody tr td')?.textContent ?? 0) > 0,
     )
+    // Behind the gateway: the cart's own 503s, and the gateway's retries of the keyed adds.
+    const cell = (column: number) => `#upstreams tr[data-upstream="cart"] td:nth-child(${column})`
+    await page.waitForFunction((sel) => Number(document.querySelector(sel)?.textContent ?? 0) > 0, cell(5))
+    expect(Number(await page.textContent(cell(3)))).toBeGreaterThan(0)
 
+    // Reset to baseline: the faults go, the database simulation stays.
+    await page.click('#faults-reset')
+    await atBaseline('gateway', 'catalog', 'cart')
+    expect(await faultsOf(services.cart.url)).toEqual(cartBaseline)
+    expect(await faultsOf(services.gateway.url)).toEqual({})
+
+    // All off takes the baseline too, which is a change worth seeing.
     await page.click('#faults-all-off')
-    for (const service of ['gateway', 'catalog', 'cart']) {
-      await page.waitForFunction(
-        (id) => document.querySelector(`#faults-${id} .current`)?.textContent === 'no faults',
-        service,
-      )
-    }
-    for (const url of [services.gateway.url, services.catalog.url, services.cart.url]) {
-      expect(await faultsOf(url)).toEqual({})
-    }
+    await page.waitForFunction(
+      () => document.querySelector('#faults-cart .current')?.textContent === 'Faults: database off',
+    )
+    expect(await faultsOf(services.cart.url)).toEqual({})
     expect(await page.content()).not.toContain(TOKEN)
+    await page.screenshot({ path: join(ARTIFACTS, 'loadtest-faults-wide.png'), fullPage: true })
 
+    // The run ends with every service as it began: the baselines are back.
     await page.click('#stop')
     await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'stopped')
+    expect(await faultsOf(services.cart.url)).toEqual(cartBaseline)
+    expect(await faultsOf(services.catalog.url)).toEqual(catalogBaseline)
+    await page.click('#faults-refresh')
+    await atBaseline('gateway', 'catalog', 'cart')
     const report = (await (await fetch(`${ui.url}/api/report.json`)).json()) as Report
-    expect(report.annotations.map((a) => [a.service, a.source, a.label, a.end_s !== undefined])).toEqual([
+    // Only real changes are marked: the reset ended the faults without a mark of its own.
+    expect(
+      report.annotations.map((a) => [a.service, a.source, a.label, a.end_s !== undefined]).sort(),
+    ).toEqual([
+      ['cart', 'panel', 'database off', true],
       ['cart', 'panel', 'error 100% 503 on /cart/add', true],
+      ['catalog', 'panel', 'database off', true],
       ['gateway', 'panel', 'catalog unreachable', true],
     ])
+    await page.setViewportSize({ width: 480, height: 900 })
+    await page.screenshot({ path: join(ARTIFACTS, 'loadtest-faults-narrow.png'), fullPage: true })
     await page.close()
   },
   60_000,

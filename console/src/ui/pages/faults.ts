@@ -1,15 +1,19 @@
 // The faults panel: one card per service with what is injected now and a form to change it. The
 // kinds and their fields come from the load generator's FAULT_KINDS, so the form, the validation and
 // the services agree (faults.ts is browser-safe: at run time it imports only lib's validation and
-// errors, which import nothing). Apply PUTs the whole
-// set to /api/faults/:service, Clear DELETEs it; a refusal is shown in the words the API gave.
+// errors, which import nothing). Apply PUTs the whole set to /api/faults/:service, Reset to
+// baseline POSTs …/reset (the database simulation the service started with is its baseline, not a
+// fault: a card is marked faulty only for what differs from it), Clear DELETEs everything; a
+// refusal is shown in the words the API gave.
 
 import {
+  beyondBaseline,
   FAULT_KINDS,
   type FieldSpec,
   faultProblems,
   SERVICES,
   type ServiceName,
+  summarizeBeyondBaseline,
   summarizeFaults,
 } from '@shopstack/loadtest/faults'
 import { type FaultsAnswer, getJson, sendJson } from '../api.ts'
@@ -25,7 +29,8 @@ export function faultsPage(context: PageContext): void {
   const { root } = context
   const errors = errorBox()
   const cards = h('div', { class: 'cards' })
-  const clearAll = h('button', { type: 'button', class: 'danger' }, 'Clear every fault')
+  const resetAll = h('button', { type: 'button' }, 'Reset every service to its baseline')
+  const clearAll = h('button', { type: 'button', class: 'danger' }, 'Clear everything, baselines too')
   replace(
     root,
     h('h1', null, 'Faults'),
@@ -33,21 +38,27 @@ export function faultsPage(context: PageContext): void {
       'p',
       { class: 'muted' },
       'Inject latency, errors, hangs and more into a running service, then watch them on the Overview and in traces. ',
-      'Clear turns off everything, the simulated database delay a service starts with included; ',
-      'restart the service (bun run restart <service>) to get that back. ',
+      "A service's baseline is the simulated database delay (and the cart's write failures) it starts with: ",
+      'how it is meant to behave, not a fault. Reset to baseline turns the faults off and keeps it; ',
+      'Clear turns off everything, the baseline included. ',
+      resetAll,
+      ' ',
       clearAll,
     ),
     errors.element,
     cards,
   )
-  clearAll.addEventListener('click', async () => {
+  /** A change to every service at once; the cards show the answer. */
+  const everyService = (method: string, url: string, doing: string) => async () => {
     try {
-      render(await sendJson<FaultsAnswer>('DELETE', '/api/faults'))
+      render(await sendJson<FaultsAnswer>(method, url))
       errors.clear()
     } catch (error) {
-      errors.show(error, 'clear the faults')
+      errors.show(error, doing)
     }
-  })
+  }
+  resetAll.addEventListener('click', everyService('POST', '/api/faults/reset', 'reset the faults'))
+  clearAll.addEventListener('click', everyService('DELETE', '/api/faults', 'clear the faults'))
 
   function render(answer: FaultsAnswer): void {
     const byService = new Map(answer.services.map((s) => [s.service, s]))
@@ -71,6 +82,7 @@ function serviceCard(service: ServiceName, entry: FaultsAnswer['services'][numbe
   const message = h('div', { role: 'status', 'aria-live': 'polite' })
   const problem = errorBox()
   const summary = h('p', { class: 'summary' })
+  const baseline = h('p', { class: 'muted baseline' })
   const body = h('div')
   const card = h(
     'section',
@@ -82,14 +94,24 @@ function serviceCard(service: ServiceName, entry: FaultsAnswer['services'][numbe
     },
     h('h2', null, service, entry?.url ? h('small', { class: 'muted' }, ` ${entry.url}`) : null),
     summary,
+    baseline,
     problem.element,
     body,
     message,
   )
 
   function show(state: State | undefined): void {
-    summary.textContent = state ? `Now: ${summarizeFaults(state.faults as never)}` : 'Now: unknown'
-    replace(body, faultForm(service, state?.faults ?? {}, apply, clear))
+    const beyond = state
+      ? beyondBaseline(state.faults as never, (state.baseline ?? {}) as never).length > 0
+      : false
+    summary.textContent = !state
+      ? 'Now: unknown'
+      : beyond
+        ? `Faults: ${summarizeBeyondBaseline({ faults: state.faults as never, baseline: (state.baseline ?? {}) as never })}`
+        : 'At its baseline: no faults'
+    baseline.textContent = state ? `Baseline: ${summarizeFaults((state.baseline ?? {}) as never)}` : ''
+    card.classList.toggle('faulty', beyond)
+    replace(body, faultForm(service, state?.faults ?? {}, apply, reset, clear))
   }
 
   async function call(doing: string, work: () => Promise<State>): Promise<void> {
@@ -108,6 +130,7 @@ function serviceCard(service: ServiceName, entry: FaultsAnswer['services'][numbe
   const apply = (faults: Settings) =>
     call('change the faults', () => sendJson<State>('PUT', `/api/faults/${service}`, faults))
   const clear = () => call('clear the faults', () => sendJson<State>('DELETE', `/api/faults/${service}`))
+  const reset = () => call('reset the faults', () => sendJson<State>('POST', `/api/faults/${service}/reset`))
 
   if (entry?.error) {
     const p = entry.error
@@ -124,6 +147,7 @@ function faultForm(
   service: ServiceName,
   current: Settings,
   apply: (faults: Settings) => void,
+  reset: () => void,
   clear: () => void,
 ): HTMLFormElement {
   const kinds = Object.entries(FAULT_KINDS).filter(
@@ -196,6 +220,8 @@ function faultForm(
       return [kind, settings]
     })
   }
+  const resetButton = h('button', { type: 'button' }, 'Reset to baseline')
+  resetButton.addEventListener('click', reset)
   const clearButton = h('button', { type: 'button', class: 'danger' }, 'Clear')
   clearButton.addEventListener('click', clear)
   form.append(
@@ -204,6 +230,7 @@ function faultForm(
       'div',
       { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, `Apply to ${service}`),
+      resetButton,
       clearButton,
     ),
   )

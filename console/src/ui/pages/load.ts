@@ -38,6 +38,7 @@ export function loadPage(context: PageContext): void {
   // The state line is the live region (users, req/s, failures); the table would be read out every second.
   const stats = h('div')
   const failures = h('div')
+  const upstreams = h('div')
   const downloads = h(
     'p',
     null,
@@ -109,6 +110,8 @@ export function loadPage(context: PageContext): void {
     h('h2', null, 'Statistics'),
     stats,
     h('div', { class: 'grid' }, rps.element, times.element, userPanel.element),
+    h('h2', null, 'Behind the gateway'),
+    upstreams,
     h('h2', null, 'Failures'),
     failures,
     downloads,
@@ -149,6 +152,7 @@ export function loadPage(context: PageContext): void {
     )
     replace(stats, statsTable(s))
     replace(failures, failuresTable(s))
+    replace(upstreams, upstreamsTable(s))
     const series = s.series
     const x = series?.t ?? []
     const column = (values: number[] | undefined) => values ?? []
@@ -224,6 +228,71 @@ function statsTable(s: LoadStatus): HTMLElement {
       null,
       s.endpoints.map((e) => row(e.name, e)),
       s.totals ? row('Aggregated', s.totals, true) : null,
+    ),
+  )
+}
+
+/**
+ * What the services saw themselves since the run began: a request that succeeded for the client
+ * may have failed upstream and been retried by the gateway, so the upstream's own errors and the
+ * retries are shown beside the client's view.
+ */
+function upstreamsTable(s: LoadStatus): HTMLElement {
+  const ups = s.upstreams ?? []
+  if (ups.length === 0) return h('p', { class: 'muted' }, 'Read from the services during a run.')
+  const t = s.totals
+  const clientRatio = t && t.requests > 0 ? t.failures / t.requests : 0
+  const hidden = ups.filter((u) => u.errors > 0 && u.error_ratio > clientRatio)
+  const retries = ups.reduce((n, u) => n + u.retries, 0)
+  return h(
+    'div',
+    null,
+    h(
+      'p',
+      { class: 'muted' },
+      'From the services’ own /metrics: a request that succeeded for you may have failed upstream first and been retried.',
+    ),
+    hidden.length
+      ? h(
+          'p',
+          { class: 'hidden-failures', role: 'status' },
+          `${hidden.map((u) => `${u.service} answered ${percent(u.error_ratio)} of its requests with a 5xx`).join('; ')}; `,
+          `your requests failed ${percent(clientRatio)}: ${count(retries)} retries turned failures into successes.`,
+        )
+      : null,
+    h(
+      'table',
+      { class: 'upstreams' },
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, 'Upstream'),
+          h('th', { class: 'num' }, 'Its requests'),
+          h('th', { class: 'num' }, 'Its 5xx'),
+          h('th', { class: 'num' }, 'Its error ratio'),
+          h('th', { class: 'num' }, 'Retries sent to it'),
+          h('th', { class: 'num' }, 'Retries refused (budget)'),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        ups.map((u) =>
+          h(
+            'tr',
+            { 'data-upstream': u.service },
+            h('td', null, u.service),
+            h('td', { class: 'num' }, count(u.requests)),
+            h('td', { class: 'num' }, count(u.errors)),
+            h('td', { class: 'num' }, percent(u.error_ratio)),
+            h('td', { class: 'num' }, count(u.retries)),
+            h('td', { class: 'num' }, count(u.retries_refused)),
+          ),
+        ),
+      ),
     ),
   )
 }

@@ -18,5 +18,7 @@ export type FaultSettings = {
 export type FaultState = {
   service: string
   faults: FaultSettings
+  baseline: FaultSettings
+  beyond_baseline: string[]
   leaked_bytes: number
 }
