@@ -67,15 +67,6 @@ async function stopWorld(world: World | undefined): Promise<void> {
   rmSync(world.dir, { recursive: true, force: true })
 }
 
-/**
- * Scenarios whose signals the shop cannot show yet, with why. Their test is a todo (run it with
- * `bun test --todo`): it fails today, and passes once the reason is gone.
- */
-const NOT_YET: Record<string, string> = {
-  'readiness-drain':
-    'the gateway keeps calling a not-ready instance until it checks readiness itself (issue 17: active readiness checks)',
-}
-
 const describeIf = hasPrometheus ? describe : describe.skip
 const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))
 const shapes = new Map<number, Scenario[]>()
@@ -96,16 +87,10 @@ for (const [catalogs, scenarios] of shapes) {
       afterAll(() => stopWorld(world))
 
       for (const scenario of scenarios) {
-        const waiting = NOT_YET[scenario.name]
-        const name = `${scenario.name}: every declared signal, before, during and after`
-        ;(waiting ? test.todo : test)(
-          waiting ? `${name} (not yet: ${waiting})` : name,
-          async () => {
-            if (!world) throw new Error('not started')
-            expect(await play(world, scenario)).toEqual([])
-          },
-          120_000,
-        )
+        test(`${scenario.name}: every declared signal, before, during and after`, async () => {
+          if (!world) throw new Error('not started')
+          expect(await play(world, scenario)).toEqual([])
+        }, 120_000)
       }
     },
   )
