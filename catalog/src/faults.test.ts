@@ -225,6 +225,32 @@ describe('fault control', () => {
     expect(right.status).toBe(200)
   })
 
+  test('without ADMIN_TOKEN, the admin API answers this machine only: no other host name, no other site', async () => {
+    const { app } = setup()
+    const local = await app.handle(new Request('http://127.0.0.1:8001/admin/faults'))
+    expect(local.status).toBe(200)
+    // A name rebound to this machine (DNS rebinding) is not one it answers to.
+    const rebound = await app.handle(
+      new Request('http://127.0.0.1:8001/admin/faults', { headers: { host: 'attacker.example:8001' } }),
+    )
+    expect(rebound.status).toBe(403)
+    expect((await rebound.json()).detail).toContain('ADMIN_TOKEN')
+    // A page of another site may not change the faults, even on a loopback name.
+    const crossSite = await app.handle(
+      new Request('http://localhost:8001/admin/faults', {
+        method: 'DELETE',
+        headers: { origin: 'https://attacker.example' },
+      }),
+    )
+    expect(crossSite.status).toBe(403)
+    // With a token the caller may be anywhere.
+    const { app: guarded } = setup({ token: 'sekrit-token' })
+    const remote = await guarded.handle(
+      new Request('http://shop.example/admin/faults', { headers: { authorization: 'Bearer sekrit-token' } }),
+    )
+    expect(remote.status).toBe(200)
+  })
+
   test('every change is logged', async () => {
     const { call, telemetry } = setup()
     await call('PUT', '/admin/faults', { error: { rate: 0.2 } })

@@ -1,13 +1,15 @@
 // The admin API each service serves on its own port (the gateway never routes it):
 // GET /admin/faults reads the current faults, PUT replaces them, DELETE turns every fault off,
 // POST /admin/faults/reset goes back to the baseline (the database simulation it started with).
-// When ADMIN_TOKEN is set, every admin request needs `Authorization: Bearer <token>`.
+// When ADMIN_TOKEN is set, every admin request needs `Authorization: Bearer <token>`; without it,
+// only requests addressed to a loopback name, and no change sent from another site's page.
 
 import { timingSafeEqual } from 'node:crypto'
 import { Elysia } from 'elysia'
 import { problems } from './docs.ts'
 import { HttpError } from './errors.ts'
 import { FaultSettings, FaultState, type Faults } from './faults.ts'
+import { crossSiteReason } from './same-site.ts'
 import { bodyTextOf } from './service-plugin.ts'
 import { InvalidInputError } from './validation.ts'
 
@@ -42,14 +44,22 @@ export interface AdminOptions {
 export function createAdminRoutes(options: AdminOptions) {
   const { faults, token } = options
   const expected = token === undefined ? undefined : Buffer.from(token)
-  // The 401 is documented only where it can happen: with a token set.
+  // The 401 is documented only where it can happen (a token set), the 403 likewise (none set).
   const guarded = expected
     ? problems({ 401: 'No valid Authorization: Bearer <ADMIN_TOKEN> (see WWW-Authenticate)' })
-    : {}
+    : problems({
+        403: 'Without ADMIN_TOKEN: addressed to a name that is not loopback, or a change from another site',
+      })
 
   return new Elysia({ name: '@shopstack/admin', seed: faults.service, prefix: '/admin' })
     .onBeforeHandle(function requireToken({ request }) {
-      if (!expected) return
+      if (!expected) {
+        // No token: only this machine's own callers, never a web page of another site (CSRF) nor
+        // a name rebound to this machine (DNS rebinding).
+        const refused = crossSiteReason(request)
+        if (refused) throw new HttpError(403, `${refused}; without ADMIN_TOKEN the admin API is local only`)
+        return
+      }
       // RFC 9110 §11.1: the scheme name is case-insensitive ("bearer" is "Bearer").
       const credentials = BEARER.exec(request.headers.get('authorization') ?? '')
       const given = Buffer.from(credentials?.[1] ?? '')

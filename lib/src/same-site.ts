@@ -25,26 +25,33 @@ function hostOf(origin: string): string {
   }
 }
 
+/**
+ * Why `request` must be refused as cross-site, or undefined: its Host is not a loopback name nor
+ * one of `allowedHosts` (`*` for any), or it is a change sent from another origin.
+ */
+export function crossSiteReason(request: Request, allowedHosts: readonly string[] = []): string | undefined {
+  // In-process requests (app.handle) carry no Host header: their URL's host stands for it.
+  const host = request.headers.get('host') ?? new URL(request.url).host
+  const hostname = host.replace(/:\d+$/, '')
+  if (!allowedHosts.includes('*') && !LOOPBACK.test(hostname) && !allowedHosts.includes(hostname)) {
+    return `this server does not answer to the host "${hostname}"`
+  }
+  const origin = request.headers.get('origin')
+  const change = request.method !== 'GET' && request.method !== 'HEAD'
+  if (change && origin !== null && hostOf(origin) !== host) {
+    return `changes are taken only from this server's own pages, not from ${origin}`
+  }
+  return undefined
+}
+
 /** `handler`, answering only its own pages and loopback names (and `allowedHosts`; `*` for any). */
 export function sameSiteOnly<R extends Request>(
   handler: Handler<R>,
   allowedHosts: readonly string[] = [],
 ): Handler<R> {
-  const anyHost = allowedHosts.includes('*')
   return (request) => {
-    const host = request.headers.get('host') ?? ''
-    const hostname = host.replace(/:\d+$/, '')
-    if (!anyHost && !LOOPBACK.test(hostname) && !allowedHosts.includes(hostname)) {
-      return problemResponse(problem(403, `this server does not answer to the host "${hostname}"`))
-    }
-    const origin = request.headers.get('origin')
-    const change = request.method !== 'GET' && request.method !== 'HEAD'
-    if (change && origin !== null && hostOf(origin) !== host) {
-      return problemResponse(
-        problem(403, `changes are taken only from this server's own pages, not from ${origin}`),
-      )
-    }
-    return handler(request)
+    const refused = crossSiteReason(request, allowedHosts)
+    return refused ? problemResponse(problem(403, refused)) : handler(request)
   }
 }
 
