@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { t } from 'elysia'
 import { rawHttp } from '../../e2e/harness.ts'
-import { createServiceBase } from './app-kit.ts'
+import { createServiceBase } from './service-base.ts'
 import { createTestTelemetry } from './testing.ts'
 
 const LIMIT = 1024

@@ -3,10 +3,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
-import { createServiceBase } from './app-kit.ts'
 import { isProbeUrl } from './health.ts'
-import { bufferedStdout } from './logger.ts'
+import { createServiceBase } from './service-base.ts'
 import { createServicePlugin, pathOf } from './service-plugin.ts'
+import { bufferedStdout } from './telemetry/logger.ts'
 import { createTestTelemetry, sampleValue } from './testing.ts'
 
 describe('pathOf', () => {

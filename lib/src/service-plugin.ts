@@ -23,9 +23,9 @@
 import { Elysia, StatusMap } from 'elysia'
 import { HttpError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts'
 import { isProbeUrl } from './health.ts'
-import { createRequestLog, type Logger } from './logger.ts'
-import { DURATION_BUCKETS, type Metrics } from './metrics.ts'
-import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
+import { createRequestLog, type Logger } from './telemetry/logger.ts'
+import { DURATION_BUCKETS, type Metrics } from './telemetry/metrics.ts'
+import { activeSpan, type Span, SpanKind, SpanStatusCode, type Tracing } from './telemetry/tracing.ts'
 import { detailOf, fromValidationError } from './validation.ts'
 
 export interface ServicePluginOptions {

@@ -2,9 +2,9 @@
 // and a tracer exporting to memory. Every test builds its own, so nothing leaks between tests.
 
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
-import { createLogger } from './logger.ts'
-import { createMetrics } from './metrics.ts'
-import { createTracing } from './tracing.ts'
+import { createLogger } from './telemetry/logger.ts'
+import { createMetrics } from './telemetry/metrics.ts'
+import { createTracing } from './telemetry/tracing.ts'
 
 export interface TestTelemetryOptions {
   service?: string

@@ -25,7 +25,6 @@
 
 import { otelServiceName } from './config.ts'
 import { UpstreamError } from './errors.ts'
-import type { Metrics } from './metrics.ts'
 import {
   backoffMs,
   createInstancePool,
@@ -37,7 +36,8 @@ import {
   type RetryBudgetOptions,
   type RetryReason,
 } from './resilience.ts'
-import { recordFailure, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
+import type { Metrics } from './telemetry/metrics.ts'
+import { recordFailure, type Span, SpanKind, SpanStatusCode, type Tracing } from './telemetry/tracing.ts'
 
 export type UpstreamMetrics = ReturnType<typeof createUpstreamMetrics>
 

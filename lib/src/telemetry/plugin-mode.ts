@@ -16,7 +16,7 @@
 import { opentelemetry } from '@elysiajs/opentelemetry'
 import type { Context } from '@opentelemetry/api'
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { isProbeUrl } from './health.ts'
+import { isProbeUrl } from '../health.ts'
 import type { Tracing } from './tracing.ts'
 
 export interface OtelPluginOptions {

@@ -22,7 +22,7 @@ import {
 } from '@opentelemetry/api'
 import type { Resource } from '@opentelemetry/resources'
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { createOtlpSpanProcessor, type OtlpProcessorOptions } from './otlp-exporter.ts'
+import { createOtlpSpanProcessor, type OtlpProcessorOptions } from './otlp-span-processor.ts'
 import { extractContext, injectContext, LeanTracer, type Sampling } from './span.ts'
 
 export { type Span, type SpanContext, SpanKind, SpanStatusCode }
@@ -148,7 +148,7 @@ export function createTracing(options: TracingOptions): Tracing {
   // Services export with the OTLP span processor (otlp-exporter.ts); a given exporter (tests) gets
   // the SDK's batch processor, counted the same way. Bun's synchronous require keeps createTracing
   // synchronous and the SDK out of start-up when it is not used.
-  const sdk = () => require('./tracing-sdk.ts') as typeof import('./tracing-sdk.ts')
+  const sdk = () => require('./sdk-batch-processor.ts') as typeof import('./sdk-batch-processor.ts')
   const processor: CountedProcessor = options.exporter
     ? countingBatchProcessor(sdk(), options.exporter, {
         maxQueueSize,
@@ -243,7 +243,7 @@ async function shutdownWhenEnded(open: () => number, processor: SpanProcessor): 
 }
 
 function countingBatchProcessor(
-  sdk: typeof import('./tracing-sdk.ts'),
+  sdk: typeof import('./sdk-batch-processor.ts'),
   exporter: SpanExporter,
   config: { maxQueueSize: number; maxExportBatchSize: number; scheduledDelayMillis: number },
 ): CountedProcessor {

@@ -10,7 +10,7 @@ import {
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base'
-import { encodeSpans } from './otlp-exporter.ts'
+import { encodeSpans } from './otlp-span-processor.ts'
 import {
   extractContext,
   type FinishedSpan,

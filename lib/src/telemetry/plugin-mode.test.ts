@@ -4,10 +4,10 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { context, propagation, trace } from '@opentelemetry/api'
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
-import { createServiceBase } from './app-kit.ts'
+import { createServiceBase } from '../service-base.ts'
+import { telemetryOf } from '../service-plugin.ts'
 import { createLogger } from './logger.ts'
 import { createMetrics } from './metrics.ts'
-import { telemetryOf } from './service-plugin.ts'
 import { createTracing, SpanKind } from './tracing.ts'
 
 afterAll(() => {

@@ -5,11 +5,11 @@
 import { Elysia } from 'elysia'
 import { createDocs, globalRoutesOf } from './docs.ts'
 import { createHealth, type HealthCheck } from './health.ts'
-import type { Logger } from './logger.ts'
-import type { Metrics } from './metrics.ts'
-import type { createOtelPlugin as CreateOtelPlugin } from './otel-plugin.ts'
 import { createServicePlugin } from './service-plugin.ts'
-import type { Tracing } from './tracing.ts'
+import type { Logger } from './telemetry/logger.ts'
+import type { Metrics } from './telemetry/metrics.ts'
+import type { createOtelPlugin as CreateOtelPlugin } from './telemetry/plugin-mode.ts'
+import type { Tracing } from './telemetry/tracing.ts'
 
 export interface ServiceBaseOptions {
   service: string
@@ -38,7 +38,9 @@ export function createServiceBase(options: ServiceBaseOptions) {
     // Loaded only in plugin mode: @elysiajs/opentelemetry pulls in @opentelemetry/sdk-node, which
     // costs the default mode start-up time and memory for nothing. Bun's synchronous require keeps
     // createServiceBase synchronous.
-    const { createOtelPlugin } = require('./otel-plugin.ts') as { createOtelPlugin: typeof CreateOtelPlugin }
+    const { createOtelPlugin } = require('./telemetry/plugin-mode.ts') as {
+      createOtelPlugin: typeof CreateOtelPlugin
+    }
     base.use(createOtelPlugin({ service, tracing: telemetry.tracing }))
   }
   return base

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import type { ExportResult } from '@opentelemetry/core'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
+import { sampleValue } from '../testing.ts'
 import { createMetrics } from './metrics.ts'
-import { countDroppedSpans } from './server.ts'
-import { sampleValue } from './testing.ts'
+import { countDroppedSpans } from './span-metrics.ts'
 import { createTracing, SpanKind } from './tracing.ts'
 
 /** An exporter that never answers, so the queue fills up. */

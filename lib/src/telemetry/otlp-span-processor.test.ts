@@ -11,7 +11,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
 import { ByteWriter } from './bytes.ts'
-import { createOtlpSpanProcessor, encodeSpans } from './otlp-exporter.ts'
+import { createOtlpSpanProcessor, encodeSpans } from './otlp-span-processor.ts'
 
 /** Real SDK spans covering every field the encoder writes, from two resources and three scopes. */
 function sampleSpans(): ReadableSpan[] {
