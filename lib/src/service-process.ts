@@ -10,7 +10,7 @@
 
 import { type Config, ConfigError, loadConfig, type ServiceName } from './config.ts'
 import type { Telemetry } from './telemetry/index.ts'
-import { flushLogger } from './telemetry/logger.ts'
+import { closeLogger, flushLogger } from './telemetry/logger.ts'
 
 /** loadConfig, but an invalid value ends the process with one line naming the variable. */
 export function loadConfigOrExit(service: ServiceName, env = Bun.env): Config {
@@ -97,7 +97,7 @@ export function serve(app: Listenable, options: ServeOptions): void {
     }
     metrics.stop()
     logger.info('stopped')
-    flushLogger(logger)
+    closeLogger(logger)
     process.exit(0)
   }
   // Before the listening line: whoever started the process may signal it the moment it reads that

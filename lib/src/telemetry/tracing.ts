@@ -23,7 +23,9 @@ import {
 import type { Resource } from '@opentelemetry/resources'
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { createOtlpSpanProcessor, type OtlpProcessorOptions } from './otlp-span-processor.ts'
-import { extractContext, injectContext, LeanTracer, type Sampling } from './span.ts'
+import type { Sampling } from './sampling.ts'
+import { LeanTracer } from './span.ts'
+import { extractContext, injectContext } from './trace-context.ts'
 
 export { type Span, type SpanContext, SpanKind, SpanStatusCode }
 
