@@ -18,7 +18,7 @@
 import { Elysia, t } from 'elysia'
 import type { SimulationConfig } from './config.ts'
 import { HttpError } from './errors.ts'
-import { telemetryOf } from './service-plugin.ts'
+import { telemetryOf } from './plugins/request-context.ts'
 import { createSimulation, type Simulation } from './simulation.ts'
 import type { Logger } from './telemetry/logger.ts'
 import type { Metrics } from './telemetry/metrics.ts'

@@ -3,7 +3,7 @@
 
 import { problems } from '@shopstack/lib/docs'
 import { NotFoundError } from '@shopstack/lib/errors'
-import { telemetryOf } from '@shopstack/lib/service-plugin'
+import { telemetryOf } from '@shopstack/lib/plugins'
 import type { Simulation } from '@shopstack/lib/simulation'
 import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/telemetry'
 import { Elysia } from 'elysia'

@@ -1,29 +1,21 @@
-// The opt-in tracing mode (TRACING_MODE=plugin): @elysiajs/opentelemetry makes the SERVER span of
-// every request (plus one span per lifecycle hook), and our tracer keeps making the CLIENT spans
-// for upstream calls and store queries as children of it, so a request is still one trace.
+// TRACING_MODE=plugin: the Tracing interface (tracing.ts) implemented with @elysiajs/opentelemetry.
+// The plugin makes the SERVER span of every request (plus a span per lifecycle hook, which is why
+// it is not the default: bench/README.md, "What this says"); our CLIENT and store spans are started
+// from the global API as its children, so a request is still one trace, exported through the same
+// counted processor as the lean mode's.
 //
 // The plugin starts @opentelemetry/sdk-node, which registers a global tracer provider, context
-// manager (AsyncLocalStorage) and propagator. Left to its defaults the SDK would also read
-// OTEL_* variables and build exporters of its own (OTLP traces and logs to localhost:4318), so it
-// is given an explicit list of span processors — the tracer's counted OTLP span processor
-// (otlp-exporter.ts), or none when tracing is off — and no log processors or resource detectors.
-//
-// Globals mean one plugin-mode app per process: a second one finds the provider already
-// registered and exports through the first one's processor. Services run one app per process.
-//
-// Why it is not the default: measured with `bun run bench`, see bench/README.md.
+// manager (AsyncLocalStorage) and propagator: one plugin-mode app per process (services run one).
+// Left to its defaults the SDK would read OTEL_* variables and build exporters of its own, so it is
+// given an explicit processor list and no log processors or resource detectors.
 
 import { opentelemetry } from '@elysiajs/opentelemetry'
-import type { Context } from '@opentelemetry/api'
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { type Attributes, type Context, context as contextApi, type Span, trace } from '@opentelemetry/api'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import type { ReadableSpan, Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { Elysia } from 'elysia'
 import { isProbeUrl } from '../health.ts'
-import type { Tracing } from './tracing.ts'
-
-export interface OtelPluginOptions {
-  /** service.name on the plugin's tracer (the resource carries the full set). */
-  service: string
-  tracing: Tracing
-}
+import { type CountedProcessor, completeServerSpan, shutdownWhenEnded, type Tracing } from './tracing.ts'
 
 /**
  * The plugin records every request header and both bodies as span attributes. Credentials and
@@ -39,17 +31,21 @@ export const REDACTED_ATTRIBUTES = [
   'http.response.body',
 ]
 
+/** Hands the next processor a view of each span without the redacted attributes; the span itself is left as it is. */
 class RedactingSpanProcessor implements SpanProcessor {
   constructor(private readonly next: SpanProcessor) {}
-  onStart(span: Span, parentContext: Context): void {
+  onStart(span: SdkSpan, parentContext: Context): void {
     this.next.onStart(span, parentContext)
   }
   onEnd(span: ReadableSpan): void {
-    // A ReadableSpan's attributes are read-only by type, but the SDK (2.0, pinned) hands the span's
-    // own object here, before any exporter sees it.
-    const attributes = span.attributes as Record<string, unknown>
-    for (const key of REDACTED_ATTRIBUTES) delete attributes[key]
-    this.next.onEnd(span)
+    let kept: Attributes | undefined
+    for (const key of REDACTED_ATTRIBUTES) {
+      if (!(key in span.attributes)) continue
+      kept ??= { ...span.attributes }
+      delete kept[key]
+    }
+    // A view: the span's own fields and methods through the prototype, its attributes replaced.
+    this.next.onEnd(kept ? Object.create(span, { attributes: { value: kept, enumerable: true } }) : span)
   }
   forceFlush(): Promise<void> {
     return this.next.forceFlush()
@@ -59,19 +55,78 @@ class RedactingSpanProcessor implements SpanProcessor {
   }
 }
 
-export function createOtelPlugin(options: OtelPluginOptions) {
-  const { service, tracing } = options
-  const sdk = tracing.sdk
-  return opentelemetry({
-    // The SDK sets service.name from this over the resource's; keep the resource's.
-    serviceName: String(sdk?.resource.attributes['service.name'] ?? service),
-    resource: sdk?.resource,
-    autoDetectResources: false,
-    // Explicit, and empty when tracing is off: never the SDK's OTEL_* defaults.
-    spanProcessors: (sdk?.spanProcessors ?? []).map((processor) => new RedactingSpanProcessor(processor)),
-    logRecordProcessors: [],
-    instrumentations: [],
-    // Probes make no trace unless TRACE_PROBES=true; the service plugin still answers them.
-    ...(tracing.traceProbes ? {} : { checkIfShouldTrace: (request: Request) => !isProbeUrl(request.url) }),
-  })
+/** The plugin's SERVER span, captured on the request before any hook span becomes the active one. */
+const SERVER_SPAN = Symbol('shopstack.server-span')
+type TaggedRequest = Request & { [SERVER_SPAN]?: Span }
+
+export interface PluginTracingOptions {
+  version: string
+  resourceAttributes: Attributes
+  processor: CountedProcessor
+  traceProbes: boolean
+  /** What every enabled mode shares (tracing.ts): ids, propagation and the processor's counters. */
+  common: Pick<
+    Tracing,
+    | 'enabled'
+    | 'traceProbes'
+    | 'extract'
+    | 'inject'
+    | 'startUnrecorded'
+    | 'droppedSpans'
+    | 'failedSpans'
+    | 'pendingSpans'
+    | 'forceFlush'
+  >
+}
+
+export function createPluginTracing(options: PluginTracingOptions): Tracing {
+  const { version, resourceAttributes, processor, traceProbes, common } = options
+  let open = 0
+  const openSpans: SpanProcessor = {
+    onStart: () => void open++,
+    onEnd: () => void open--,
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  }
+  const instrumentation = new Elysia({ name: '@shopstack/plugin-mode' })
+    .use(
+      opentelemetry({
+        // The SDK sets service.name from this over the resource's; keep the resource's.
+        serviceName: String(resourceAttributes['service.name']),
+        resource: resourceFromAttributes(resourceAttributes),
+        autoDetectResources: false,
+        spanProcessors: [openSpans, new RedactingSpanProcessor(processor)],
+        logRecordProcessors: [],
+        instrumentations: [],
+        // Probes make no trace unless TRACE_PROBES=true; the request plugins still answer them.
+        ...(traceProbes ? {} : { checkIfShouldTrace: (request: Request) => !isProbeUrl(request.url) }),
+      }),
+    )
+    // Trace listeners run when a request starts, before any hook: the active span is still the
+    // plugin's root span (it later makes each hook's span the active one).
+    .trace({ as: 'global' }, function captureServerSpan({ context }) {
+      const span = trace.getActiveSpan()
+      if (span) (context.request as TaggedRequest)[SERVER_SPAN] = span
+    })
+  // The API's proxy tracer delegates to the plugin's provider once it is registered.
+  const tracer = trace.getTracer('shopstack', version)
+  const root = contextApi.active()
+  return {
+    ...common,
+    instrumentation,
+    startSpan(name, kind, parent, attributes) {
+      const ctx =
+        parent === undefined
+          ? root
+          : 'spanContext' in parent
+            ? trace.setSpan(root, parent)
+            : trace.setSpanContext(root, parent)
+      return tracer.startSpan(name, { kind, attributes }, ctx)
+    },
+    startServerSpan: (request, parent) =>
+      (request as TaggedRequest)[SERVER_SPAN] ?? common.startUnrecorded(parent),
+    // The plugin names the span after the route and ends it after this hook.
+    endServerSpan: completeServerSpan,
+    shutdown: () => shutdownWhenEnded(() => open, processor),
+  }
 }

@@ -1,26 +1,60 @@
-// The OpenTelemetry SDK parts tracing still uses: the resource the plugin's SDK is built with
-// (TRACING_MODE=plugin), and a batch processor that counts what it drops, for tests that read
-// spans in memory. tracing.ts loads this module only then, so a service does not pay for the SDK
-// at start-up (about 50 ms).
+// The SDK's BatchSpanProcessor, counted as our OTLP span processor is: for tests that read spans
+// in memory (an InMemorySpanExporter). tracing.ts loads it only then, so a service never pays for
+// the SDK at start-up.
 
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base'
+import type { Context } from '@opentelemetry/api'
+import type { ExportResult } from '@opentelemetry/core'
+import {
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type Span,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base'
+import type { CountedProcessor } from './tracing.ts'
 
-export { resourceFromAttributes }
+interface BatchConfig {
+  maxQueueSize: number
+  maxExportBatchSize: number
+  scheduledDelayMillis: number
+}
 
-/** Counts what the batch processor throws away when its queue is full (the SDK only logs it). */
-export class CountingBatchSpanProcessor extends BatchSpanProcessor {
-  dropped = 0
-  readonly #maxQueueSize: number
-  constructor(exporter: SpanExporter, config: ConstructorParameters<typeof BatchSpanProcessor>[1] & {}) {
-    super(exporter, config)
-    this.#maxQueueSize = config.maxQueueSize ?? 2048
+/**
+ * A BatchSpanProcessor whose queue is counted from outside, through the exporter it is given: the
+ * SDK takes a batch out of its queue and hands it to `export` in one step, so the spans queued are
+ * those accepted minus those handed over, and a span that arrives at a full queue is dropped (the
+ * SDK only logs that).
+ */
+export function createCountingBatchProcessor(exporter: SpanExporter, config: BatchConfig): CountedProcessor {
+  let accepted = 0
+  let handedOver = 0
+  let dropped = 0
+  let stopped = false
+  const counted: SpanExporter = {
+    export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
+      handedOver += spans.length
+      exporter.export(spans, done)
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
   }
-  override onEnd(span: ReadableSpan): void {
-    // `_finishedSpans` is the SDK's queue (sdk-trace-base 2.0, pinned); reading its length is the
-    // only way to know a span is about to be dropped.
-    const queued = (this as unknown as { _finishedSpans: unknown[] })._finishedSpans.length
-    if (queued >= this.#maxQueueSize) this.dropped++
-    super.onEnd(span)
+  const batch = new BatchSpanProcessor(counted, config)
+  return {
+    onStart: (span: Span, parent: Context) => batch.onStart(span, parent),
+    onEnd(span: ReadableSpan) {
+      // As the SDK: a span that is not sampled, or ends after shutdown, is not queued.
+      if (!stopped && (span.spanContext().traceFlags & 1) === 1) {
+        if (accepted - handedOver >= config.maxQueueSize) dropped++
+        else accepted++
+      }
+      batch.onEnd(span)
+    },
+    forceFlush: () => batch.forceFlush(),
+    shutdown() {
+      stopped = true
+      return batch.shutdown()
+    },
+    droppedSpans: () => dropped,
+    failedSpans: () => 0,
+    pendingSpans: () => accepted - handedOver,
   }
 }

@@ -1,27 +1,17 @@
-// A lean OpenTelemetry tracer: spans of our own on the OpenTelemetry API (span.ts: ids, sampling,
-// W3C trace context propagation) with an OTLP/HTTP JSON span processor of our own
-// (otlp-exporter.ts, which batches and sends what ends). Nothing is registered globally, so every
-// app and test owns its tracer; and parents are passed explicitly instead of through an async
-// context manager, which keeps the hot path free of AsyncLocalStorage and of API Context objects.
-//
-// Why not @elysiajs/opentelemetry by default: it makes a span per lifecycle hook (about four per
-// service per request) and always loads @opentelemetry/sdk-node; the measured cost is in
-// bench/README.md. With `mode: 'plugin'` (TRACING_MODE=plugin) the plugin makes the SERVER spans
-// instead (otel-plugin.ts): this tracer then makes no spans of its own, but hands its span
-// processor to the plugin's SDK and starts the CLIENT spans from the global API, so every span of
-// a request lands in one trace and goes through one counted export queue.
+// The one tracing interface every service is handed, shaped like the OpenTelemetry API's
+// TracerProvider and Tracer, with a span's parent passed explicitly instead of through an async
+// context (no AsyncLocalStorage or Context objects on the hot path). Three implementations, chosen
+// once here, so no service or plugin branches on the mode:
+// - off (no endpoint): spans that carry ids only (flag 00), so a trace id still reaches the logs,
+//   `traceresponse` and the upstreams;
+// - lean (the default): our spans (span.ts) and OTLP span processor (otlp-span-processor.ts);
+// - plugin (TRACING_MODE=plugin): @elysiajs/opentelemetry makes the SERVER spans (plugin-mode.ts).
+// Why lean is the default: bench/README.md, "What this says". Nothing is registered globally
+// (except by the plugin), so every app and test owns its tracer.
 
-import {
-  type Attributes,
-  context as contextApi,
-  type Span,
-  type SpanContext,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-} from '@opentelemetry/api'
-import type { Resource } from '@opentelemetry/resources'
-import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { type Attributes, type Span, type SpanContext, SpanKind, SpanStatusCode } from '@opentelemetry/api'
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import type { AnyElysia } from 'elysia'
 import { createOtlpSpanProcessor, type OtlpProcessorOptions } from './otlp-span-processor.ts'
 import type { Sampling } from './sampling.ts'
 import { LeanTracer } from './span.ts'
@@ -45,9 +35,8 @@ export interface TracingOptions {
   traceProbes?: boolean
   /** Export through the SDK's BatchSpanProcessor to this exporter instead (tests read spans in memory). */
   exporter?: SpanExporter
-  /** Queue and batch sizes (spans) and the longest wait for a batch (ms). With bun run bench, 8192 /
-   * 1024 / 500 dropped nothing at ~45k spans/s from one process (the catalog serving 22k req/s with
-   * two spans each); anything dropped or lost is counted in otel_spans_dropped_total. */
+  /** Queue and batch sizes (spans) and the longest wait for a batch (ms); what is dropped or lost is
+   * counted in otel_spans_dropped_total (the defaults held the bench's load: bench/README.md). */
   maxQueueSize?: number
   maxExportBatchSize?: number
   scheduledDelayMillis?: number
@@ -55,20 +44,8 @@ export interface TracingOptions {
   warn?: OtlpProcessorOptions['warn']
 }
 
-export interface Tracing {
-  /**
-   * False when no endpoint is configured: nothing is recorded or exported, and callers skip the
-   * spans that would only describe work (CLIENT, store). startSpan still returns a span that carries
-   * ids (trace flags 00), so a request's trace context is continued, logged and passed on.
-   */
-  readonly enabled: boolean
-  readonly mode: 'lean' | 'plugin'
-  /** Whether probe requests (/livez, /healthz, /readyz, /metrics) get spans (TRACE_PROBES). */
-  readonly traceProbes: boolean
-  /** The caller's span context from a `traceparent` header, if it sent a valid one. */
-  extract(headers: Headers): SpanContext | undefined
-  /** Write `traceparent` (and `tracestate`) naming `span` as the parent into `headers`. */
-  inject(span: Span, headers: Headers): void
+/** Shaped like the API's Tracer: what code that makes spans calls. */
+export interface Tracer {
   /** Start a span as a child of `parent` (a span, or a caller's span context), or a root span. */
   startSpan(
     name: string,
@@ -78,26 +55,52 @@ export interface Tracing {
   ): Span
   /**
    * A span that only carries ids, never recorded (trace flags 00), continuing `parent`'s trace or
-   * starting a new one: for requests that are not traced (probes), and for every request when
-   * tracing is off.
+   * starting a new one: for requests that are not traced (probes), and every request with tracing off.
    */
   startUnrecorded(parent: SpanContext | undefined): Span
+  /** A request's SERVER span, continuing `parent` (the caller's context). */
+  startServerSpan(request: Request, parent: SpanContext | undefined): Span
+  /**
+   * Complete a recording SERVER span once the response is sent: its route, status, request id and
+   * failure (semantic conventions), then end it unless the plugin that made it ends it.
+   */
+  endServerSpan(
+    span: Span,
+    request: Request,
+    route: string,
+    status: number,
+    requestId: string,
+    error: unknown,
+  ): void
+}
+
+/** Shaped like the API's TracerProvider, plus what a service needs of its export. */
+export interface Tracing extends Tracer {
+  /**
+   * False when no endpoint is configured: nothing is recorded or exported, and callers skip the
+   * spans that would only describe work (CLIENT, store).
+   */
+  readonly enabled: boolean
+  /** Whether probe requests (/livez, /healthz, /readyz, /metrics) get spans (TRACE_PROBES). */
+  readonly traceProbes: boolean
+  /** The caller's span context from a `traceparent` header, if it sent a valid one. */
+  extract(headers: Headers): SpanContext | undefined
+  /** Write `traceparent` (and `tracestate`) naming `span` as the parent into `headers`. */
+  inject(span: Span, headers: Headers): void
+  /** An Elysia plugin the app mounts before any other (plugin mode: @elysiajs/opentelemetry). */
+  readonly instrumentation?: AnyElysia
   /** Spans dropped because the export queue was full. */
   droppedSpans(): number
-  /** Spans lost because their export failed (after the exporter's retries). */
+  /** Spans lost because their export failed (after the processor's retries). */
   failedSpans(): number
   /** Spans ended and not yet exported (queued or being sent). */
   pendingSpans(): number
   forceFlush(): Promise<void>
   shutdown(): Promise<void>
-  /**
-   * Plugin mode only: what @elysiajs/opentelemetry's SDK must be built with — this tracer's
-   * counted span processor (none when tracing is off) and the service's resource.
-   */
-  readonly sdk?: { readonly spanProcessors: readonly SpanProcessor[]; readonly resource: Resource }
 }
 
-type CountedProcessor = SpanProcessor & {
+/** A span processor that counts what it could not export. */
+export type CountedProcessor = SpanProcessor & {
   droppedSpans(): number
   failedSpans(): number
   pendingSpans(): number
@@ -116,29 +119,28 @@ export function createTracing(options: TracingOptions): Tracing {
     maxExportBatchSize = 1024,
     scheduledDelayMillis = 500,
   } = options
-  const resourceAttributes = {
+  const resourceAttributes = Object.freeze({
     'service.name': service,
     'service.version': version,
     'deployment.environment': environment,
     'deployment.environment.name': environment,
-  }
-  const resource = Object.freeze({ attributes: Object.freeze(resourceAttributes) })
+  })
+  const resource = Object.freeze({ attributes: resourceAttributes })
   const scope = Object.freeze({ name: 'shopstack', version })
-  // Spans that carry ids and nothing else: the always-off sampler makes every one a context-only
-  // span (flag 00, no attributes kept, nothing handed to a processor), so a request's trace id
-  // still reaches the logs, `traceresponse` and the upstreams when nothing is recorded.
+  // The always-off sampler makes every span context-only and hands none to its sink.
   const unrecorded = new LeanTracer({ resource, scope, sink: NO_SINK, sampling: { sampler: 'always_off' } })
   const startUnrecorded = (parent: SpanContext | undefined) =>
     unrecorded.startSpan('', SpanKind.SERVER, parent)
   if (!options.exporter && !endpoint) {
     return {
       enabled: false,
-      mode,
       traceProbes,
       extract: extractContext,
       inject: injectContext,
       startSpan: (name, kind, parent) => unrecorded.startSpan(name, kind, parent),
       startUnrecorded,
+      startServerSpan: (request, parent) => unrecorded.startSpan(request.method, SpanKind.SERVER, parent),
+      endServerSpan: completeServerSpan,
       droppedSpans: () => 0,
       failedSpans: () => 0,
       pendingSpans: () => 0,
@@ -147,12 +149,12 @@ export function createTracing(options: TracingOptions): Tracing {
     }
   }
 
-  // Services export with the OTLP span processor (otlp-exporter.ts); a given exporter (tests) gets
-  // the SDK's batch processor, counted the same way. Bun's synchronous require keeps createTracing
-  // synchronous and the SDK out of start-up when it is not used.
-  const sdk = () => require('./sdk-batch-processor.ts') as typeof import('./sdk-batch-processor.ts')
+  // A given exporter (tests) gets the SDK's batch processor, counted the same way. Bun's
+  // synchronous require keeps createTracing synchronous and the SDK out of a service's start-up.
   const processor: CountedProcessor = options.exporter
-    ? countingBatchProcessor(sdk(), options.exporter, {
+    ? (
+        require('./sdk-batch-processor.ts') as typeof import('./sdk-batch-processor.ts')
+      ).createCountingBatchProcessor(options.exporter, {
         maxQueueSize,
         maxExportBatchSize,
         scheduledDelayMillis,
@@ -165,18 +167,21 @@ export function createTracing(options: TracingOptions): Tracing {
         maxExportBatchSize,
         scheduledDelayMillis,
       })
-  const counters = {
+  const common = {
+    enabled: true,
+    traceProbes,
     extract: extractContext,
     inject: injectContext,
     startUnrecorded,
-    traceProbes,
     droppedSpans: () => processor.droppedSpans(),
     failedSpans: () => processor.failedSpans(),
     pendingSpans: () => processor.pendingSpans(),
     forceFlush: () => processor.forceFlush(),
   }
-  if (mode === 'plugin')
-    return pluginTracing(version, sdk().resourceFromAttributes(resourceAttributes), processor, counters)
+  if (mode === 'plugin') {
+    const { createPluginTracing } = require('./plugin-mode.ts') as typeof import('./plugin-mode.ts')
+    return createPluginTracing({ version, resourceAttributes, processor, traceProbes, common })
+  }
 
   const tracer = new LeanTracer({
     resource,
@@ -186,10 +191,19 @@ export function createTracing(options: TracingOptions): Tracing {
     sampling,
   })
   return {
-    enabled: true,
-    mode,
-    ...counters,
+    ...common,
     startSpan: (name, kind, parent, attributes) => tracer.startSpan(name, kind, parent, attributes),
+    startServerSpan: (request, parent) => tracer.startSpan(request.method, SpanKind.SERVER, parent),
+    endServerSpan(span, request, route, status, requestId, error) {
+      span.updateName(`${request.method} ${route}`)
+      span.setAttributes({
+        'http.request.method': request.method,
+        'http.route': route,
+        'url.path': pathOf(request.url),
+      })
+      completeServerSpan(span, request, route, status, requestId, error)
+      span.end()
+    },
     shutdown: () => shutdownWhenEnded(() => tracer.open, processor),
   }
 }
@@ -198,39 +212,23 @@ export function createTracing(options: TracingOptions): Tracing {
 const NO_SINK = { onEnd() {} }
 
 /**
- * Plugin mode: the plugin's SDK registers the global provider with this processor; the API's proxy
- * tracer delegates to it once it exists, so CLIENT spans join the plugin's traces.
+ * What every mode writes on a SERVER span at the end: the status (the one actually sent, which the
+ * plugin reads wrongly from `set.status` when a handler returns a Response), the request id, and a
+ * 5xx as an ERROR with its exception.
  */
-function pluginTracing(
-  version: string,
-  resource: Resource,
-  processor: CountedProcessor,
-  counters: Omit<Tracing, 'enabled' | 'mode' | 'startSpan' | 'shutdown'>,
-): Tracing {
-  let open = 0
-  const openSpans: SpanProcessor = {
-    onStart: () => void open++,
-    onEnd: () => void open--,
-    forceFlush: async () => {},
-    shutdown: async () => {},
-  }
-  const tracer = trace.getTracer('shopstack', version)
-  const root = contextApi.active()
-  return {
-    enabled: true,
-    mode: 'plugin',
-    ...counters,
-    startSpan(name, kind, parent, attributes) {
-      const ctx =
-        parent === undefined
-          ? root
-          : 'spanContext' in parent
-            ? trace.setSpan(root, parent)
-            : trace.setSpanContext(root, parent)
-      return tracer.startSpan(name, { kind, attributes }, ctx)
-    },
-    shutdown: () => shutdownWhenEnded(() => open, processor),
-    sdk: { spanProcessors: [openSpans, processor], resource },
+export function completeServerSpan(
+  span: Span,
+  _request: Request,
+  _route: string,
+  status: number,
+  requestId: string,
+  error: unknown,
+): void {
+  span.setAttribute('http.response.status_code', status)
+  span.setAttribute('shopstack.request_id', requestId)
+  if (status >= 500) {
+    if (error instanceof Error) span.recordException(error)
+    span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) })
   }
 }
 
@@ -238,30 +236,20 @@ function pluginTracing(
  * Shut the processor down once no span is open (at most 2 s): a SERVER span ends after its
  * response is written, so spans still open at SIGTERM would otherwise be lost.
  */
-async function shutdownWhenEnded(open: () => number, processor: SpanProcessor): Promise<void> {
+export async function shutdownWhenEnded(open: () => number, processor: SpanProcessor): Promise<void> {
   const deadline = performance.now() + 2000
   while (open() > 0 && performance.now() < deadline) await Bun.sleep(5)
   await processor.shutdown()
 }
 
-function countingBatchProcessor(
-  sdk: typeof import('./sdk-batch-processor.ts'),
-  exporter: SpanExporter,
-  config: { maxQueueSize: number; maxExportBatchSize: number; scheduledDelayMillis: number },
-): CountedProcessor {
-  const processor = new sdk.CountingBatchSpanProcessor(exporter, config)
-  // `_finishedSpans` is the SDK's queue (sdk-trace-base 2.0, pinned), as in CountingBatchSpanProcessor.
-  const queued = () => (processor as unknown as { _finishedSpans: ReadableSpan[] })._finishedSpans.length
-  return Object.assign(processor, {
-    droppedSpans: () => processor.dropped,
-    failedSpans: () => 0,
-    pendingSpans: queued,
-  })
-}
-
-/** The span active in the global context (plugin mode: set by @elysiajs/opentelemetry). */
-export function activeSpan(): Span | undefined {
-  return trace.getActiveSpan()
+/** The path of a request URL (`http://host/a/b?x` -> `/a/b`) without parsing the whole URL. */
+export function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start === -1) return '/'
+  const query = url.indexOf('?', start)
+  const hash = url.indexOf('#', start)
+  const end = query === -1 ? (hash === -1 ? url.length : hash) : hash === -1 ? query : Math.min(query, hash)
+  return url.slice(start, end)
 }
 
 /** Mark a span failed: record the exception and set ERROR status (OTel semantic conventions). */
