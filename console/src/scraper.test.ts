@@ -30,7 +30,7 @@ function serviceProcess() {
   return {
     metrics,
     upstream,
-    /** What the service plugin records for one request. */
+    /** What the request plugins record for one request. */
     request(method: string, endpoint: string, status: number, seconds: number, traceId?: string) {
       const labels = { method, endpoint, status: String(status) }
       metrics.httpRequests.inc(labels)

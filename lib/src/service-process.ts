@@ -55,7 +55,7 @@ interface Listenable {
 export function serve(app: Listenable, options: ServeOptions): void {
   const { config, telemetry, lifecycle, close } = options
   const { logger, tracing, metrics } = telemetry
-  // The service plugin answers an oversized Content-Length with a 413 problem+json; Bun's own
+  // The body-limits plugin answers an oversized Content-Length with a 413 problem+json; Bun's own
   // limit (a bare 413) is only the backstop for bodies sent without one (chunked), so it sits
   // well above the plugin's.
   const maxRequestBodySize = Math.max(1_048_576, config.maxBodyBytes * 4)

@@ -1,14 +1,10 @@
 import { describe, expect, test } from 'bun:test'
-import { Elysia } from 'elysia'
-import { createTestTelemetry, sampleValue } from '../testing.ts'
-import { requestPlugins } from './index.ts'
+import { requestPluginsUnderTest, sampleValue } from '../testing.ts'
 
 describe('RED metrics', () => {
   test('count and time each request by method, route template and the status actually sent', async () => {
-    const telemetry = createTestTelemetry({ service: 'x' })
-    const app = new Elysia()
-      .use(requestPlugins({ service: 'x', ...telemetry }))
-      .get('/things/:id', () => new Response('gone', { status: 410 }))
+    const { telemetry, app } = requestPluginsUnderTest()
+    app.get('/things/:id', () => new Response('gone', { status: 410 }))
     await app.handle(new Request('http://localhost/things/1'))
     await app.handle(new Request('http://localhost/things/2'))
     await app.handle(new Request('http://localhost/nowhere/3'))
@@ -23,14 +19,11 @@ describe('RED metrics', () => {
 
 describe('exemplars', () => {
   test('a rare slow request leaves its trace id in the slow bucket, even among fast ones', async () => {
-    const telemetry = createTestTelemetry({ service: 'x', tracing: true })
-    let clock = 0
-    const app = new Elysia()
-      .use(requestPlugins({ service: 'x', ...telemetry, now: () => clock }))
-      .get('/work/:ms', ({ params }) => {
-        clock += Number(params.ms)
-        return 'ok'
-      })
+    const { telemetry, clock, app } = requestPluginsUnderTest({ tracing: true })
+    app.get('/work/:ms', ({ params }) => {
+      clock.ms += Number(params.ms)
+      return 'ok'
+    })
     // Within one second of the fast request's exemplar, on the same series.
     await app.handle(new Request('http://localhost/work/2'))
     // afterResponse runs after the response is handed over: let it, before the clock moves on.
@@ -44,8 +37,8 @@ describe('exemplars', () => {
   })
 
   test('a request its caller did not sample gives no exemplar: there is no trace to link to', async () => {
-    const telemetry = createTestTelemetry({ service: 'x', tracing: true })
-    const app = new Elysia().use(requestPlugins({ service: 'x', ...telemetry })).get('/', () => 'ok')
+    const { telemetry, app } = requestPluginsUnderTest({ tracing: true })
+    app.get('/', () => 'ok')
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
     const response = await app.handle(
       new Request('http://localhost/', { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-00` } }),

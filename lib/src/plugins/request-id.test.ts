@@ -1,7 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { Elysia } from 'elysia'
-import { createTestTelemetry } from '../testing.ts'
-import { requestPlugins } from './index.ts'
+import { requestPluginsUnderTest } from '../testing.ts'
 import { requestIdFor } from './request-id.ts'
 
 describe('request id', () => {
@@ -13,8 +11,8 @@ describe('request id', () => {
   })
 
   test('is answered in x-request-id and written in the log line', async () => {
-    const telemetry = createTestTelemetry({ service: 'x' })
-    const app = new Elysia().use(requestPlugins({ service: 'x', ...telemetry })).get('/', () => 'ok')
+    const { telemetry, app } = requestPluginsUnderTest()
+    app.get('/', () => 'ok')
     const kept = await app.handle(new Request('http://localhost/', { headers: { 'x-request-id': 'r-1' } }))
     expect(kept.headers.get('x-request-id')).toBe('r-1')
     const made = (await app.handle(new Request('http://localhost/'))).headers.get('x-request-id')

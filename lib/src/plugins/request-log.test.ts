@@ -1,19 +1,14 @@
 import { describe, expect, test } from 'bun:test'
-import { Elysia } from 'elysia'
 import { HttpError } from '../errors.ts'
-import { createTestTelemetry } from '../testing.ts'
-import { requestPlugins } from './index.ts'
+import { requestPluginsUnderTest } from '../testing.ts'
 
 describe('request log', () => {
   test('one line per request: method, route template, status, duration and the ids', async () => {
-    const telemetry = createTestTelemetry({ service: 'x', tracing: true })
-    let clock = 0
-    const app = new Elysia()
-      .use(requestPlugins({ service: 'x', ...telemetry, now: () => clock }))
-      .get('/things/:id', () => {
-        clock += 12.3456
-        return 'ok'
-      })
+    const { telemetry, clock, app } = requestPluginsUnderTest({ tracing: true })
+    app.get('/things/:id', () => {
+      clock.ms += 12.3456
+      return 'ok'
+    })
     const response = await app.handle(new Request('http://localhost/things/7?x=1'))
     await Bun.sleep(5)
     const [, traceId, spanId] = (response.headers.get('traceresponse') ?? '').split('-')
@@ -33,9 +28,8 @@ describe('request log', () => {
   })
 
   test('a 5xx is logged at error with what failed; its answer shows none of it', async () => {
-    const telemetry = createTestTelemetry({ service: 'x' })
-    const app = new Elysia()
-      .use(requestPlugins({ service: 'x', ...telemetry }))
+    const { telemetry, app } = requestPluginsUnderTest()
+    app
       .get('/boom', () => {
         throw new Error('database password is hunter2')
       })

@@ -1,14 +1,12 @@
 import { describe, expect, test } from 'bun:test'
-import { Elysia } from 'elysia'
 import { isProbeUrl } from '../health.ts'
 import { createServiceBase } from '../service-base.ts'
-import { createTestTelemetry, sampleValue } from '../testing.ts'
-import { requestPlugins } from './index.ts'
+import { createTestTelemetry, requestPluginsUnderTest, sampleValue } from '../testing.ts'
 
 describe('trace context with tracing off', () => {
   function untraced() {
-    const telemetry = createTestTelemetry({ service: 'x' })
-    const app = new Elysia().use(requestPlugins({ service: 'x', ...telemetry })).get('/', () => 'ok')
+    const { telemetry, app } = requestPluginsUnderTest()
+    app.get('/', () => 'ok')
     return { telemetry, call: (init?: RequestInit) => app.handle(new Request('http://localhost/', init)) }
   }
 

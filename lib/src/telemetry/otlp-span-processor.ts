@@ -1,7 +1,7 @@
 // Span export over OTLP/HTTP JSON on Bun's fetch: a span processor that encodes each span as it
 // ends (otlp-json.ts) and sends batches to <endpoint>/v1/traces. It replaced the SDK's
-// BatchSpanProcessor + OTLPTraceExporter for the services, which cost a fifth of the gateway's
-// throughput (bench/README.md, "The span export"); it sends the same document (the test compares).
+// BatchSpanProcessor + OTLPTraceExporter for the services (why: bench/README.md, "What changed, and
+// what each change was worth"); it sends the same document (otlp-span-processor.test.ts compares).
 //
 // Batching and limits follow the BatchSpanProcessor's (maxQueueSize, maxExportBatchSize,
 // scheduledDelayMillis), with at most `maxConcurrentExports` requests in flight. Delivery follows

@@ -16,30 +16,30 @@ afterAll(() => {
   propagation.disable()
 })
 
+/** A plugin-mode app's telemetry, exporting to memory, and its log lines. */
+function pluginMode(service: string) {
+  const exporter = new InMemorySpanExporter()
+  const tracing = createTracing({
+    service: `shopstack-${service}`,
+    mode: 'plugin',
+    exporter,
+    scheduledDelayMillis: 1,
+  })
+  const lines: Array<Record<string, unknown>> = []
+  const logger = createLogger({
+    service,
+    destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+  })
+  const metrics = createMetrics({ service, runtime: false })
+  const app = createServiceBase({ service, version: '1', description: 'd', logger, metrics, tracing })
+  return { exporter, tracing, lines, app }
+}
+
 describe('TRACING_MODE=plugin', () => {
   test('the plugin makes the SERVER span; CLIENT spans, traceresponse and the log line use it', async () => {
-    const exporter = new InMemorySpanExporter()
-    const tracing = createTracing({
-      service: 'shopstack-t',
-      mode: 'plugin',
-      exporter,
-      scheduledDelayMillis: 1,
-    })
+    const { exporter, tracing, lines, app: base } = pluginMode('t')
     expect(tracing.instrumentation).toBeDefined()
-    const lines: Array<Record<string, unknown>> = []
-    const logger = createLogger({
-      service: 't',
-      destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
-    })
-    const metrics = createMetrics({ service: 't', runtime: false })
-    const app = createServiceBase({
-      service: 't',
-      version: '1',
-      description: 'd',
-      logger,
-      metrics,
-      tracing,
-    }).get('/things/:id', ({ request }) => {
+    const app = base.get('/things/:id', ({ request }) => {
       tracing.startSpan('GET /upstream', SpanKind.CLIENT, telemetryOf(request).span).end()
       // A returned Response keeps set.status at 200; the span must still say 404.
       return new Response('no such thing', { status: 404 })
@@ -67,7 +67,7 @@ describe('TRACING_MODE=plugin', () => {
     const client = spans.find((s) => s.kind === SpanKind.CLIENT)
     expect(client?.parentSpanContext?.spanId).toBe(serverId as string)
     expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([incoming]))
-    // Exactly one SERVER span: the service plugin made none of its own.
+    // Exactly one SERVER span: the request plugins made none of their own.
     expect(spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(1)
     expect(lines.find((l) => l.msg === 'request')).toMatchObject({
       trace_id: incoming,
@@ -77,16 +77,7 @@ describe('TRACING_MODE=plugin', () => {
     await tracing.shutdown()
   })
   test('a probe makes no span in plugin mode either, but still answers its ids', async () => {
-    const exporter = new InMemorySpanExporter()
-    const tracing = createTracing({
-      service: 'shopstack-p',
-      mode: 'plugin',
-      exporter,
-      scheduledDelayMillis: 1,
-    })
-    const logger = createLogger({ service: 'p', destination: { write: () => {} } })
-    const metrics = createMetrics({ service: 'p', runtime: false })
-    const app = createServiceBase({ service: 'p', version: '1', description: 'd', logger, metrics, tracing })
+    const { exporter, tracing, app } = pluginMode('p')
     const response = await app.handle(new Request('http://localhost/livez'))
     expect(response.status).toBe(200)
     expect(response.headers.get('traceresponse')).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-00$/)

@@ -42,6 +42,9 @@ export interface TracingOptions {
   scheduledDelayMillis?: number
   /** Where a rate-limited warning goes when spans are lost (the service's logger). */
   warn?: OtlpProcessorOptions['warn']
+  /** The lean spans' clocks: monotonic and wall, in milliseconds (performance.now, Date.now). */
+  now?: () => number
+  wallNow?: () => number
 }
 
 /** Shaped like the API's Tracer: what code that makes spans calls. */
@@ -189,6 +192,8 @@ export function createTracing(options: TracingOptions): Tracing {
     // The SDK's processors take these spans as they are: they carry every ReadableSpan field.
     sink: processor as unknown as { onEnd(span: unknown): void },
     sampling,
+    now: options.now,
+    wallNow: options.wallNow,
   })
   return {
     ...common,
