@@ -3,11 +3,12 @@
 
 import { afterAll, describe, expect, test } from 'bun:test'
 import { context, propagation, trace } from '@opentelemetry/api'
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { telemetryOf } from '../plugins/request-context.ts'
 import { createServiceBase } from '../service-base.ts'
 import { createLogger } from './logger.ts'
 import { createMetrics } from './metrics.ts'
+import { RedactingSpanProcessor } from './plugin-mode.ts'
 import { createTracing, SpanKind } from './tracing.ts'
 
 afterAll(() => {
@@ -85,5 +86,47 @@ describe('TRACING_MODE=plugin', () => {
     await tracing.forceFlush()
     expect(exporter.getFinishedSpans()).toHaveLength(0)
     await tracing.shutdown()
+  })
+})
+
+describe('RedactingSpanProcessor', () => {
+  test('hands on a view without credentials and bodies, and leaves the span itself as it was', () => {
+    const seen: ReadableSpan[] = []
+    const next = {
+      onStart() {},
+      onEnd: (s: ReadableSpan) => void seen.push(s),
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    }
+    const attributes = Object.freeze({
+      'http.route': '/x',
+      'http.request.header.authorization': 'Bearer s',
+      'http.request.body': '{}',
+    })
+    const span = {
+      name: 'GET /x',
+      attributes,
+      spanContext: () => ({ traceId: 't', spanId: 's', traceFlags: 1 }),
+    }
+    new RedactingSpanProcessor(next).onEnd(span as unknown as ReadableSpan)
+    const [view] = seen as [ReadableSpan]
+    expect(view.attributes).toEqual({ 'http.route': '/x' })
+    expect(view.name).toBe('GET /x')
+    expect(view.spanContext().spanId).toBe('s')
+    expect(span.attributes).toBe(attributes)
+    expect(Object.keys(attributes)).toHaveLength(3)
+  })
+
+  test('a span with nothing to redact is handed on as it is', () => {
+    const seen: ReadableSpan[] = []
+    const next = {
+      onStart() {},
+      onEnd: (s: ReadableSpan) => void seen.push(s),
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    }
+    const span = { attributes: { 'http.route': '/x' } } as unknown as ReadableSpan
+    new RedactingSpanProcessor(next).onEnd(span)
+    expect(seen[0]).toBe(span)
   })
 })

@@ -32,7 +32,7 @@ export const REDACTED_ATTRIBUTES = [
 ]
 
 /** Hands the next processor a view of each span without the redacted attributes; the span itself is left as it is. */
-class RedactingSpanProcessor implements SpanProcessor {
+export class RedactingSpanProcessor implements SpanProcessor {
   constructor(private readonly next: SpanProcessor) {}
   onStart(span: SdkSpan, parentContext: Context): void {
     this.next.onStart(span, parentContext)
@@ -126,7 +126,8 @@ export function createPluginTracing(options: PluginTracingOptions): Tracing {
     startServerSpan: (request, parent) =>
       (request as TaggedRequest)[SERVER_SPAN] ?? common.startUnrecorded(parent),
     // The plugin names the span after the route and ends it after this hook.
-    endServerSpan: completeServerSpan,
+    endServerSpan: (span, _request, _route, status, requestId, error) =>
+      completeServerSpan(span, status, requestId, error),
     shutdown: () => shutdownWhenEnded(() => open, processor),
   }
 }

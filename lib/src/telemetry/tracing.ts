@@ -143,7 +143,8 @@ export function createTracing(options: TracingOptions): Tracing {
       startSpan: (name, kind, parent) => unrecorded.startSpan(name, kind, parent),
       startUnrecorded,
       startServerSpan: (request, parent) => unrecorded.startSpan(request.method, SpanKind.SERVER, parent),
-      endServerSpan: completeServerSpan,
+      // Its spans never record, so there is nothing to complete.
+      endServerSpan: () => {},
       droppedSpans: () => 0,
       failedSpans: () => 0,
       pendingSpans: () => 0,
@@ -206,7 +207,7 @@ export function createTracing(options: TracingOptions): Tracing {
         'http.route': route,
         'url.path': pathOf(request.url),
       })
-      completeServerSpan(span, request, route, status, requestId, error)
+      completeServerSpan(span, status, requestId, error)
       span.end()
     },
     shutdown: () => shutdownWhenEnded(() => tracer.open, processor),
@@ -221,14 +222,7 @@ const NO_SINK = { onEnd() {} }
  * plugin reads wrongly from `set.status` when a handler returns a Response), the request id, and a
  * 5xx as an ERROR with its exception.
  */
-export function completeServerSpan(
-  span: Span,
-  _request: Request,
-  _route: string,
-  status: number,
-  requestId: string,
-  error: unknown,
-): void {
+export function completeServerSpan(span: Span, status: number, requestId: string, error: unknown): void {
   span.setAttribute('http.response.status_code', status)
   span.setAttribute('shopstack.request_id', requestId)
   if (status >= 500) {
