@@ -90,7 +90,7 @@ describe('TRACING_MODE=plugin', () => {
 })
 
 describe('RedactingSpanProcessor', () => {
-  test('hands on a view without credentials and bodies, and leaves the span itself as it was', () => {
+  function redactingToMemory() {
     const seen: ReadableSpan[] = []
     const next = {
       onStart() {},
@@ -98,6 +98,11 @@ describe('RedactingSpanProcessor', () => {
       forceFlush: async () => {},
       shutdown: async () => {},
     }
+    return { seen, redacting: new RedactingSpanProcessor(next) }
+  }
+
+  test('hands on a view without credentials and bodies, and leaves the span itself as it was', () => {
+    const { seen, redacting } = redactingToMemory()
     const attributes = Object.freeze({
       'http.route': '/x',
       'http.request.header.authorization': 'Bearer s',
@@ -108,7 +113,7 @@ describe('RedactingSpanProcessor', () => {
       attributes,
       spanContext: () => ({ traceId: 't', spanId: 's', traceFlags: 1 }),
     }
-    new RedactingSpanProcessor(next).onEnd(span as unknown as ReadableSpan)
+    redacting.onEnd(span as unknown as ReadableSpan)
     const [view] = seen as [ReadableSpan]
     expect(view.attributes).toEqual({ 'http.route': '/x' })
     expect(view.name).toBe('GET /x')
@@ -118,15 +123,9 @@ describe('RedactingSpanProcessor', () => {
   })
 
   test('a span with nothing to redact is handed on as it is', () => {
-    const seen: ReadableSpan[] = []
-    const next = {
-      onStart() {},
-      onEnd: (s: ReadableSpan) => void seen.push(s),
-      forceFlush: async () => {},
-      shutdown: async () => {},
-    }
+    const { seen, redacting } = redactingToMemory()
     const span = { attributes: { 'http.route': '/x' } } as unknown as ReadableSpan
-    new RedactingSpanProcessor(next).onEnd(span)
+    redacting.onEnd(span)
     expect(seen[0]).toBe(span)
   })
 })
