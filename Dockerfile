@@ -58,7 +58,7 @@ USER 1000:1000
 
 # --- one target per service ---------------------------------------------------------------------
 # Exec-form CMD: Bun is PID 1 with no shell in between, so the SIGTERM of `docker stop` reaches
-# it, and the service drains in-flight requests before exiting (lib/src/server.ts handles it).
+# it, and the service drains in-flight requests before exiting (lib/src/service-process.ts handles it).
 
 FROM runtime AS catalog
 COPY --from=deps-catalog /app/node_modules node_modules

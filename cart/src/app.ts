@@ -3,15 +3,13 @@
 // Never listens; index.ts does.
 
 import { createAdminRoutes } from '@shopstack/lib/admin'
-import { createServiceBase } from '@shopstack/lib/app-kit'
 import type { DiscoveryTarget } from '@shopstack/lib/config'
 import type { Resolver } from '@shopstack/lib/discovery'
 import { createEdge } from '@shopstack/lib/edge'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
-import type { Logger } from '@shopstack/lib/logger'
-import type { Metrics } from '@shopstack/lib/metrics'
+import { createServiceBase } from '@shopstack/lib/service-base'
 import type { Simulation } from '@shopstack/lib/simulation'
-import type { Tracing } from '@shopstack/lib/tracing'
+import type { Logger, Metrics, Tracing } from '@shopstack/lib/telemetry'
 import { createUpstream, createUpstreamMetrics } from '@shopstack/lib/upstream'
 import { createCartRoutes } from './carts/routes.ts'
 import type { CartStore } from './carts/store.ts'

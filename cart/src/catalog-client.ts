@@ -2,7 +2,7 @@
 // gateway -> cart -> catalog hop with its own CLIENT span.
 
 import { HttpError, UpstreamError } from '@shopstack/lib/errors'
-import type { Span } from '@shopstack/lib/tracing'
+import type { Span } from '@shopstack/lib/telemetry'
 import type { Upstream } from '@shopstack/lib/upstream'
 import type { ProductRef } from './carts/store.ts'
 

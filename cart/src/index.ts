@@ -2,7 +2,8 @@
 // else the embedded SQLite file), listen, stop gracefully.
 
 import { createFaults } from '@shopstack/lib/faults'
-import { createLifecycle, createTelemetry, loadConfigOrExit, serve } from '@shopstack/lib/server'
+import { createLifecycle, loadConfigOrExit, serve } from '@shopstack/lib/service-process'
+import { createTelemetry } from '@shopstack/lib/telemetry'
 import { createApp } from './app.ts'
 import { createRedisCartStore } from './carts/redis-store.ts'
 import { createCartStore } from './carts/store.ts'

@@ -1,12 +1,10 @@
 // The catalog app: products over HTTP. Never listens; index.ts does.
 
 import { createAdminRoutes } from '@shopstack/lib/admin'
-import { createServiceBase } from '@shopstack/lib/app-kit'
 import { createEdge } from '@shopstack/lib/edge'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
-import type { Logger } from '@shopstack/lib/logger'
-import type { Metrics } from '@shopstack/lib/metrics'
-import type { Tracing } from '@shopstack/lib/tracing'
+import { createServiceBase } from '@shopstack/lib/service-base'
+import type { Logger, Metrics, Tracing } from '@shopstack/lib/telemetry'
 import { createProductRoutes } from './products/routes.ts'
 import type { ProductStore } from './products/store.ts'
 

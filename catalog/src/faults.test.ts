@@ -234,7 +234,7 @@ describe('fault control', () => {
       new Request('http://127.0.0.1:8001/admin/faults', { headers: { host: 'attacker.example:8001' } }),
     )
     expect(rebound.status).toBe(403)
-    expect((await rebound.json()).detail).toContain('ADMIN_TOKEN')
+    expect(((await rebound.json()) as { detail: string }).detail).toContain('ADMIN_TOKEN')
     // A page of another site may not change the faults, even on a loopback name.
     const crossSite = await app.handle(
       new Request('http://localhost:8001/admin/faults', {

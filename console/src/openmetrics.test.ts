@@ -3,7 +3,7 @@
 // does not produce (timestamps, malformed lines).
 
 import { afterEach, describe, expect, test } from 'bun:test'
-import { createMetrics, type Metrics } from '../../lib/src/metrics.ts'
+import { createMetrics, type Metrics } from '../../lib/src/telemetry/metrics.ts'
 import { createUpstreamMetrics } from '../../lib/src/upstream.ts'
 import { ExpositionError, formatOf, parseExposition, type Sample } from './openmetrics.ts'
 

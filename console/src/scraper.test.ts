@@ -3,7 +3,7 @@
 // coming back; the bounds on memory; and scrapes that never overlap.
 
 import { afterEach, describe, expect, test } from 'bun:test'
-import { createMetrics } from '../../lib/src/metrics.ts'
+import { createMetrics } from '../../lib/src/telemetry/metrics.ts'
 import { createUpstreamMetrics, type UpstreamMetrics } from '../../lib/src/upstream.ts'
 import { createScraper, histogramQuantile, RowRing, type ScrapeFetch, type Scraper } from './scraper.ts'
 
@@ -30,7 +30,7 @@ function serviceProcess() {
   return {
     metrics,
     upstream,
-    /** What the service plugin records for one request. */
+    /** What the request plugins record for one request. */
     request(method: string, endpoint: string, status: number, seconds: number, traceId?: string) {
       const labels = { method, endpoint, status: String(status) }
       metrics.httpRequests.inc(labels)

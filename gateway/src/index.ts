@@ -1,7 +1,8 @@
 // Gateway process entry: read the environment, listen, stop gracefully.
 
 import { createFaults } from '@shopstack/lib/faults'
-import { createLifecycle, createTelemetry, loadConfigOrExit, serve } from '@shopstack/lib/server'
+import { createLifecycle, loadConfigOrExit, serve } from '@shopstack/lib/service-process'
+import { createTelemetry } from '@shopstack/lib/telemetry'
 import { createApp } from './app.ts'
 
 const config = loadConfigOrExit('gateway')

@@ -8,7 +8,7 @@
 // `set.headers` holds) are added to that same copy — so Elysia, given a Response and nothing left
 // in `set.headers`, returns it as it is instead of copying it again to merge them.
 
-import type { Span } from '@shopstack/lib/tracing'
+import type { Span } from '@shopstack/lib/telemetry'
 import type { Upstream } from '@shopstack/lib/upstream'
 
 const HOP_BY_HOP = new Set([

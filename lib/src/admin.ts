@@ -9,8 +9,8 @@ import { Elysia } from 'elysia'
 import { problems } from './docs.ts'
 import { HttpError } from './errors.ts'
 import { FaultSettings, FaultState, type Faults } from './faults.ts'
+import { bodyTextOf } from './plugins/body-limits.ts'
 import { crossSiteReason } from './same-site.ts'
-import { bodyTextOf } from './service-plugin.ts'
 import { InvalidInputError } from './validation.ts'
 
 const BEARER = /^bearer +(\S+) *$/i

@@ -3,7 +3,7 @@
 // throws a ConfigError whose message names the offending variable, so a process stops at start with
 // one clear line instead of misbehaving later.
 
-import { SAMPLERS, type SamplerName, type Sampling } from './span.ts'
+import { SAMPLERS, type SamplerName, type Sampling } from './telemetry/sampling.ts'
 
 export type ServiceName = 'gateway' | 'catalog' | 'cart'
 

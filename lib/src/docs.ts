@@ -51,7 +51,7 @@ export const PROBLEM_SCHEMA = {
 } as const
 
 const header = (description: string, schema: object = { type: 'string' }) => ({ description, schema })
-/** On every answer (service-plugin.ts). */
+/** On every answer (plugins/request-id.ts, plugins/server-span.ts). */
 const COMMON_HEADERS = {
   traceresponse: header('00-<trace id>-<span id>-<flags>: the trace this request belongs to'),
   'x-request-id': header('The request id (the one sent, when valid, or a new one)'),

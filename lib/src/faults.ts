@@ -23,10 +23,10 @@
 import { Elysia, t } from 'elysia'
 import type { SimulationConfig } from './config.ts'
 import { HttpError } from './errors.ts'
-import type { Logger } from './logger.ts'
-import type { Metrics } from './metrics.ts'
-import { telemetryOf } from './service-plugin.ts'
+import { telemetryOf } from './plugins/request-context.ts'
 import { createSimulation, type Simulation } from './simulation.ts'
+import type { Logger } from './telemetry/logger.ts'
+import type { Metrics } from './telemetry/metrics.ts'
 import { type FieldError, InvalidInputError } from './validation.ts'
 
 const Rate = t.Number({ minimum: 0, maximum: 1, description: 'Probability from 0 to 1' })

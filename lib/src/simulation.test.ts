@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { SimulatedFailureError } from './errors.ts'
-import { createMetrics } from './metrics.ts'
 import { createSimulation } from './simulation.ts'
+import { createMetrics } from './telemetry/metrics.ts'
 
 const sequence = (...values: number[]) => {
   let i = 0

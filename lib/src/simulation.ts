@@ -5,7 +5,7 @@
 import type { Counter } from 'prom-client'
 import type { Range, SimulationConfig } from './config.ts'
 import { SimulatedFailureError } from './errors.ts'
-import type { Span } from './tracing.ts'
+import type { Span } from './telemetry/tracing.ts'
 
 export interface SimulationOptions extends Partial<SimulationConfig> {
   /** Read the settings on every call instead (faults changed at run time); wins over the fixed ones. */

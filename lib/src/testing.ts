@@ -2,9 +2,11 @@
 // and a tracer exporting to memory. Every test builds its own, so nothing leaks between tests.
 
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
-import { createLogger } from './logger.ts'
-import { createMetrics } from './metrics.ts'
-import { createTracing } from './tracing.ts'
+import { Elysia } from 'elysia'
+import { requestPlugins } from './plugins/index.ts'
+import { createLogger } from './telemetry/logger.ts'
+import { createMetrics } from './telemetry/metrics.ts'
+import { createTracing } from './telemetry/tracing.ts'
 
 export interface TestTelemetryOptions {
   service?: string
@@ -41,6 +43,17 @@ export function createTestTelemetry(options: TestTelemetryOptions = {}) {
       return exporter.getFinishedSpans()
     },
   }
+}
+
+/**
+ * An app with only the request plugins, its test telemetry, and a clock the test moves
+ * (`clock.ms += n` inside a handler makes that request take n ms).
+ */
+export function requestPluginsUnderTest(options: TestTelemetryOptions = {}) {
+  const telemetry = createTestTelemetry({ service: 'x', ...options })
+  const clock = { ms: 0 }
+  const app = new Elysia().use(requestPlugins({ service: 'x', ...telemetry, now: () => clock.ms }))
+  return { telemetry, clock, app }
 }
 
 /** A metric sample's value from Prometheus text, or undefined when the series is absent. */

@@ -31,8 +31,6 @@
 import { otelServiceName, redactUrl } from './config.ts'
 import { createDiscovery, type DiscoveryOptions } from './discovery.ts'
 import { UpstreamError } from './errors.ts'
-import type { Logger } from './logger.ts'
-import type { Metrics } from './metrics.ts'
 import {
   backoffMs,
   createInstancePool,
@@ -44,7 +42,9 @@ import {
   type RetryBudgetOptions,
   type RetryReason,
 } from './resilience.ts'
-import { recordFailure, type Span, SpanKind, SpanStatusCode, type Tracing } from './tracing.ts'
+import type { Logger } from './telemetry/logger.ts'
+import type { Metrics } from './telemetry/metrics.ts'
+import { recordFailure, type Span, SpanKind, SpanStatusCode, type Tracing } from './telemetry/tracing.ts'
 
 export type UpstreamMetrics = ReturnType<typeof createUpstreamMetrics>
 

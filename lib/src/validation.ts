@@ -5,8 +5,8 @@
 // first of them as a sentence. Schema internals (regular expressions, TypeBox's type names) never
 // reach a client.
 //
-// Two sources feed it: Elysia's TypeBox validation errors (`fromValidationError`, used by the
-// service plugin's onError) and the checks TypeBox cannot express (faults, carts, idempotency
+// Two sources feed it: Elysia's TypeBox validation errors (`fromValidationError`, used by
+// plugins/problem-json.ts) and the checks TypeBox cannot express (faults, carts, idempotency
 // keys), which build FieldErrors directly. Where a pattern cannot be put into words generically,
 // the schema says it in words with Elysia's `error` option, and that sentence is used as it is.
 // Nothing here imports Elysia, so the load generator can use it too.

@@ -6,11 +6,11 @@
 
 import { problems } from '@shopstack/lib/docs'
 import { HttpError } from '@shopstack/lib/errors'
-import type { Metrics } from '@shopstack/lib/metrics'
+import { telemetryOf } from '@shopstack/lib/plugins'
 import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
-import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Simulation } from '@shopstack/lib/simulation'
-import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/tracing'
+import type { Metrics } from '@shopstack/lib/telemetry'
+import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/telemetry'
 import { Elysia } from 'elysia'
 import type { CatalogClient } from '../catalog-client.ts'
 import {

@@ -3,9 +3,9 @@
 
 import { problems } from '@shopstack/lib/docs'
 import { NotFoundError } from '@shopstack/lib/errors'
-import { telemetryOf } from '@shopstack/lib/service-plugin'
+import { telemetryOf } from '@shopstack/lib/plugins'
 import type { Simulation } from '@shopstack/lib/simulation'
-import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/tracing'
+import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/telemetry'
 import { Elysia } from 'elysia'
 import { Product, ProductListQuery, ProductPage, ProductParams } from './model.ts'
 import type { ProductStore } from './store.ts'

@@ -13,7 +13,7 @@ import { createFaultClient, type FaultSettings } from '@shopstack/loadtest/fault
 import { createLoadApi } from '@shopstack/loadtest/load-api'
 import { createRunner, type Fetch } from '@shopstack/loadtest/runner'
 import type { UserFactory } from '@shopstack/loadtest/scenarios'
-import { createMetrics } from '../../../lib/src/metrics.ts'
+import { createMetrics } from '../../../lib/src/telemetry/metrics.ts'
 import { createUpstreamMetrics } from '../../../lib/src/upstream.ts'
 import { createConsole } from '../app.ts'
 import { toJaegerTrace } from '../jaeger.ts'

@@ -11,7 +11,8 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
 import { ByteWriter } from './bytes.ts'
-import { createOtlpSpanProcessor, encodeSpans } from './otlp-exporter.ts'
+import { encodeSpans } from './otlp-json.ts'
+import { createOtlpSpanProcessor } from './otlp-span-processor.ts'
 
 /** Real SDK spans covering every field the encoder writes, from two resources and three scopes. */
 function sampleSpans(): ReadableSpan[] {

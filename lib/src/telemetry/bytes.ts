@@ -1,30 +1,24 @@
+/// <reference path="./bun-buffer.d.ts" />
 // A growable byte buffer that JSON is written into directly, for the two hot paths that produce
-// text at the rate of requests: span export (otlp-exporter.ts) and log lines (logger.ts).
+// text at the rate of requests: span export (otlp-json.ts) and log lines (logger.ts).
 //
-// Why bytes and not strings: on JavaScriptCore a string built from pieces is a rope, and turning
-// a batch of ropes into bytes later (a join, Buffer.from, a fetch body) cost more than building
-// them — measured in the gateway with every span exported (bench/README.md). Writing each piece
-// into one reused buffer while it is at hand avoids both the ropes and the copies.
+// Why bytes and not strings (the one place this is explained; the others link here): on
+// JavaScriptCore a string built from pieces is a rope, and turning a batch of ropes into bytes
+// later (a join, Buffer.from, a fetch body) costs more than building them (bench/README.md, "Most
+// of the encoding cost was not encoding"). Writing each piece into one reused buffer while it is
+// at hand avoids both the ropes and the copies. latin1Write and utf8Write (bun-buffer.d.ts) skip
+// buffer.write's argument handling, which matters at about thirty calls a span.
 
 const QUOTE = 34
 /** Strings that can be copied as they are: printable ASCII without `"` or `\`. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
-/**
- * Node's (and Bun's) Buffer has latin1Write and utf8Write, which @types/node does not declare. They
- * are what buffer.write(text, offset, encoding) ends in, without its argument handling: 15 ns a
- * call instead of 44 on Bun 1.4, and a span makes about thirty calls.
- */
-type FastBuffer = Buffer & {
-  latin1Write(text: string, offset: number): number
-  utf8Write(text: string, offset: number): number
-}
-const allocate = (size: number) => Buffer.allocUnsafe(size) as FastBuffer
+const allocate = (size: number) => Buffer.allocUnsafe(size)
 
 /** A growable UTF-8 buffer with JSON helpers. */
 export class ByteWriter {
   /** For latin1Write/utf8Write. */
-  buf: FastBuffer
+  buf: Buffer
   /** The same memory as a plain Uint8Array: single-byte stores to it are faster than to a Buffer. */
   u8: Uint8Array
   pos = 0

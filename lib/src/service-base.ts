@@ -1,15 +1,14 @@
-// The parts every service app starts with, in order: with TRACING_MODE=plugin (and an OTLP
-// endpoint) @elysiajs/opentelemetry, then the service plugin (ids, limits, errors, metrics, logs,
-// spans, /metrics), health endpoints, and the OpenAPI docs.
+// The Elysia app every service starts from, in order: the tracer's instrumentation if it has one
+// (plugin mode), the request plugins (plugins/index.ts: ids, spans, limits, errors, metrics, logs,
+// /metrics), the health endpoints and the OpenAPI docs.
 
 import { Elysia } from 'elysia'
 import { createDocs, globalRoutesOf } from './docs.ts'
 import { createHealth, type HealthCheck } from './health.ts'
-import type { Logger } from './logger.ts'
-import type { Metrics } from './metrics.ts'
-import type { createOtelPlugin as CreateOtelPlugin } from './otel-plugin.ts'
-import { createServicePlugin } from './service-plugin.ts'
-import type { Tracing } from './tracing.ts'
+import { requestPlugins } from './plugins/index.ts'
+import type { Logger } from './telemetry/logger.ts'
+import type { Metrics } from './telemetry/metrics.ts'
+import type { Tracing } from './telemetry/tracing.ts'
 
 export interface ServiceBaseOptions {
   service: string
@@ -34,16 +33,11 @@ export function createServiceBase(options: ServiceBaseOptions) {
     seed: service,
     handler: { standardHostname: false },
   })
-  if (telemetry.tracing.enabled && telemetry.tracing.mode === 'plugin') {
-    // Loaded only in plugin mode: @elysiajs/opentelemetry pulls in @opentelemetry/sdk-node, which
-    // costs the default mode start-up time and memory for nothing. Bun's synchronous require keeps
-    // createServiceBase synchronous.
-    const { createOtelPlugin } = require('./otel-plugin.ts') as { createOtelPlugin: typeof CreateOtelPlugin }
-    base.use(createOtelPlugin({ service, tracing: telemetry.tracing }))
-  }
+  // Plugin mode's @elysiajs/opentelemetry goes first, so its SERVER span wraps every hook.
+  if (telemetry.tracing.instrumentation) base.use(telemetry.tracing.instrumentation)
   return base
     .use(
-      createServicePlugin({
+      requestPlugins({
         service,
         ...telemetry,
         allowedMethods: methodsByPath(() => globalRoutesOf(base)),

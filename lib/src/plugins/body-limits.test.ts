@@ -5,9 +5,9 @@
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { t } from 'elysia'
-import { rawHttp } from '../../e2e/harness.ts'
-import { createServiceBase } from './app-kit.ts'
-import { createTestTelemetry } from './testing.ts'
+import { rawHttp } from '../../../e2e/harness.ts'
+import { createServiceBase } from '../service-base.ts'
+import { createTestTelemetry } from '../testing.ts'
 
 const LIMIT = 1024
 const TIMEOUT_MS = 300

@@ -58,11 +58,10 @@ export interface RequestLine {
 
 /**
  * Log one request: `request` at info (at debug when `quiet`: a probe), or `request failed` at
- * error for a 5xx, probe or not. A successful
- * request's line is written by hand — the same text pino writes for those fields (logger.test.ts
- * compares the two) without pino's per-call work, which cost about a tenth of the gateway's
- * throughput with every request logged (bench/README.md). Failures, with their error serialised,
- * and loggers not made by createLogger go through pino.
+ * error for a 5xx, probe or not. A successful request's line is written by hand: the text pino
+ * writes for those fields (logger.test.ts compares the two) without pino's per-call work
+ * (bench/README.md, "One pino line per request"). Failures, and loggers not made by createLogger,
+ * go through pino.
  */
 export function createRequestLog(logger: Logger): (line: RequestLine, quiet?: boolean) => void {
   const own = requestLines.get(logger)
@@ -92,15 +91,14 @@ const BUFFER_BYTES = 16_384
 export interface BufferedDestination extends DestinationStream {
   flush(): void
   flushSync(): void
+  /** Write out what is buffered and stop the timer that drains it. */
+  close(): void
 }
 
 /**
- * Lines written as UTF-8 into a byte buffer and out with one synchronous write per ~16 KiB (about
- * fifty request lines); a timer drains it every 200 ms so a quiet service's lines still show up
- * promptly in `bun run dev`. Measured against pino.destination (sonic-boom, async, 4 KiB) on Bun
- * 1.4: 1.5 µs a line instead of 3.9 µs, without sonic-boom's write callbacks on the event loop
- * (bench/README.md); bytes rather than an appended string, so no rope of lines is flattened later
- * (bytes.ts). Synchronous writes also mean nothing is left behind at exit.
+ * Lines written as UTF-8 into a byte buffer (bytes.ts says why bytes) and out with one synchronous
+ * write per ~16 KiB, cheaper than pino.destination's async writes (bench/README.md); a timer drains
+ * it every 200 ms so a quiet service's lines still show promptly. Synchronous: nothing is left at exit.
  */
 export function bufferedStdout(fd = 1, bufferBytes = BUFFER_BYTES): BufferedDestination {
   const buffer = new ByteWriter(bufferBytes * 2)
@@ -109,7 +107,8 @@ export function bufferedStdout(fd = 1, bufferBytes = BUFFER_BYTES): BufferedDest
     writeFully(fd, buffer.buf.subarray(0, buffer.pos))
     buffer.pos = 0
   }
-  setInterval(flushSync, 200).unref()
+  const timer = setInterval(flushSync, 200)
+  timer.unref()
   return {
     write(line: string) {
       buffer.text(line)
@@ -117,6 +116,10 @@ export function bufferedStdout(fd = 1, bufferBytes = BUFFER_BYTES): BufferedDest
     },
     flush: flushSync,
     flushSync,
+    close() {
+      clearInterval(timer)
+      flushSync()
+    },
   }
 }
 
@@ -141,9 +144,20 @@ export function flushLogger(logger: Logger): void {
   try {
     logger.flush()
     // bufferedStdout (and sonic-boom) expose flushSync on the stream; a test destination may not.
-    const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym]
-    stream?.flushSync?.()
+    streamOf(logger)?.flushSync?.()
   } catch {
     // Nothing useful to do if stdout is gone.
   }
+}
+
+/** Flush, and stop the destination's drain timer (bufferedStdout): the logger's last call. */
+export function closeLogger(logger: Logger): void {
+  flushLogger(logger)
+  streamOf(logger)?.close?.()
+}
+
+function streamOf(logger: Logger): { flushSync?: () => void; close?: () => void } | undefined {
+  return (logger as unknown as Record<symbol, { flushSync?: () => void; close?: () => void }>)[
+    pino.symbols.streamSym
+  ]
 }

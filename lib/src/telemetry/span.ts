@@ -1,27 +1,15 @@
-// Spans of our own on the OpenTelemetry API, for the lean tracer (tracing.ts): span ids, sampling,
-// W3C trace context (https://www.w3.org/TR/trace-context/) and a Span class that keeps what OTLP
-// carries and hands itself to a processor when it ends.
+// Spans of our own on the OpenTelemetry API, for the lean tracer (tracing.ts): a Span class that
+// keeps what OTLP carries and hands itself to a processor when it ends, and the tracer that makes
+// them. Why not sdk-trace-base's spans: their per-call copies and contexts (figures in
+// bench/README.md, "Our own spans"). What a user could see stays the SDK's: its sampling, limits,
+// `exception` event and ReadableSpan fields (span.test.ts runs the same calls on both).
 //
-// Why not sdk-trace-base's Tracer and SpanImpl: measured on the gateway (bench/README.md), its two
-// spans per request and the API contexts they are started from cost more than encoding and sending
-// them — an Object.entries and a sanitized copy per attribute set, a `new Map` per context, a diag
-// call per attribute, Date.now() plus hrtime arithmetic per timestamp. This class keeps the SDK's
-// behaviour where a user could see it (ParentBased(AlwaysOn) sampling by default and
-// OTEL_TRACES_SAMPLER's samplers, 128 attributes and events per span, ids of crypto-random bytes,
-// the `exception` event, end() only once) and the SDK's ReadableSpan fields, so its span
-// processors (the tests' in-memory exporter) take these spans as they are.
-//
-// Timestamps: a root span starts at performance.now() plus an offset to the wall clock (re-read
-// every 10 s, and moved only when the wall clock has moved by more than 2 ms, so the millisecond
-// steps of Date.now() never show); a child starts at its parent's start plus the monotonic time
-// between them, and every end and event time is the span's start plus monotonic time. So a child
-// never starts before its parent, as it can when each span reads Date.now() (the SDK), and
-// durations keep performance.now()'s precision.
+// Timestamps: a root span starts at the monotonic clock plus an offset to the wall clock; a child
+// at its parent's start plus the monotonic time between them, so it never starts before its parent.
 
 import {
   type Attributes,
   type AttributeValue,
-  createTraceState,
   type Exception,
   type HrTime,
   type Link,
@@ -34,6 +22,8 @@ import {
   TraceFlags,
   trace,
 } from '@opentelemetry/api'
+import { type Sampling, sampler } from './sampling.ts'
+import { INVALID_SPAN_ID, INVALID_TRACE_ID, isValidContext } from './trace-context.ts'
 
 /** An event as the SDK's ReadableSpan holds it. */
 export interface TimedEvent {
@@ -71,64 +61,61 @@ export interface SpanSink {
   onEnd(span: FinishedSpan): void
 }
 
-/** The samplers OTEL_TRACES_SAMPLER names (OpenTelemetry's environment variable specification). */
-export const SAMPLERS = [
-  'always_on',
-  'always_off',
-  'traceidratio',
-  'parentbased_always_on',
-  'parentbased_always_off',
-  'parentbased_traceidratio',
-] as const
-export type SamplerName = (typeof SAMPLERS)[number]
-
-export interface Sampling {
-  sampler: SamplerName
-  /** For the traceidratio samplers: the share of root traces kept, 0..1. */
-  ratio?: number
-}
-
 /** Attributes, events and links kept per span (the SDK's defaults); the rest are counted as dropped. */
 export const SPAN_LIMIT = 128
 
-const INVALID_TRACE_ID = '0'.repeat(32)
-const INVALID_SPAN_ID = '0'.repeat(16)
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET })
 const NOT_ENDED: HrTime = Object.freeze([0, 0]) as unknown as HrTime
 
 // ---------------------------------------------------------------------------------------------
-// Ids: hex of crypto-random bytes, drawn from a pool refilled 4 KiB at a time.
+// Ids and time, owned by each tracer.
 
-const idPool = Buffer.allocUnsafe(4096)
-let idAt = idPool.length
+/** Span and trace ids: hex of crypto-random bytes, drawn from a pool refilled 4 KiB at a time. */
+class IdPool {
+  readonly #pool = Buffer.allocUnsafe(4096)
+  #at = this.#pool.length
 
-function randomId(bytes: 8 | 16, invalid: string): string {
-  for (;;) {
-    if (idAt + bytes > idPool.length) {
-      crypto.getRandomValues(idPool)
-      idAt = 0
+  next(bytes: 8 | 16, invalid: string): string {
+    const pool = this.#pool
+    for (;;) {
+      if (this.#at + bytes > pool.length) {
+        crypto.getRandomValues(pool)
+        this.#at = 0
+      }
+      const id = pool.toString('hex', this.#at, this.#at + bytes)
+      this.#at += bytes
+      if (id !== invalid) return id
     }
-    const id = idPool.toString('hex', idAt, idAt + bytes)
-    idAt += bytes
-    if (id !== invalid) return id
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Time: milliseconds since the epoch, as performance.now() plus an offset to the wall clock.
-
 const REREAD_MS = 10_000
 const MOVE_MS = 2
-let offsetMs = Date.now() - performance.now()
-let readAt = performance.now()
 
-function wallOffset(now: number): number {
-  if (now - readAt >= REREAD_MS) {
-    readAt = now
-    const offset = Date.now() - now
-    if (Math.abs(offset - offsetMs) > MOVE_MS) offsetMs = offset
+/**
+ * Milliseconds since the epoch as monotonic time plus an offset to the wall clock, re-read every
+ * 10 s and moved only past 2 ms, so Date.now()'s millisecond steps never show in durations.
+ */
+class WallClock {
+  #offsetMs: number
+  #readAt: number
+
+  constructor(
+    readonly now: () => number,
+    private readonly wallNow: () => number,
+  ) {
+    this.#readAt = now()
+    this.#offsetMs = wallNow() - this.#readAt
   }
-  return offsetMs
+
+  epochMs(monotonic: number): number {
+    if (monotonic - this.#readAt >= REREAD_MS) {
+      this.#readAt = monotonic
+      const offset = this.wallNow() - monotonic
+      if (Math.abs(offset - this.#offsetMs) > MOVE_MS) this.#offsetMs = offset
+    }
+    return monotonic + this.#offsetMs
+  }
 }
 
 /** `time` moved by `nanos` (which may be negative). */
@@ -206,7 +193,7 @@ export class LeanSpan implements Span, FinishedSpan {
   readonly instrumentationScope: FinishedSpan['instrumentationScope']
   private readonly context: SpanContext
   private readonly tracer: LeanTracer
-  /** performance.now() at start: later times are startTime plus the monotonic time since. */
+  /** The tracer's monotonic clock at start: later times are startTime plus the monotonic time since. */
   private readonly start: number
   /** Attributes stored so far, counting overwrites: below the limit, no count is needed. */
   private stored = 0
@@ -230,10 +217,10 @@ export class LeanSpan implements Span, FinishedSpan {
     this.links = links
     this.resource = tracer.resource
     this.instrumentationScope = tracer.scope
-    this.start = performance.now()
+    this.start = tracer.clock.now()
     this.startTime = parentSpan
       ? addNanos(parentSpan.startTime, (this.start - parentSpan.start) * 1e6)
-      : hrTime(this.start + wallOffset(this.start))
+      : hrTime(tracer.clock.epochMs(this.start))
     if (attributes) this.setAttributes(attributes)
   }
 
@@ -347,11 +334,12 @@ export class LeanSpan implements Span, FinishedSpan {
     return [seconds, nanos]
   }
 
-  /** A time input as HrTime; a number up to performance.now() is a performance timestamp. */
+  /** A time input as HrTime; a number up to the monotonic clock's now is a monotonic timestamp. */
   private timeOf(input: TimeInput | undefined): HrTime {
-    if (input === undefined) return addNanos(this.startTime, (performance.now() - this.start) * 1e6)
+    const now = this.tracer.clock.now()
+    if (input === undefined) return addNanos(this.startTime, (now - this.start) * 1e6)
     if (typeof input === 'number') {
-      return input <= performance.now() ? addNanos(this.startTime, (input - this.start) * 1e6) : hrTime(input)
+      return input <= now ? addNanos(this.startTime, (input - this.start) * 1e6) : hrTime(input)
     }
     if (input instanceof Date) return hrTime(input.getTime())
     return input
@@ -366,6 +354,10 @@ export interface LeanTracerOptions {
   scope: FinishedSpan['instrumentationScope']
   sink: SpanSink
   sampling?: Sampling
+  /** Monotonic clock in milliseconds (performance.now by default). */
+  now?: () => number
+  /** Wall clock in milliseconds since the epoch (Date.now by default). */
+  wallNow?: () => number
 }
 
 export class LeanTracer {
@@ -373,10 +365,14 @@ export class LeanTracer {
   readonly scope: FinishedSpan['instrumentationScope']
   /** Spans started and not yet ended. */
   open = 0
+  readonly clock: WallClock
+  private readonly ids = new IdPool()
   private readonly sink: SpanSink
   private readonly sample: (parent: SpanContext | undefined, traceId: string) => boolean
 
   constructor(options: LeanTracerOptions) {
+    const { now = () => performance.now(), wallNow = Date.now } = options
+    this.clock = new WallClock(now, wallNow)
     this.resource = options.resource
     this.scope = options.scope
     this.sink = options.sink
@@ -401,8 +397,8 @@ export class LeanTracer {
     } else if (parent !== undefined && isValidContext(parent)) {
       parentContext = parent
     }
-    const traceId = parentContext ? parentContext.traceId : randomId(16, INVALID_TRACE_ID)
-    const spanId = randomId(8, INVALID_SPAN_ID)
+    const traceId = parentContext ? parentContext.traceId : this.ids.next(16, INVALID_TRACE_ID)
+    const spanId = this.ids.next(8, INVALID_SPAN_ID)
     const traceState = parentContext?.traceState
     if (!this.sample(parentContext, traceId)) {
       return trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.NONE, traceState })
@@ -418,82 +414,4 @@ export class LeanTracer {
     this.open--
     this.sink.onEnd(span)
   }
-}
-
-function isValidContext(context: SpanContext): boolean {
-  return (
-    /^[\da-f]{32}$/.test(context.traceId) &&
-    context.traceId !== INVALID_TRACE_ID &&
-    /^[\da-f]{16}$/.test(context.spanId) &&
-    context.spanId !== INVALID_SPAN_ID
-  )
-}
-
-/** Whether a new span is sampled, given its parent (if any) and trace id. */
-function sampler({
-  sampler: name,
-  ratio = 1,
-}: Sampling): (parent: SpanContext | undefined, traceId: string) => boolean {
-  const bound = Math.floor(Math.max(0, Math.min(1, ratio)) * 0xffffffff)
-  const root = name.endsWith('always_on')
-    ? () => true
-    : name.endsWith('always_off')
-      ? () => false
-      : (traceId: string) => ratioKey(traceId) < bound
-  if (!name.startsWith('parentbased_')) return (_parent, traceId) => root(traceId)
-  return (parent, traceId) => (parent ? (parent.traceFlags & TraceFlags.SAMPLED) !== 0 : root(traceId))
-}
-
-/**
- * The number a trace id is compared with for ratio sampling: its four 32-bit words XORed, as
- * OpenTelemetry JS's TraceIdRatioBasedSampler computes it, so a lean service and a plugin-mode one
- * keep the same traces for the same ratio.
- */
-function ratioKey(traceId: string): number {
-  let key = 0
-  for (let at = 0; at < 32; at += 8) key = (key ^ Number.parseInt(traceId.slice(at, at + 8), 16)) >>> 0
-  return key
-}
-
-// ---------------------------------------------------------------------------------------------
-// W3C trace context.
-
-const TRACEPARENT = /^[ \t]*([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})(-.*)?[ \t]*$/
-
-/**
- * The caller's span context from `traceparent` (and `tracestate`), or undefined when the header is
- * absent or invalid: version ff, all-zero ids, or anything after the flags of a version-00 header.
- */
-export function extractContext(headers: Headers): SpanContext | undefined {
-  const header = headers.get('traceparent')
-  if (header === null) return undefined
-  const match = TRACEPARENT.exec(header)
-  if (!match) return undefined
-  const [, version, traceId, spanId, flags, rest] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string?,
-  ]
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined
-  if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return undefined
-  const state = headers.get('tracestate')
-  return {
-    traceId,
-    spanId,
-    traceFlags: Number.parseInt(flags, 16),
-    isRemote: true,
-    traceState: state ? createTraceState(state) : undefined,
-  }
-}
-
-/** Write `traceparent` (and `tracestate`) naming `span` as the parent into `headers`. */
-export function injectContext(span: Span, headers: Headers): void {
-  const { traceId, spanId, traceFlags, traceState } = span.spanContext()
-  if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return
-  headers.set('traceparent', `00-${traceId}-${spanId}-0${traceFlags & TraceFlags.SAMPLED}`)
-  const state = traceState?.serialize()
-  if (state) headers.set('tracestate', state)
 }

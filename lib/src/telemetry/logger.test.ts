@@ -3,7 +3,14 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { bufferedStdout, createLogger, createRequestLog, flushLogger, type RequestLine } from './logger.ts'
+import {
+  bufferedStdout,
+  closeLogger,
+  createLogger,
+  createRequestLog,
+  flushLogger,
+  type RequestLine,
+} from './logger.ts'
 
 /** A logger from createLogger writing into an array, as a service's would write to stdout. */
 function capture(level: string, version?: string) {
@@ -97,14 +104,34 @@ describe('createRequestLog', () => {
 
 /** Run `use` with a file descriptor open on a new temp file, and that file's path. */
 function withTempFile(use: (fd: number, path: string) => void): void {
+  const file = tempFile()
+  try {
+    use(file.fd, file.path)
+  } finally {
+    file.remove()
+  }
+}
+
+async function withTempFileAsync(use: (fd: number, path: string) => Promise<void>): Promise<void> {
+  const file = tempFile()
+  try {
+    await use(file.fd, file.path)
+  } finally {
+    file.remove()
+  }
+}
+
+function tempFile() {
   const dir = mkdtempSync(join(tmpdir(), 'shopstack-log-'))
   const path = join(dir, 'out.log')
   const fd = openSync(path, 'w')
-  try {
-    use(fd, path)
-  } finally {
-    closeSync(fd)
-    rmSync(dir, { recursive: true, force: true })
+  return {
+    fd,
+    path,
+    remove() {
+      closeSync(fd)
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
 
@@ -137,6 +164,21 @@ describe('bufferedStdout', () => {
       expect(readFileSync(path, 'utf8')).toBe('')
       flushLogger(logger)
       expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ service: 'cart', route: '/cart/add' })
+    })
+  })
+
+  test('closeLogger writes out what is buffered and stops the drain timer', async () => {
+    await withTempFileAsync(async (fd, path) => {
+      const logger = createLogger({ service: 'cart', destination: bufferedStdout(fd) })
+      logger.info('before close')
+      closeLogger(logger)
+      expect(readFileSync(path, 'utf8')).toContain('before close')
+      // With the timer stopped, a later line waits for an explicit flush (past the 200 ms drain).
+      logger.info('after close')
+      await Bun.sleep(250)
+      expect(readFileSync(path, 'utf8')).not.toContain('after close')
+      flushLogger(logger)
+      expect(readFileSync(path, 'utf8')).toContain('after close')
     })
   })
 })

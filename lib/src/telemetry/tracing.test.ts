@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'bun:test'
 import type { ExportResult } from '@opentelemetry/core'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
+import { sampleValue } from '../testing.ts'
 import { createMetrics } from './metrics.ts'
-import { countDroppedSpans } from './server.ts'
-import { sampleValue } from './testing.ts'
-import { createTracing, SpanKind } from './tracing.ts'
+import { countDroppedSpans } from './span-metrics.ts'
+import { createTracing, pathOf, SpanKind } from './tracing.ts'
 
 /** An exporter that never answers, so the queue fills up. */
 function stuckExporter(): SpanExporter {
@@ -62,5 +62,19 @@ describe('createTracing', () => {
     expect(headers.get('traceparent')).toBe(`00-${traceId}-${spanId}-01`)
     const child = tracing.startSpan('child', SpanKind.CLIENT, tracing.extract(headers))
     expect(child.spanContext().traceId).toBe(traceId)
+  })
+})
+
+describe('pathOf', () => {
+  test('reads the path of a request URL as new URL().pathname does', () => {
+    for (const url of [
+      'http://localhost/catalog/42',
+      'http://127.0.0.1:8000/catalog?page=2#top',
+      'http://localhost/cart/abc/items/7#x',
+      'http://localhost:8000',
+      'http://localhost/',
+    ]) {
+      expect(pathOf(url)).toBe(new URL(url).pathname)
+    }
   })
 })

@@ -1,90 +1,12 @@
 import { describe, expect, test } from 'bun:test'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Elysia } from 'elysia'
-import { createServiceBase } from './app-kit.ts'
-import { isProbeUrl } from './health.ts'
-import { bufferedStdout } from './logger.ts'
-import { createServicePlugin, pathOf } from './service-plugin.ts'
-import { createTestTelemetry, sampleValue } from './testing.ts'
-
-describe('pathOf', () => {
-  test('reads the path of a request URL as new URL().pathname does', () => {
-    for (const url of [
-      'http://localhost/catalog/42',
-      'http://127.0.0.1:8000/catalog?page=2#top',
-      'http://localhost/cart/abc/items/7#x',
-      'http://localhost:8000',
-      'http://localhost/',
-    ]) {
-      expect(pathOf(url)).toBe(new URL(url).pathname)
-    }
-  })
-})
-
-describe('bufferedStdout', () => {
-  test('holds lines until the buffer fills or it is flushed, and writes them in order', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shopstack-log-'))
-    const path = join(dir, 'out.log')
-    const fd = openSync(path, 'w')
-    try {
-      const destination = bufferedStdout(fd, 64)
-      destination.write('{"n":1}\n')
-      expect(readFileSync(path, 'utf8')).toBe('')
-      for (let n = 2; n <= 10; n++) destination.write(`{"n":${n}}\n`)
-      destination.flushSync()
-      const lines = readFileSync(path, 'utf8').trim().split('\n')
-      expect(lines.map((line) => JSON.parse(line).n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    } finally {
-      closeSync(fd)
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-})
-
-describe('exemplars', () => {
-  test('a rare slow request leaves its trace id in the slow bucket, even among fast ones', async () => {
-    const telemetry = createTestTelemetry({ service: 'x', tracing: true })
-    let clock = 0
-    const app = new Elysia()
-      .use(createServicePlugin({ service: 'x', ...telemetry, now: () => clock }))
-      .get('/work/:ms', ({ params }) => {
-        clock += Number(params.ms)
-        return 'ok'
-      })
-    // Within one second of the fast request's exemplar, on the same series.
-    await app.handle(new Request('http://localhost/work/2'))
-    // afterResponse runs after the response is handed over: let it, before the clock moves on.
-    await Bun.sleep(1)
-    const slow = await app.handle(new Request('http://localhost/work/800'))
-    const slowTrace = slow.headers.get('traceresponse')?.split('-')[1]
-    await Bun.sleep(5)
-    const text = await (await telemetry.metrics.scrape('application/openmetrics-text')).text()
-    const line = text.split('\n').find((l) => l.startsWith('http_request_duration_seconds_bucket{le="1",'))
-    expect(line).toContain(`trace_id="${slowTrace}"`)
-  })
-
-  test('a request its caller did not sample gives no exemplar: there is no trace to link to', async () => {
-    const telemetry = createTestTelemetry({ service: 'x', tracing: true })
-    const app = new Elysia().use(createServicePlugin({ service: 'x', ...telemetry })).get('/', () => 'ok')
-    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
-    const response = await app.handle(
-      new Request('http://localhost/', { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-00` } }),
-    )
-    expect(response.headers.get('traceresponse')).toMatch(new RegExp(`^00-${traceId}-[\\da-f]{16}-00$`))
-    await Bun.sleep(5)
-    const text = await (await telemetry.metrics.scrape('application/openmetrics-text')).text()
-    expect(text).toContain('http_request_duration_seconds_count{')
-    expect(text).not.toContain('trace_id=')
-    expect(await telemetry.spans()).toHaveLength(0)
-  })
-})
+import { isProbeUrl } from '../health.ts'
+import { createServiceBase } from '../service-base.ts'
+import { createTestTelemetry, requestPluginsUnderTest, sampleValue } from '../testing.ts'
 
 describe('trace context with tracing off', () => {
   function untraced() {
-    const telemetry = createTestTelemetry({ service: 'x' })
-    const app = new Elysia().use(createServicePlugin({ service: 'x', ...telemetry })).get('/', () => 'ok')
+    const { telemetry, app } = requestPluginsUnderTest()
+    app.get('/', () => 'ok')
     return { telemetry, call: (init?: RequestInit) => app.handle(new Request('http://localhost/', init)) }
   }
 

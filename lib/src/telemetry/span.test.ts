@@ -10,15 +10,10 @@ import {
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base'
-import { encodeSpans } from './otlp-exporter.ts'
-import {
-  extractContext,
-  type FinishedSpan,
-  injectContext,
-  LeanTracer,
-  type Sampling,
-  SPAN_LIMIT,
-} from './span.ts'
+import { encodeSpans } from './otlp-json.ts'
+import type { Sampling } from './sampling.ts'
+import { type FinishedSpan, LeanTracer, SPAN_LIMIT } from './span.ts'
+import { extractContext, injectContext } from './trace-context.ts'
 
 const RESOURCE = { attributes: { 'service.name': 'shopstack-test', 'service.version': '1.0.0' } }
 const SCOPE = { name: 'shopstack', version: '1.0.0' }
@@ -160,6 +155,31 @@ describe('LeanSpan', () => {
     expect(done.events).toHaveLength(SPAN_LIMIT)
     expect(done.events[0]?.name).toBe('event 2') // the oldest go first
     expect(done.droppedEventsCount).toBe(2)
+  })
+
+  test('times come from clocks owned by the tracer: wall clock at a root start, monotonic after', () => {
+    let monotonic = 500
+    let wall = 1_700_000_000_000
+    const ended: FinishedSpan[] = []
+    const tracer = new LeanTracer({
+      resource: RESOURCE,
+      scope: SCOPE,
+      sink: { onEnd: (s) => ended.push(s) },
+      now: () => monotonic,
+      wallNow: () => wall,
+    })
+    const root = tracer.startSpan('root', SpanKind.SERVER, undefined)
+    monotonic += 1.5
+    wall += 40 // a wall-clock step within 10 s moves nothing: durations stay monotonic
+    const child = tracer.startSpan('child', SpanKind.CLIENT, root)
+    monotonic += 2
+    child.end()
+    root.end()
+    const [rootSpan, childSpan] = [ended[1], ended[0]] as [FinishedSpan, FinishedSpan]
+    expect(rootSpan.startTime).toEqual([1_700_000_000, 0])
+    expect(childSpan.startTime).toEqual([1_700_000_000, 1_500_000])
+    expect(childSpan.endTime).toEqual([1_700_000_000, 3_500_000])
+    expect(rootSpan.endTime).toEqual([1_700_000_000, 3_500_000])
   })
 
   test('ids are random lowercase hex, never all zeros, never repeated', () => {

@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test'
-import { createServiceBase } from './app-kit.ts'
-import { createTestTelemetry } from './testing.ts'
+import { createServiceBase } from '../service-base.ts'
+import { createTestTelemetry } from '../testing.ts'
 
 test('a known path with another method is a 405 problem with Allow; an unknown path stays a 404', async () => {
   const app = createServiceBase({

@@ -1,6 +1,6 @@
-// Process wiring shared by the three services' entry points (index.ts): build telemetry from the
-// config, listen, and shut down gracefully on SIGTERM/SIGINT in two steps, as a load balancer's
-// connection draining expects:
+// The process around a service app, shared by the three entry points (index.ts): read the config,
+// listen, and shut down gracefully on SIGTERM/SIGINT in two steps, as a load balancer's connection
+// draining expects:
 // 1. grace (DRAIN_GRACE_MS): readiness fails at once and every answer says `Connection: close`,
 //    but the listener stays open and serves, so callers that have not yet noticed (their next
 //    readiness check, or that header) lose nothing while they stop choosing this instance;
@@ -8,16 +8,9 @@
 //    store closes, spans and logs are flushed, and the process exits 0.
 // A second signal during the grace ends it at once (a second Ctrl-C means "now").
 
-import { type Config, ConfigError, loadConfig, otelServiceName, type ServiceName } from './config.ts'
-import { createLogger, flushLogger, type Logger } from './logger.ts'
-import { createMetrics, type Metrics } from './metrics.ts'
-import { createTracing, type Tracing } from './tracing.ts'
-
-export interface Telemetry {
-  logger: Logger
-  metrics: Metrics
-  tracing: Tracing
-}
+import { type Config, ConfigError, loadConfig, type ServiceName } from './config.ts'
+import type { Telemetry } from './telemetry/index.ts'
+import { closeLogger, flushLogger } from './telemetry/logger.ts'
 
 /** loadConfig, but an invalid value ends the process with one line naming the variable. */
 export function loadConfigOrExit(service: ServiceName, env = Bun.env): Config {
@@ -28,59 +21,6 @@ export function loadConfigOrExit(service: ServiceName, env = Bun.env): Config {
     process.stderr.write(`${service}: invalid configuration: ${error.message}\n`)
     process.exit(2)
   }
-}
-
-export function createTelemetry(config: Config): Telemetry {
-  const metrics = createMetrics({ service: config.service })
-  const logger = createLogger({ service: config.service, version: config.version, level: config.logLevel })
-  const tracing = createTracing({
-    warn: (fields, message) => logger.warn(fields, message),
-    service: otelServiceName(config.service),
-    version: config.version,
-    environment: config.environment,
-    endpoint: config.otlpEndpoint,
-    headers: config.otlpHeaders,
-    mode: config.tracingMode,
-    sampling: config.sampling,
-    traceProbes: config.traceProbes,
-  })
-  if (tracing.enabled) countDroppedSpans(metrics, tracing)
-  return {
-    logger,
-    metrics,
-    tracing,
-  }
-}
-
-/**
- * Spans that never reach the backend, made visible instead of silent: dropped because the batch
- * processor's queue was full (reason="queue_full"), or lost with a batch whose export failed
- * (reason="export_failed").
- */
-export function countDroppedSpans(metrics: Metrics, tracing: Tracing): void {
-  const sources = { queue_full: tracing.droppedSpans, export_failed: tracing.failedSpans }
-  const reported = { queue_full: 0, export_failed: 0 }
-  metrics.counter(
-    'otel_spans_dropped_total',
-    'Spans that were not exported: the export queue was full, or their export failed.',
-    ['reason'],
-    function () {
-      // Counters only go up: add the growth since the previous scrape (both series exist from 0).
-      for (const reason of ['queue_full', 'export_failed'] as const) {
-        const now = sources[reason]()
-        this.inc({ reason }, now - reported[reason])
-        reported[reason] = now
-      }
-    },
-  )
-  metrics.gauge(
-    'otel_spans_pending',
-    'Spans ended and not yet accepted by the OTLP endpoint (queued, or being sent).',
-    [],
-    function () {
-      this.set(tracing.pendingSpans())
-    },
-  )
 }
 
 export interface Lifecycle {
@@ -115,7 +55,7 @@ interface Listenable {
 export function serve(app: Listenable, options: ServeOptions): void {
   const { config, telemetry, lifecycle, close } = options
   const { logger, tracing, metrics } = telemetry
-  // The service plugin answers an oversized Content-Length with a 413 problem+json; Bun's own
+  // The body-limits plugin answers an oversized Content-Length with a 413 problem+json; Bun's own
   // limit (a bare 413) is only the backstop for bodies sent without one (chunked), so it sits
   // well above the plugin's.
   const maxRequestBodySize = Math.max(1_048_576, config.maxBodyBytes * 4)
@@ -157,7 +97,7 @@ export function serve(app: Listenable, options: ServeOptions): void {
     }
     metrics.stop()
     logger.info('stopped')
-    flushLogger(logger)
+    closeLogger(logger)
     process.exit(0)
   }
   // Before the listening line: whoever started the process may signal it the moment it reads that
