@@ -1,21 +1,11 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
-import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { toJaegerTrace } from './jaeger.ts'
 import { decodeTraces } from './otlp.ts'
-import { createStore, type Store } from './store.ts'
+import { parsed, sdkShop, storesClosedAfterEach, tracesBody } from './sdk-fixtures.ts'
 
-const stores: Store[] = []
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close()
-})
+const openStore = storesClosedAfterEach()
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
 
@@ -25,14 +15,9 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
  * an INTERNAL span in the cart.
  */
 function failedCartAdd(): ReadableSpan[] {
-  const exporter = new InMemorySpanExporter()
-  const tracer = (service: string) =>
-    new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': service }),
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
-    }).getTracer('@shopstack/lib')
-  const gateway = tracer('gateway')
-  const cart = tracer('cart')
+  const shop = sdkShop(['gateway', 'cart'])
+  const gateway = shop.tracer('gateway')
+  const cart = shop.tracer('cart')
   // No context manager is registered here, so each parent is passed explicitly.
   const under = (span: ReturnType<typeof gateway.startSpan>) => trace.setSpan(ROOT_CONTEXT, span)
 
@@ -66,16 +51,13 @@ function failedCartAdd(): ReadableSpan[] {
   server.recordException(failure, T0 + 41.5)
   server.setStatus({ code: SpanStatusCode.ERROR, message: 'upstream cart answered 500' })
   server.end(T0 + 42)
-  return exporter.getFinishedSpans()
+  return shop.spans()
 }
 
 /** Stored as the receiver stores them: serialized by OpenTelemetry JS, decoded by otlp.ts. */
 function stored(spans: ReadableSpan[]) {
-  const store = createStore({ path: ':memory:' })
-  stores.push(store)
-  const decoded = decodeTraces(
-    JSON.parse(new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans))),
-  )
+  const store = openStore()
+  const decoded = decodeTraces(parsed(tracesBody(spans)))
   expect(decoded.rejected).toBe(0)
   store.insertSpans(decoded.rows)
   const traceId = spans[0]?.spanContext().traceId ?? ''

@@ -1,42 +1,25 @@
 import { Database } from 'bun:sqlite'
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { context, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api'
 import { SeverityNumber } from '@opentelemetry/api-logs'
-import { JsonLogsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs'
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base'
 import { createReceiver } from './receiver.ts'
-import { createStore, type Store } from './store.ts'
+import { logsBody, sdkShop, storesClosedAfterEach, tracesBody } from './sdk-fixtures.ts'
 
-const stores: Store[] = []
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close()
-})
+const openStore = storesClosedAfterEach()
 
 function setup(options: { maxSpans?: number; maxLogs?: number; maxBodyBytes?: number; path?: string } = {}) {
-  const store = createStore({ path: options.path ?? ':memory:', ...options })
-  stores.push(store)
+  const store = openStore(options)
   return { store, receiver: createReceiver({ store, ...options }) }
 }
 
 /** Real SDK spans: a gateway SERVER span with a CLIENT child, then catalog's SERVER span under it. */
-function sdkSpans(service: string, build: (tracer: ReturnType<BasicTracerProvider['getTracer']>) => void) {
-  const exporter = new InMemorySpanExporter()
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': service }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
-  })
-  build(provider.getTracer('test'))
-  return exporter.getFinishedSpans()
+function sdkSpans(service: string, build: (tracer: Tracer) => void) {
+  const shop = sdkShop([service])
+  build(shop.tracer(service))
+  return shop.spans()
 }
 
 /** What the receiver answers: partial success, when anything was refused. */
@@ -55,12 +38,6 @@ function post(
     body,
     headers: { 'content-type': type, ...headers },
   })
-}
-
-function tracesBody(spans: ReadableSpan[]): Uint8Array<ArrayBuffer> {
-  const bytes = JsonTraceSerializer.serializeRequest(spans)
-  if (!bytes) throw new Error('the serializer wrote nothing')
-  return new Uint8Array(bytes)
 }
 
 describe('POST /v1/traces', () => {
@@ -203,9 +180,6 @@ describe('POST /v1/traces', () => {
 describe('POST /v1/logs', () => {
   test('reads our JSON log lines from records OpenTelemetry JS serializes', async () => {
     const { store, receiver } = setup()
-    const exporter = new InMemoryLogRecordExporter()
-    const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': 'catalog' }) })
-    provider.addLogRecordProcessor(new SimpleLogRecordProcessor(exporter))
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
     const spanId = '00f067aa0ba902b7'
     const line = JSON.stringify({
@@ -221,11 +195,11 @@ describe('POST /v1/logs', () => {
       trace_id: traceId,
       span_id: spanId,
     })
-    const logger = provider.getLogger('dev-runner')
-    logger.emit({ body: line, severityNumber: SeverityNumber.INFO })
-    logger.emit({ body: 'plain text line', severityNumber: SeverityNumber.ERROR })
-    const bytes = JsonLogsSerializer.serializeRequest(exporter.getFinishedLogRecords())
-    const response = await receiver.logs(post('/v1/logs', new Uint8Array(bytes ?? [])))
+    const body = logsBody('catalog', [
+      { body: line },
+      { body: 'plain text line', severity: SeverityNumber.ERROR },
+    ])
+    const response = await receiver.logs(post('/v1/logs', body))
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({})
 
@@ -335,7 +309,6 @@ describe('retention', () => {
         post('/v1/traces', JSON.stringify(documentOf([goodSpan('1'), goodSpan('2')]))),
       )
       first.store.close()
-      stores.splice(stores.indexOf(first.store), 1)
       const second = setup({ path })
       expect(second.store.counts().spans).toBe(2)
     } finally {

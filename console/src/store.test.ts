@@ -1,50 +1,18 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
-import { SeverityNumber } from '@opentelemetry/api-logs'
-import { JsonLogsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs'
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { decodeLogs, decodeTraces } from './otlp.ts'
-import { createStore, type Store } from './store.ts'
+import { logsBody, parsed, sdkShop, storesClosedAfterEach, tracesBody } from './sdk-fixtures.ts'
+import type { Store } from './store.ts'
 
-const stores: Store[] = []
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close()
-})
-
-function openStore(): Store {
-  const store = createStore({ path: ':memory:' })
-  stores.push(store)
-  return store
-}
+const openStore = storesClosedAfterEach()
 
 /** A fixed instant, so the windows of the tests do not depend on the clock. */
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
 
 /** The three services, each with its own SDK provider and resource, as in a running ShopStack. */
 function createShop() {
-  const exporter = new InMemorySpanExporter()
-  const tracers = Object.fromEntries(
-    ['gateway', 'cart', 'catalog', 'loadtest'].map((service) => {
-      const provider = new BasicTracerProvider({
-        resource: resourceFromAttributes({ 'service.name': service }),
-        spanProcessors: [new SimpleSpanProcessor(exporter)],
-      })
-      return [service, provider.getTracer('@shopstack/lib')]
-    }),
-  )
-  function tracer(service: string) {
-    const found = tracers[service]
-    if (!found) throw new Error(`no tracer for ${service}`)
-    return found
-  }
-  return { exporter, tracer }
+  return sdkShop(['gateway', 'cart', 'catalog', 'loadtest'])
 }
 
 type Shop = ReturnType<typeof createShop>
@@ -62,7 +30,7 @@ interface Call {
 
 /** Records the calls as one trace, each the child of the one before, and returns its spans. */
 function record(shop: Shop, startMs: number, calls: Call[]): ReadableSpan[] {
-  shop.exporter.reset()
+  shop.reset()
   let parent: Context = ROOT_CONTEXT
   const open: { span: Span; call: Call }[] = []
   for (const call of calls) {
@@ -79,7 +47,7 @@ function record(shop: Shop, startMs: number, calls: Call[]): ReadableSpan[] {
     parent = trace.setSpan(ROOT_CONTEXT, span)
   }
   for (const { span, call } of open.reverse()) span.end(startMs + call.endMs)
-  return shop.exporter.getFinishedSpans()
+  return shop.spans()
 }
 
 interface CartAdd {
@@ -174,8 +142,7 @@ function catalogGet(shop: Shop, startMs: number, durationMs = 40): ReadableSpan[
 
 /** Through the receiver's own path: OpenTelemetry JS's JSON serializer, then decodeTraces. */
 function load(store: Store, spans: ReadableSpan[]): string {
-  const bytes = JsonTraceSerializer.serializeRequest(spans)
-  const decoded = decodeTraces(JSON.parse(new TextDecoder().decode(bytes)))
+  const decoded = decodeTraces(parsed(tracesBody(spans)))
   expect(decoded.rejected).toBe(0)
   store.insertSpans(decoded.rows)
   return spans[0]?.spanContext().traceId ?? ''
@@ -351,14 +318,7 @@ describe('trace', () => {
  */
 function loadLines(store: Store, lines: Record<string, unknown>[]): void {
   for (const line of lines) {
-    const exporter = new InMemoryLogRecordExporter()
-    const resource = resourceFromAttributes({ 'service.name': String(line.service) })
-    const provider = new LoggerProvider({ resource })
-    provider.addLogRecordProcessor(new SimpleLogRecordProcessor(exporter))
-    const logger = provider.getLogger('dev-runner')
-    logger.emit({ body: JSON.stringify(line), severityNumber: SeverityNumber.INFO })
-    const bytes = JsonLogsSerializer.serializeRequest(exporter.getFinishedLogRecords())
-    const decoded = decodeLogs(JSON.parse(new TextDecoder().decode(bytes)))
+    const decoded = decodeLogs(parsed(logsBody(String(line.service), [{ body: JSON.stringify(line) }])))
     expect(decoded.rejected).toBe(0)
     store.insertLogs(decoded.rows)
   }

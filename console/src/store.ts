@@ -138,6 +138,7 @@ function conditions() {
 }
 
 export function createStore(options: StoreOptions = {}) {
+  let closed = false
   const {
     path = ':memory:',
     maxSpans = 200_000,
@@ -489,7 +490,10 @@ export function createStore(options: StoreOptions = {}) {
       nodes.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
       return { window_s: windowS, nodes, edges }
     },
+    /** Writes what is pending and closes the database; a second call does nothing. */
     close(): void {
+      if (closed) return
+      closed = true
       flush()
       db.close()
     },
