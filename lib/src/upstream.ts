@@ -40,6 +40,7 @@ import {
   type Instance,
   type OutlierOptions,
   type RetryBudgetOptions,
+  type RetryDecision,
   type RetryReason,
 } from './resilience.ts'
 import type { Logger } from './telemetry/logger.ts'
@@ -387,6 +388,71 @@ export function createUpstream(options: UpstreamOptions) {
     }
   }
 
+  /** What one try teaches the pool: a failure counts towards ejection; Connection: close is goodbye. */
+  function learnFrom(instance: Instance, outcome: Try, span: Span | undefined): void {
+    const failed = outcome.error !== undefined || (outcome.response?.status ?? 0) >= 500
+    if (pool.report(instance, !failed) && shown.has(instance)) {
+      upstreamMetrics?.ejections.inc({ upstream: name, upstream_instance: instance.host })
+      span?.addEvent('shopstack.upstream.ejected', { 'shopstack.upstream.instance': urlOf(instance) })
+      span?.setAttribute('shopstack.upstream.ejected', true)
+    }
+    // RFC 9112 §9.6: the instance closes this connection; ours do so only while they drain.
+    if (outcome.response?.headers.get('connection') === 'close') pool.goingAway(instance)
+  }
+
+  /**
+   * Whether a retry `decideRetry` asked for may go. One that never reached a server goes at once,
+   * outside the budget. A budgeted one waits its backoff holding no slot, then takes a slot,
+   * waiting for one as long as one try may take (the retries ahead of it are tries) and only
+   * while the deadline still leaves time for this one.
+   */
+  async function admit(
+    decision: Extract<RetryDecision, { action: 'retry' }>,
+    deadline: number,
+    tryLimitMs: number,
+    slot: { held: boolean },
+    span: Span | undefined,
+  ): Promise<boolean> {
+    if (decision.budgeted) {
+      if (decision.delayMs > 0) await sleep(decision.delayMs)
+      const waitMs = Math.min(tryLimitMs, deadline - now() - minTryMs(tryLimitMs))
+      if (!(budget.tryRetry() || (waitMs > 0 && (await budget.acquire(sleep(waitMs)))))) {
+        upstreamMetrics?.retryBudgetExhausted.inc({ upstream: name })
+        span?.setAttribute('shopstack.upstream.retry_budget_exhausted', true)
+        return false
+      }
+      slot.held = true
+    }
+    upstreamMetrics?.retries.inc({ upstream: name, reason: decision.reason })
+    span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
+    return true
+  }
+
+  function releaseSlot(slot: { held: boolean }): void {
+    if (!slot.held) return
+    budget.retryFinished()
+    slot.held = false
+  }
+
+  /**
+   * The error a caller gets for the last try. A try that timed out with no time left for another
+   * reports the overall timeout: the deadline, not the per-try limit, bounded it (timers may fire
+   * a hair early).
+   */
+  function finalError(
+    error: UpstreamError,
+    decision: RetryDecision,
+    deadline: number,
+    remaining: number,
+    tryLimitMs: number,
+  ): UpstreamError {
+    const outOfTime = now() >= deadline - 1 || (decision.action === 'stop' && decision.why === 'out_of_time')
+    if (error.status !== 504 || !(outOfTime || remaining <= tryLimitMs)) return error
+    return new UpstreamError(504, name, `The ${name} service did not answer within ${timeoutMs} ms`, {
+      cause: error,
+    })
+  }
+
   function startSpan(
     call: UpstreamRequest,
     instance: Instance,
@@ -446,7 +512,7 @@ export function createUpstream(options: UpstreamOptions) {
       // A call that cannot be retried gets the whole time for its one try.
       const tryLimitMs = idempotent ? perTryTimeoutMs : timeoutMs
       const tried = new Set<Instance>()
-      let holdsRetrySlot = false
+      const slot = { held: false }
       let retries = 0
       try {
         for (let attempt = 0; ; attempt++) {
@@ -455,21 +521,8 @@ export function createUpstream(options: UpstreamOptions) {
           const span = startSpan(call, pick.instance, attempt, pick.state, pick.panic)
           const remaining = Math.max(1, Math.ceil(deadline - now()))
           const outcome = await send(pick.instance, call, Math.min(tryLimitMs, remaining), span)
-          if (holdsRetrySlot) {
-            budget.retryFinished()
-            holdsRetrySlot = false
-          }
-          const failed = outcome.error !== undefined || (outcome.response?.status ?? 0) >= 500
-          if (pool.report(pick.instance, !failed) && shown.has(pick.instance)) {
-            upstreamMetrics?.ejections.inc({ upstream: name, upstream_instance: pick.instance.host })
-            span?.addEvent('shopstack.upstream.ejected', {
-              'shopstack.upstream.instance': urlOf(pick.instance),
-            })
-            span?.setAttribute('shopstack.upstream.ejected', true)
-          }
-          // RFC 9112 §9.6: the instance closes this connection; ours do so only while they drain.
-          if (outcome.response?.headers.get('connection') === 'close') pool.goingAway(pick.instance)
-
+          releaseSlot(slot)
+          learnFrom(pick.instance, outcome, span)
           const decision = decideRetry(
             {
               reason: retryReason(outcome),
@@ -484,58 +537,22 @@ export function createUpstream(options: UpstreamOptions) {
               now: now(),
               deadline,
               backoffMs: backoffMs(retries, random, { baseMs: backoffBaseMs, maxMs: backoffMaxMs }),
-              // Half a try's time at least must be left after the backoff, or the retry is pointless.
-              minTryMs: Math.min(tryLimitMs / 2, 50),
+              minTryMs: minTryMs(tryLimitMs),
             },
           )
-          let retrying = false
-          if (decision.action === 'retry' && !decision.budgeted) {
-            retrying = true
-            upstreamMetrics?.retries.inc({ upstream: name, reason: decision.reason })
-            span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
-          } else if (decision.action === 'retry') {
-            // The backoff first, holding no slot; then a slot, waited for as long as one try may
-            // take at most (the retries ahead of it are tries) and only while the deadline still
-            // leaves time for this one.
-            if (decision.delayMs > 0) await sleep(decision.delayMs)
-            const waitMs = Math.min(tryLimitMs, deadline - now() - Math.min(tryLimitMs / 2, 50))
-            if (budget.tryRetry() || (waitMs > 0 && (await budget.acquire(sleep(waitMs))))) {
-              holdsRetrySlot = true
-              retrying = true
-              retries++
-              upstreamMetrics?.retries.inc({ upstream: name, reason: decision.reason })
-              span?.setAttribute('shopstack.upstream.retry_reason', decision.reason)
-            } else {
-              upstreamMetrics?.retryBudgetExhausted.inc({ upstream: name })
-              span?.setAttribute('shopstack.upstream.retry_budget_exhausted', true)
-            }
-          }
+          const retrying =
+            decision.action === 'retry' && (await admit(decision, deadline, tryLimitMs, slot, span))
           span?.end()
           if (retrying) {
+            if (decision.budgeted) retries++
             await outcome.response?.body?.cancel()
             continue
           }
-          if (outcome.error) {
-            // A try that timed out with no time left for another reports the overall timeout;
-            // the deadline, not the per-try limit, bounded it (timers may fire a hair early).
-            const outOfTime =
-              now() >= deadline - 1 || (decision.action === 'stop' && decision.why === 'out_of_time')
-            if (outcome.error.status === 504 && (outOfTime || remaining <= tryLimitMs)) {
-              throw new UpstreamError(
-                504,
-                name,
-                `The ${name} service did not answer within ${timeoutMs} ms`,
-                {
-                  cause: outcome.error,
-                },
-              )
-            }
-            throw outcome.error
-          }
+          if (outcome.error) throw finalError(outcome.error, decision, deadline, remaining, tryLimitMs)
           return outcome.response
         }
       } finally {
-        if (holdsRetrySlot) budget.retryFinished()
+        releaseSlot(slot)
         budget.requestFinished()
         inFlight--
       }
@@ -568,6 +585,9 @@ export function createUpstream(options: UpstreamOptions) {
     },
   }
 }
+
+/** Half a try's time at least (50 ms at most) must be left after a backoff, or the retry is pointless. */
+const minTryMs = (tryLimitMs: number) => Math.min(tryLimitMs / 2, 50)
 
 function retryReason(outcome: Try): RetryReason | undefined {
   if (outcome.error) return outcome.error.status === 504 ? 'timeout' : 'connect_failure'
