@@ -1,7 +1,8 @@
 // Console process entry: read the environment, open the store, start scraping, listen, and on
 // SIGTERM/SIGINT stop the load run, the scraper and the server, then close the store.
 
-import { ConfigError, otelServiceName, type ServiceName } from '@shopstack/lib/config'
+import { otelServiceName, type ServiceName } from '@shopstack/contracts/services'
+import { ConfigError } from '@shopstack/lib/config'
 import { hostsFor } from '@shopstack/lib/same-site'
 import { createLoadApi } from '@shopstack/loadtest/load-api'
 import { createConsole } from './app.ts'

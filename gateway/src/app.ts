@@ -6,8 +6,9 @@
 // is forwarded so the cart can deduplicate), and sheds calls beyond its concurrency limit with a
 // 503 and Retry-After.
 
-import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/cart/model'
-import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/catalog/model'
+import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/contracts/carts'
+import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/contracts/products'
+import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/contracts/schemas'
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { createServiceBase } from '@shopstack/lib/app-kit'
 import { type DiscoveryTarget, redactUrl } from '@shopstack/lib/config'
@@ -19,7 +20,6 @@ import { createFaults, type Faults } from '@shopstack/lib/faults'
 import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
-import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
 import { telemetryOf } from '@shopstack/lib/service-plugin'
 import type { Tracing } from '@shopstack/lib/tracing'
 import { createUpstream, createUpstreamMetrics, type RetryPolicy } from '@shopstack/lib/upstream'

@@ -4,10 +4,11 @@
 // When ADMIN_TOKEN is set, every admin request needs `Authorization: Bearer <token>`.
 
 import { timingSafeEqual } from 'node:crypto'
+import { FaultSettings, FaultState } from '@shopstack/contracts/faults'
 import { Elysia } from 'elysia'
 import { problems } from './docs.ts'
 import { HttpError } from './errors.ts'
-import { FaultSettings, FaultState, type Faults } from './faults.ts'
+import type { Faults } from './faults.ts'
 import { bodyTextOf } from './service-plugin.ts'
 import { InvalidInputError } from './validation.ts'
 

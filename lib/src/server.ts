@@ -8,7 +8,8 @@
 //    store closes, spans and logs are flushed, and the process exits 0.
 // A second signal during the grace ends it at once (a second Ctrl-C means "now").
 
-import { type Config, ConfigError, loadConfig, otelServiceName, type ServiceName } from './config.ts'
+import { otelServiceName, type ServiceName } from '@shopstack/contracts/services'
+import { type Config, ConfigError, loadConfig } from './config.ts'
 import { createLogger, flushLogger, type Logger } from './logger.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { createTracing, type Tracing } from './tracing.ts'
