@@ -1,6 +1,7 @@
 // Who the services are and where they listen by default: the one place the names, ports, default
-// URLs and OpenTelemetry service names are written (the Compose file and the Dockerfile aside,
-// which cannot import; a test in lib/src/config.test.ts keeps the defaults equal to them).
+// URLs and OpenTelemetry service names are written. The Dockerfile and the Compose file cannot
+// import: services.test.ts checks the Dockerfile's ports against these, and
+// observability/compose.test.ts checks Compose against the Dockerfile.
 
 /** The three services, in the order a person reads the shop: the edge first. */
 export const SERVICE_NAMES = ['gateway', 'catalog', 'cart'] as const
