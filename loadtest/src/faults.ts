@@ -16,7 +16,7 @@ import {
   type SchemaLike,
   type TypeBoxError,
 } from '@shopstack/lib/validation'
-import { Value } from '@sinclair/typebox/value'
+import { Errors } from '@sinclair/typebox/errors'
 
 export { beyondBaseline, FaultSettings, type FaultState, type ServiceName }
 
@@ -155,10 +155,9 @@ export function faultProblems(
 ): FieldError[] {
   if (!isObject(value)) return [{ in: location, path: at, message: 'must be an object of fault settings' }]
   const kinds = FAULT_KINDS as Record<string, KindSpec>
-  const errors = Value.Check(FaultSettings, value)
-    ? []
-    : // TypeBox's ValueErrors are what Elysia lists too; lib reads them through its own shape.
-      fromTypeBoxErrors(location, [...Value.Errors(FaultSettings, value)] as unknown as TypeBoxError[])
+  // TypeBox's ValueErrors are what Elysia lists too; lib reads them through its own shape.
+  const found = [...Errors(FaultSettings, value)] as unknown as TypeBoxError[]
+  const errors = found.length ? fromTypeBoxErrors(location, found) : []
   const beyond: FieldError[] = []
   const refuse = (path: string, message: string) => beyond.push({ in: location, path, message })
   const gateway = value.upstream_unreachable
