@@ -7,6 +7,7 @@
 // A user hands out one Step (one request) at a time; the runner sends it and reports back.
 
 import { CATEGORIES, MAX_LINES, MAX_PAGE_SIZE, MAX_QUANTITY } from '@shopstack/contracts/limits'
+import { SERVICE_NAMES } from '@shopstack/contracts/services'
 import type { ThinkTime } from './duration.ts'
 import { createRandom, pickWeighted, type Random, randomInt } from './random.ts'
 import type { EndpointStats, Stats } from './stats.ts'
@@ -227,7 +228,7 @@ export function createMetricsUserFactory(intervalMs = 1000): UserFactory {
     const { stats, hosts } = context
     const init = undefined
     const steps: Step[] = []
-    for (const target of ['gateway', 'catalog', 'cart'] as const) {
+    for (const target of SERVICE_NAMES) {
       for (const route of MONITORING_ROUTES) {
         steps.push({ endpoint: stats.endpoint(target, 'GET', route), url: `${hosts[target]}${route}`, init })
       }
