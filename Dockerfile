@@ -12,6 +12,7 @@ ARG BUN_VERSION=1.4.4
 FROM oven/bun:${BUN_VERSION}-slim AS manifests
 WORKDIR /app
 COPY package.json bun.lock bunfig.toml ./
+COPY contracts/package.json contracts/
 COPY lib/package.json lib/
 COPY catalog/package.json catalog/
 COPY cart/package.json cart/
@@ -27,8 +28,8 @@ FROM manifests AS deps-cart
 RUN --mount=type=cache,target=/root/.bun/install/cache \
     bun install --frozen-lockfile --production --filter @shopstack/cart
 
-# The gateway validates with the catalog's and the cart's schemas (their model.ts), so it depends
-# on those two workspaces as well.
+# The gateway validates with the public API's schemas from @shopstack/contracts, as the catalog
+# and the cart do: no service image carries another service's code.
 FROM manifests AS deps-gateway
 RUN --mount=type=cache,target=/root/.bun/install/cache \
     bun install --frozen-lockfile --production --filter @shopstack/gateway
@@ -62,9 +63,12 @@ USER 1000:1000
 
 FROM runtime AS catalog
 COPY --from=deps-catalog /app/node_modules node_modules
+COPY --from=deps-catalog /app/contracts/node_modules contracts/node_modules
 COPY --from=deps-catalog /app/lib/node_modules lib/node_modules
 COPY --from=deps-catalog /app/catalog/node_modules catalog/node_modules
 COPY package.json ./
+COPY contracts/package.json contracts/
+COPY contracts/src contracts/src
 COPY lib/package.json lib/
 COPY lib/src lib/src
 COPY catalog/package.json catalog/
@@ -77,9 +81,12 @@ CMD ["bun", "src/index.ts"]
 
 FROM runtime AS cart
 COPY --from=deps-cart /app/node_modules node_modules
+COPY --from=deps-cart /app/contracts/node_modules contracts/node_modules
 COPY --from=deps-cart /app/lib/node_modules lib/node_modules
 COPY --from=deps-cart /app/cart/node_modules cart/node_modules
 COPY package.json ./
+COPY contracts/package.json contracts/
+COPY contracts/src contracts/src
 COPY lib/package.json lib/
 COPY lib/src lib/src
 COPY cart/package.json cart/
@@ -92,17 +99,14 @@ CMD ["bun", "src/index.ts"]
 
 FROM runtime AS gateway
 COPY --from=deps-gateway /app/node_modules node_modules
+COPY --from=deps-gateway /app/contracts/node_modules contracts/node_modules
 COPY --from=deps-gateway /app/lib/node_modules lib/node_modules
-COPY --from=deps-gateway /app/catalog/node_modules catalog/node_modules
-COPY --from=deps-gateway /app/cart/node_modules cart/node_modules
 COPY --from=deps-gateway /app/gateway/node_modules gateway/node_modules
 COPY package.json ./
+COPY contracts/package.json contracts/
+COPY contracts/src contracts/src
 COPY lib/package.json lib/
 COPY lib/src lib/src
-COPY catalog/package.json catalog/
-COPY catalog/src catalog/src
-COPY cart/package.json cart/
-COPY cart/src cart/src
 COPY gateway/package.json gateway/
 COPY gateway/src gateway/src
 WORKDIR /app/gateway
@@ -117,9 +121,12 @@ RUN --mount=type=cache,target=/root/.bun/install/cache \
 
 FROM runtime AS loadtest
 COPY --from=deps-loadtest /app/node_modules node_modules
+COPY --from=deps-loadtest /app/contracts/node_modules contracts/node_modules
 COPY --from=deps-loadtest /app/lib/node_modules lib/node_modules
 COPY --from=deps-loadtest /app/loadtest/node_modules loadtest/node_modules
 COPY package.json ./
+COPY contracts/package.json contracts/
+COPY contracts/src contracts/src
 COPY lib/package.json lib/
 COPY lib/src lib/src
 COPY loadtest/package.json loadtest/

@@ -16,7 +16,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FileSink, Subprocess } from 'bun'
 import { createLogForwarder } from '../console/src/log-forwarder.ts'
-import { otelServiceName } from '../lib/src/config.ts'
+import { otelServiceName } from '../contracts/src/services.ts'
 import {
   CONSOLE,
   DEV_ENV,

@@ -1,10 +1,11 @@
 // `bun run endpoints`: call every public endpoint through the gateway (and the operational ones on
 // every service) and print a pass/fail table. Exits non-zero when any check fails.
 
+import { defaultUrl } from '../contracts/src/services.ts'
 import { SERVICES, serviceUrl } from './services.ts'
 
 const gatewayService = SERVICES.find((s) => s.name === 'gateway')
-const gateway = gatewayService ? serviceUrl(gatewayService) : 'http://localhost:8000'
+const gateway = gatewayService ? serviceUrl(gatewayService) : defaultUrl('gateway')
 const cartId = `endpoints-${Date.now().toString(36)}`
 const json = { 'content-type': 'application/json' }
 

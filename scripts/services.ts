@@ -1,7 +1,7 @@
 // What the scripts know about the services: names, folders, default ports, colours.
 
 import { existsSync, readFileSync } from 'node:fs'
-import { CONSOLE_PORT } from '../console/src/config.ts'
+import { CONSOLE_PORT, DEFAULT_PORTS } from '../contracts/src/services.ts'
 import { loadConfig } from '../lib/src/config.ts'
 
 /** A process the dev runner starts: a folder of the repository with a `src/index.ts`. */
@@ -17,9 +17,9 @@ export interface ServiceInfo extends ProcessInfo {
 
 /** Start order: the catalog first, the gateway last, so readiness comes up cleanly. */
 export const SERVICES: readonly ServiceInfo[] = [
-  { name: 'catalog', port: 8001, colour: '\x1b[36m' },
-  { name: 'cart', port: 8002, colour: '\x1b[35m' },
-  { name: 'gateway', port: 8000, colour: '\x1b[33m' },
+  { name: 'catalog', port: DEFAULT_PORTS.catalog, colour: '\x1b[36m' },
+  { name: 'cart', port: DEFAULT_PORTS.cart, colour: '\x1b[35m' },
+  { name: 'gateway', port: DEFAULT_PORTS.gateway, colour: '\x1b[33m' },
 ]
 
 /** The console (traces, metrics, logs, load and faults in one page), started first by `bun run dev`. */

@@ -2,11 +2,10 @@
 // real catalog apps on free loopback ports, a stub resolver as the headless Service's DNS.
 
 import { afterEach, expect, test } from 'bun:test'
-import { createApp as createCatalogApp } from '@shopstack/catalog/app'
-import { createProductStore } from '@shopstack/catalog/store'
 import type { ResolvedAddress } from '@shopstack/lib/discovery'
 import { createTestTelemetry } from '@shopstack/lib/testing'
 import type { Server } from 'bun'
+import { createCatalogApp, createProductStore } from '../../e2e/in-process.ts'
 import { createApp } from './app.ts'
 import { createCartStore } from './carts/store.ts'
 

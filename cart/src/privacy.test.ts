@@ -4,10 +4,9 @@
 // key from the routes.
 
 import { expect, test } from 'bun:test'
-import { createApp as createCatalogApp } from '@shopstack/catalog/app'
-import { createProductStore } from '@shopstack/catalog/store'
 import { createSimulation } from '@shopstack/lib/simulation'
 import { createTestTelemetry } from '@shopstack/lib/testing'
+import { createCatalogApp, createProductStore } from '../../e2e/in-process.ts'
 import { createApp } from './app.ts'
 import { createCartStore } from './carts/store.ts'
 

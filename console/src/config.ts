@@ -1,11 +1,9 @@
 // The console's configuration from the environment, as the services' (lib/src/config.ts): a pure
 // function of `env` that returns a frozen object or throws one ConfigError naming the variable.
 
-import { ConfigError, DEFAULT_PORTS, otelServiceName, type ServiceName } from '@shopstack/lib/config'
+import { CONSOLE_PORT, defaultUrl, otelServiceName, SERVICE_NAMES } from '@shopstack/contracts/services'
+import { ConfigError } from '@shopstack/lib/config'
 import type { ScrapeTarget } from './scraper.ts'
-
-/** The console's port, the one Locust's UI (and our load generator's) has always had. */
-export const CONSOLE_PORT = 8089
 
 export interface ConsoleConfig {
   readonly host: string
@@ -20,16 +18,14 @@ export interface ConsoleConfig {
   readonly adminToken: string | undefined
 }
 
-const SERVICE_ORDER: readonly ServiceName[] = ['gateway', 'catalog', 'cart']
-
 /**
  * The three services on this machine, at their default ports, named as their spans name them
  * (shopstack-catalog), so spans, logs and scraped metrics of one service meet under one name.
  */
 export function defaultTargets(): ScrapeTarget[] {
-  return SERVICE_ORDER.map((service) => ({
+  return SERVICE_NAMES.map((service) => ({
     service: otelServiceName(service),
-    url: `http://localhost:${DEFAULT_PORTS[service]}`,
+    url: defaultUrl(service),
   }))
 }
 

@@ -1,7 +1,8 @@
 // Console process entry: read the environment, open the store, start scraping, listen, and on
 // SIGTERM/SIGINT stop the load run, the scraper and the server, then close the store.
 
-import { ConfigError, otelServiceName, type ServiceName } from '@shopstack/lib/config'
+import { otelServiceName, SERVICE_NAMES, type ServiceName } from '@shopstack/contracts/services'
+import { ConfigError } from '@shopstack/lib/config'
 import { hostsFor } from '@shopstack/lib/same-site'
 import { createLoadApi } from '@shopstack/loadtest/load-api'
 import { createConsole } from './app.ts'
@@ -26,7 +27,7 @@ const scraper = createScraper({ targets: [...config.targets], intervalMs: config
 const hostOf = (service: ServiceName) =>
   config.targets.find((t) => t.service === otelServiceName(service))?.url
 const hosts = Object.fromEntries(
-  (['gateway', 'catalog', 'cart'] as const).flatMap((service) => {
+  SERVICE_NAMES.flatMap((service) => {
     const url = hostOf(service)
     return url ? [[service, url]] : []
   }),

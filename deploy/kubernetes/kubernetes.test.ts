@@ -14,8 +14,9 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1'
 import { parse, parseAllDocuments } from 'yaml'
+import type { ServiceName } from '../../contracts/src/services.ts'
 import { hasPromtool, PROMTOOL_BIN } from '../../e2e/prometheus.ts'
-import { loadConfig, type ServiceName } from '../../lib/src/config.ts'
+import { loadConfig } from '../../lib/src/config.ts'
 import { compose, memoryBytes, ROOT } from '../../observability/stack.ts'
 
 const OVERLAYS = ['dev', 'scale', 'observability'] as const

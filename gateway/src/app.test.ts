@@ -2,12 +2,9 @@
 // point is what crosses the wire, and the real catalog and cart apps where it is the behaviour.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createApp as createCartApp } from '@shopstack/cart/app'
-import { createCartStore } from '@shopstack/cart/store'
-import { createApp as createCatalogApp } from '@shopstack/catalog/app'
-import { createProductStore } from '@shopstack/catalog/store'
 import { createTestTelemetry, refusalOf, SCHEMA_LEAK, sampleValue } from '@shopstack/lib/testing'
 import type { Server } from 'bun'
+import { createCartApp, createCartStore, createCatalogApp, createProductStore } from '../../e2e/in-process.ts'
 import { createApp } from './app.ts'
 
 type Recorded = { method: string; url: string; headers: Headers; body: string }

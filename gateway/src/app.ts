@@ -6,8 +6,9 @@
 // is forwarded so the cart can deduplicate), and sheds calls beyond its concurrency limit with a
 // 503 and Retry-After.
 
-import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/cart/model'
-import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/catalog/model'
+import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/contracts/carts'
+import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/contracts/products'
+import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/contracts/schemas'
 import { createAdminRoutes } from '@shopstack/lib/admin'
 import { type DiscoveryTarget, redactUrl } from '@shopstack/lib/config'
 import type { Resolver } from '@shopstack/lib/discovery'
@@ -17,7 +18,6 @@ import { UpstreamError } from '@shopstack/lib/errors'
 import { createFaults, type Faults } from '@shopstack/lib/faults'
 import { telemetryOf } from '@shopstack/lib/plugins'
 import type { OutlierOptions } from '@shopstack/lib/resilience'
-import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
 import { createServiceBase } from '@shopstack/lib/service-base'
 import type { Logger, Metrics, Tracing } from '@shopstack/lib/telemetry'
 import { createUpstream, createUpstreamMetrics, type RetryPolicy } from '@shopstack/lib/upstream'

@@ -5,13 +5,10 @@
 // Whatever the gateway answers, no backend may receive a path outside the public API.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createApp as createCartApp } from '@shopstack/cart/app'
-import { createCartStore } from '@shopstack/cart/store'
-import { createApp as createCatalogApp } from '@shopstack/catalog/app'
-import { createProductStore } from '@shopstack/catalog/store'
 import { createTestTelemetry } from '@shopstack/lib/testing'
 import type { Server } from 'bun'
 import { rawHttp } from '../../e2e/harness.ts'
+import { createCartApp, createCartStore, createCatalogApp, createProductStore } from '../../e2e/in-process.ts'
 import { createApp, upstreamPath } from './app.ts'
 
 /** The backend paths the public API may reach (path and query as the backend received them). */

@@ -5,10 +5,11 @@
 // only requests addressed to a loopback name, and no change sent from another site's page.
 
 import { timingSafeEqual } from 'node:crypto'
+import { FaultSettings, FaultState } from '@shopstack/contracts/faults'
 import { Elysia } from 'elysia'
 import { problems } from './docs.ts'
 import { HttpError } from './errors.ts'
-import { FaultSettings, FaultState, type Faults } from './faults.ts'
+import type { Faults } from './faults.ts'
 import { bodyTextOf } from './plugins/body-limits.ts'
 import { crossSiteReason } from './same-site.ts'
 import { InvalidInputError } from './validation.ts'

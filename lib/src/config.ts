@@ -3,9 +3,9 @@
 // throws a ConfigError whose message names the offending variable, so a process stops at start with
 // one clear line instead of misbehaving later.
 
+import { DEFAULT_MAX_BODY_BYTES } from '@shopstack/contracts/limits'
+import { DEFAULT_PORTS, defaultUrl, type ServiceName } from '@shopstack/contracts/services'
 import { SAMPLERS, type SamplerName, type Sampling } from './telemetry/sampling.ts'
-
-export type ServiceName = 'gateway' | 'catalog' | 'cart'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -87,16 +87,6 @@ export interface DiscoveryTarget {
 
 export type TracingMode = 'lean' | 'plugin'
 
-export const DEFAULT_PORTS: Record<ServiceName, number> = { gateway: 8000, catalog: 8001, cart: 8002 }
-
-/**
- * A service's OpenTelemetry `service.name` (shopstack-catalog): on its spans, on its logs in the
- * Compose stack (the collector names them so) and in the console, so one name finds all three.
- */
-export function otelServiceName(service: string): string {
-  return `shopstack-${service}`
-}
-
 /** The original ShopStack's simulated database behaviour, per service. */
 export const DEFAULT_SIMULATION: Record<ServiceName, SimulationConfig> = {
   gateway: { latencyMs: [0, 0], failureRate: 0 },
@@ -129,11 +119,8 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
   const otlp = read('OTLP_ENDPOINT') ?? read('OTEL_EXPORTER_OTLP_ENDPOINT')
   const otlpName = read('OTLP_ENDPOINT') ? 'OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
 
-  const catalog = parseInstances(
-    'CATALOG_SERVICE_URL',
-    read('CATALOG_SERVICE_URL') ?? 'http://localhost:8001',
-  )
-  const cart = parseInstances('CART_SERVICE_URL', read('CART_SERVICE_URL') ?? 'http://localhost:8002')
+  const catalog = parseInstances('CATALOG_SERVICE_URL', read('CATALOG_SERVICE_URL') ?? defaultUrl('catalog'))
+  const cart = parseInstances('CART_SERVICE_URL', read('CART_SERVICE_URL') ?? defaultUrl('cart'))
   const tracingMode = read('TRACING_MODE') ?? 'lean'
   if (tracingMode !== 'lean' && tracingMode !== 'plugin') {
     throw new ConfigError(`TRACING_MODE must be "lean" or "plugin", got "${tracingMode}"`)
@@ -190,7 +177,8 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     logLevel,
     databasePath: read('DATABASE_PATH') ?? `data/${service}.sqlite`,
     upstreamTimeoutMs: parseInteger('UPSTREAM_TIMEOUT_MS', read('UPSTREAM_TIMEOUT_MS'), 1, 600_000) ?? 5000,
-    maxBodyBytes: parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? 16_384,
+    maxBodyBytes:
+      parseInteger('MAX_BODY_BYTES', read('MAX_BODY_BYTES'), 64, 10_485_760) ?? DEFAULT_MAX_BODY_BYTES,
     bodyTimeoutMs: parseInteger('BODY_TIMEOUT_MS', read('BODY_TIMEOUT_MS'), 100, 600_000) ?? 10_000,
     drainTimeoutMs: parseInteger('DRAIN_TIMEOUT_MS', read('DRAIN_TIMEOUT_MS'), 0, 600_000) ?? 10_000,
     drainGraceMs: parseInteger('DRAIN_GRACE_MS', read('DRAIN_GRACE_MS'), 0, 600_000) ?? 3000,

@@ -20,7 +20,8 @@
 // kinds differ from it (`beyond_baseline`), and `reset` goes back to it; `clear` turns even the
 // baseline off.
 
-import { Elysia, t } from 'elysia'
+import { beyondBaseline, type FaultSettings, type FaultState } from '@shopstack/contracts/faults'
+import { Elysia } from 'elysia'
 import type { SimulationConfig } from './config.ts'
 import { HttpError } from './errors.ts'
 import { telemetryOf } from './plugins/request-context.ts'
@@ -28,104 +29,6 @@ import { createSimulation, type Simulation } from './simulation.ts'
 import type { Logger } from './telemetry/logger.ts'
 import type { Metrics } from './telemetry/metrics.ts'
 import { type FieldError, InvalidInputError } from './validation.ts'
-
-const Rate = t.Number({ minimum: 0, maximum: 1, description: 'Probability from 0 to 1' })
-const Route = t.Optional(
-  t.String({
-    pattern: '^/[A-Za-z0-9_:/.-]{0,128}$',
-    description: 'Only this route template, e.g. /catalog/:id',
-    error: 'must be a route template: / and up to 128 letters, digits, _ : / . or -, e.g. /catalog/:id',
-  }),
-)
-const Millis = (maximum: number, description: string) =>
-  t.Number({ minimum: 0, maximum, multipleOf: 1, description })
-
-export const FaultSettings = t.Object(
-  {
-    database: t.Optional(
-      t.Object(
-        {
-          latency_min_ms: Millis(60_000, 'Simulated store latency, lower bound'),
-          latency_max_ms: Millis(60_000, 'Simulated store latency, upper bound'),
-          failure_rate: Rate,
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    latency: t.Optional(
-      t.Object(
-        {
-          min_ms: Millis(60_000, 'Added latency, lower bound'),
-          max_ms: Millis(60_000, 'upper bound'),
-          route: Route,
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    error: t.Optional(
-      t.Object(
-        {
-          rate: Rate,
-          status: t.Optional(t.Number({ minimum: 500, maximum: 599, multipleOf: 1, default: 500 })),
-          route: Route,
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    hang: t.Optional(
-      t.Object(
-        {
-          rate: Rate,
-          ms: t.Optional(Millis(120_000, 'How long a request hangs before it is answered 504')),
-          route: Route,
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    cpu_burn: t.Optional(
-      t.Object(
-        { ms: Millis(2000, 'CPU time spent per matching request'), route: Route },
-        { additionalProperties: false },
-      ),
-    ),
-    memory_leak: t.Optional(
-      t.Object(
-        {
-          mb_per_minute: t.Number({ minimum: 0, maximum: 512, description: 'Pace of the leak' }),
-          max_mb: t.Number({ minimum: 0, maximum: 512, description: 'The leak stops growing here' }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    readiness: t.Optional(t.Object({ fail: t.Boolean() }, { additionalProperties: false })),
-    upstream_unreachable: t.Optional(
-      t.Object(
-        {
-          upstream: t.String({
-            pattern: '^[a-z][a-z0-9-]{0,31}$',
-            error:
-              'must be an upstream name: a lowercase letter, then up to 31 lowercase letters, digits or -',
-          }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-)
-export type FaultSettings = typeof FaultSettings.static
-
-export const FaultState = t.Object({
-  service: t.String(),
-  faults: FaultSettings,
-  /** What the service was configured with at start (the database simulation): not a fault. */
-  baseline: FaultSettings,
-  /** The kinds whose settings differ from the baseline (added, changed or removed): the faults. */
-  beyond_baseline: t.Array(t.String()),
-  /** Memory the leak holds now. */
-  leaked_bytes: t.Number(),
-})
-export type FaultState = typeof FaultState.static
 
 type FaultKind = Exclude<keyof FaultSettings, 'database'> | 'database_latency' | 'database_failure'
 
@@ -323,12 +226,6 @@ export function createFaults(options: FaultsOptions) {
       leakedBytes = 0
     },
   }
-}
-
-/** The kinds set differently in `faults` than in `baseline` (on, off or changed), in kind order. */
-export function beyondBaseline(faults: FaultSettings, baseline: FaultSettings): string[] {
-  const kinds = Object.keys(FaultSettings.properties) as Array<keyof FaultSettings>
-  return kinds.filter((kind) => JSON.stringify(faults[kind]) !== JSON.stringify(baseline[kind]))
 }
 
 function fromSimulation(database: SimulationConfig): FaultSettings {

@@ -8,7 +8,8 @@
 //    store closes, spans and logs are flushed, and the process exits 0.
 // A second signal during the grace ends it at once (a second Ctrl-C means "now").
 
-import { type Config, ConfigError, loadConfig, type ServiceName } from './config.ts'
+import type { ServiceName } from '@shopstack/contracts/services'
+import { type Config, ConfigError, loadConfig } from './config.ts'
 import type { Telemetry } from './telemetry/index.ts'
 import { closeLogger, flushLogger } from './telemetry/logger.ts'
 

@@ -28,7 +28,8 @@
 // No credential an instance URL may carry (`http://user:pw@host`) reaches a span, a metric label,
 // an error message or a log line: every URL shown goes through redactUrl.
 
-import { otelServiceName, redactUrl } from './config.ts'
+import { otelServiceName } from '@shopstack/contracts/services'
+import { redactUrl } from './config.ts'
 import { createDiscovery, type DiscoveryOptions } from './discovery.ts'
 import { UpstreamError } from './errors.ts'
 import {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { AddToCart, CartLineParams, CartParams } from '../../cart/src/carts/model.ts'
-import { ProductListQuery, ProductParams } from '../../catalog/src/products/model.ts'
-import { FaultSettings } from './faults.ts'
+import { AddToCart, CartLineParams, CartParams } from '@shopstack/contracts/carts'
+import { FaultSettings } from '@shopstack/contracts/faults'
+import { ProductListQuery, ProductParams } from '@shopstack/contracts/products'
 import { describeSchema, detailOf, dottedPath, messageOf, type SchemaLike } from './validation.ts'
 
 describe('validation errors in words', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { FaultSettings as LibFaultSettings } from '../../lib/src/faults.ts'
+import { FaultSettings as LibFaultSettings } from '@shopstack/contracts/faults'
 import {
   createFaultClient,
   FAULT_KINDS,

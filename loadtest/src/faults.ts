@@ -1,17 +1,29 @@
-// The services' run-time faults as the load generator sees them: what each kind takes (restated
-// from lib's FaultSettings schema, so a run does not pull Elysia in; faults.test.ts checks the two
-// still match), a validator answering in the services' field-error shape (lib/src/validation.ts:
-// `{ in, path, message }`, the rule in words, never a pattern), a one-line summary for charts
-// and lists, and a client for each service's /admin/faults (GET reads, PUT replaces the whole
-// set, DELETE turns everything off), which keeps the admin token on this side.
+// The services' run-time faults as the load generator sees them: the form each kind takes in a
+// panel (a title, where it applies, a hint per field; the rules themselves are read from the
+// shared FaultSettings schema in @shopstack/contracts), a validator that checks a set against that
+// schema and answers in the services' field-error shape (lib/src/validation.ts: `{ in, path,
+// message }`, the rule in words, never a pattern), a one-line summary for charts and lists, and a
+// client for each service's /admin/faults (GET reads, PUT replaces the whole set, DELETE turns
+// everything off), which keeps the admin token on this side. Browser-safe: TypeBox and lib's
+// validation words, no Elysia.
 
-import type { FaultSettings, FaultState } from '@shopstack/lib/faults'
-import { describeNumber, type FieldError, type FieldLocation, kindOf } from '@shopstack/lib/validation'
+import { beyondBaseline, FaultSettings, type FaultState } from '@shopstack/contracts/faults'
+import { SERVICE_NAMES, type ServiceName } from '@shopstack/contracts/services'
+import {
+  type FieldError,
+  type FieldLocation,
+  fromTypeBoxErrors,
+  type SchemaLike,
+  type TypeBoxError,
+} from '@shopstack/lib/validation'
+import { Errors } from '@sinclair/typebox/errors'
 
-export type { FaultSettings, FaultState }
+export { beyondBaseline, FaultSettings, type FaultState, type ServiceName }
 
-export const SERVICES = ['gateway', 'catalog', 'cart'] as const
-export type ServiceName = (typeof SERVICES)[number]
+export const SERVICES = SERVICE_NAMES
+
+/** What `upstream_unreachable` may name: the gateway's upstreams. */
+const UPSTREAMS: readonly ServiceName[] = ['catalog', 'cart']
 
 export type FieldSpec =
   | { type: 'number'; minimum: number; maximum: number; integer: boolean; optional?: boolean; hint: string }
@@ -33,84 +45,94 @@ export interface KindSpec {
   fields: Readonly<Record<string, FieldSpec>>
 }
 
-const ROUTE_PATTERN = '^/[A-Za-z0-9_:/.-]{0,128}$'
-const millis = (maximum: number, hint: string, optional = false): FieldSpec => ({
-  type: 'number',
-  minimum: 0,
-  maximum,
-  integer: true,
-  hint,
-  ...(optional ? { optional } : {}),
-})
-const rate: FieldSpec = {
-  type: 'number',
-  minimum: 0,
-  maximum: 1,
-  integer: false,
-  hint: 'probability, 0 to 1',
-}
-const route: FieldSpec = {
-  type: 'string',
-  pattern: ROUTE_PATTERN,
-  rule: 'must be a route template: / and up to 128 letters, digits, _ : / . or -, e.g. /catalog/:id',
-  optional: true,
-  hint: 'only this route template, e.g. /catalog/:id',
+type Kind = keyof FaultSettings
+
+/** A field of a kind as the panel shows it: its type and bounds from the shared schema, our hint. */
+function field(kind: Kind, name: string, hint: string, choices?: readonly string[]): FieldSpec {
+  const settings = FaultSettings.properties[kind] as unknown as {
+    properties: Record<string, SchemaLike>
+    required?: string[]
+  }
+  const schema = settings.properties[name]
+  if (!schema) throw new Error(`FaultSettings has no ${kind}.${name}`)
+  const optional = !(settings.required ?? []).includes(name)
+  const maybe = optional ? { optional } : {}
+  if (schema.type === 'boolean') return { type: 'boolean', hint }
+  if (schema.type === 'string') {
+    return {
+      type: 'string',
+      pattern: schema.pattern ?? '',
+      rule: String(schema.error ?? ''),
+      hint,
+      ...maybe,
+      ...(choices ? { choices } : {}),
+    }
+  }
+  return {
+    type: 'number',
+    minimum: schema.minimum ?? 0,
+    maximum: schema.maximum ?? Number.MAX_SAFE_INTEGER,
+    integer: schema.multipleOf === 1,
+    hint,
+    ...maybe,
+  }
 }
 
 /** Every fault kind and its settings, in the order the panel shows them. */
-export const FAULT_KINDS: Readonly<Record<keyof FaultSettings, KindSpec>> = {
+export const FAULT_KINDS: Readonly<Record<Kind, KindSpec>> = {
   database: {
     title: 'Database',
     services: ['catalog', 'cart'],
     fields: {
-      latency_min_ms: millis(60_000, 'simulated store latency, lower bound'),
-      latency_max_ms: millis(60_000, 'upper bound'),
-      failure_rate: rate,
+      latency_min_ms: field('database', 'latency_min_ms', 'simulated store latency, lower bound'),
+      latency_max_ms: field('database', 'latency_max_ms', 'upper bound'),
+      failure_rate: field('database', 'failure_rate', 'probability, 0 to 1'),
     },
   },
   latency: {
     title: 'Added latency',
-    fields: { min_ms: millis(60_000, 'lower bound'), max_ms: millis(60_000, 'upper bound'), route },
+    fields: {
+      min_ms: field('latency', 'min_ms', 'lower bound'),
+      max_ms: field('latency', 'max_ms', 'upper bound'),
+      route: field('latency', 'route', 'only this route template, e.g. /catalog/:id'),
+    },
   },
   error: {
     title: 'Errors',
     fields: {
-      rate,
-      status: {
-        type: 'number',
-        minimum: 500,
-        maximum: 599,
-        integer: true,
-        optional: true,
-        hint: '5xx, 500 by default',
-      },
-      route,
+      rate: field('error', 'rate', 'probability, 0 to 1'),
+      status: field('error', 'status', '5xx, 500 by default'),
+      route: field('error', 'route', 'only this route template, e.g. /catalog/:id'),
     },
   },
   hang: {
     title: 'Hang',
-    fields: { rate, ms: millis(120_000, 'held this long, then 504 (30000 by default)', true), route },
+    fields: {
+      rate: field('hang', 'rate', 'probability, 0 to 1'),
+      ms: field('hang', 'ms', 'held this long, then 504 (30000 by default)'),
+      route: field('hang', 'route', 'only this route template, e.g. /catalog/:id'),
+    },
   },
-  cpu_burn: { title: 'CPU burn', fields: { ms: millis(2000, 'CPU time per matching request'), route } },
+  cpu_burn: {
+    title: 'CPU burn',
+    fields: {
+      ms: field('cpu_burn', 'ms', 'CPU time per matching request'),
+      route: field('cpu_burn', 'route', 'only this route template, e.g. /catalog/:id'),
+    },
+  },
   memory_leak: {
     title: 'Memory leak',
     fields: {
-      mb_per_minute: { type: 'number', minimum: 0, maximum: 512, integer: false, hint: 'pace of the leak' },
-      max_mb: { type: 'number', minimum: 0, maximum: 512, integer: false, hint: 'it stops growing here' },
+      mb_per_minute: field('memory_leak', 'mb_per_minute', 'pace of the leak'),
+      max_mb: field('memory_leak', 'max_mb', 'it stops growing here'),
     },
   },
-  readiness: { title: 'Readiness', fields: { fail: { type: 'boolean', hint: '/healthz answers 503' } } },
+  readiness: { title: 'Readiness', fields: { fail: field('readiness', 'fail', '/healthz answers 503') } },
   upstream_unreachable: {
     title: 'Upstream unreachable',
     services: ['gateway'],
     fields: {
-      upstream: {
-        type: 'string',
-        pattern: '^[a-z][a-z0-9-]{0,31}$',
-        rule: 'must be an upstream name: a lowercase letter, then up to 31 lowercase letters, digits or -',
-        hint: 'the upstream treated as down',
-        choices: ['catalog', 'cart'],
-      },
+      upstream: field('upstream_unreachable', 'upstream', 'the upstream treated as down', UPSTREAMS),
     },
   },
 }
@@ -121,7 +143,9 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 /**
  * What is wrong with `value` as the faults of `service`, in the services' field-error shape, each
  * at its path under `at` (`steps[0].faults.latency.min_ms`; `latency.min_ms` when `at` is '');
- * empty when it is valid.
+ * empty when it is valid. The schema's refusals are the services' own words (fromTypeBoxErrors);
+ * beyond them, what a service checks outside its schema, caught before a run rather than during
+ * it, and where a kind applies.
  */
 export function faultProblems(
   value: unknown,
@@ -129,40 +153,35 @@ export function faultProblems(
   at = '',
   location: FieldLocation = 'body',
 ): FieldError[] {
+  if (!isObject(value)) return [{ in: location, path: at, message: 'must be an object of fault settings' }]
+  const kinds = FAULT_KINDS as Record<string, KindSpec>
+  // TypeBox's ValueErrors are what Elysia lists too; lib reads them through its own shape.
+  const found = [...Errors(FaultSettings, value)] as unknown as TypeBoxError[]
+  const errors = found.length ? fromTypeBoxErrors(location, found) : []
+  const beyond: FieldError[] = []
+  const refuse = (path: string, message: string) => beyond.push({ in: location, path, message })
+  const gateway = value.upstream_unreachable
+  const upstream = isObject(gateway) ? gateway.upstream : undefined
+  if (typeof upstream === 'string' && !UPSTREAMS.includes(upstream as ServiceName)) {
+    refuse('upstream_unreachable.upstream', `must be one of ${UPSTREAMS.join(', ')}`)
+  }
+  // Grouped by kind in the order the set names them, where the kind applies first.
   const problems: FieldError[] = []
-  const refuse = (path: string, message: string) => problems.push({ in: location, path, message })
-  if (!isObject(value)) {
-    refuse(at, 'must be an object of fault settings')
-    return problems
+  for (const kind of Object.keys(value)) {
+    const spec = kinds[kind]
+    if (service && spec?.services && !spec.services.includes(service)) {
+      problems.push({
+        in: location,
+        path: kind,
+        message: `applies to ${spec.services.join(' and ')} only, not ${service}`,
+      })
+    }
+    const mine = (e: FieldError) => e.path === kind || e.path.startsWith(`${kind}.`)
+    const own = beyond.filter(mine)
+    const taken = new Set(own.map((e) => e.path))
+    for (const e of errors.filter(mine)) if (!taken.has(e.path)) problems.push(wordsFor(e, kind))
+    problems.push(...own)
   }
-  for (const [kind, settings] of Object.entries(value)) {
-    const spec = (FAULT_KINDS as Record<string, KindSpec>)[kind]
-    const path = under(at, kind)
-    if (!spec) {
-      refuse(path, `is not allowed: the faults are ${Object.keys(FAULT_KINDS).join(', ')}`)
-      continue
-    }
-    if (service && spec.services && !spec.services.includes(service)) {
-      refuse(path, `applies to ${spec.services.join(' and ')} only, not ${service}`)
-    }
-    if (!isObject(settings)) {
-      refuse(path, `must be an object, not ${kindOf(settings)}`)
-      continue
-    }
-    for (const key of Object.keys(settings)) {
-      if (!(key in spec.fields)) {
-        refuse(
-          under(path, key),
-          `is not allowed: the settings of ${kind} are ${Object.keys(spec.fields).join(', ')}`,
-        )
-      }
-    }
-    for (const [name, field] of Object.entries(spec.fields)) {
-      const message = fieldProblem(settings[name], field)
-      if (message) refuse(under(path, name), message)
-    }
-  }
-  // What the services check beyond the schema, caught before the run rather than during it.
   const ranges = [
     ['database', 'latency_min_ms', 'latency_max_ms'],
     ['latency', 'min_ms', 'max_ms'],
@@ -170,38 +189,23 @@ export function faultProblems(
   for (const [kind, low, high] of ranges) {
     const settings = value[kind]
     if (isObject(settings) && Number(settings[low]) > Number(settings[high])) {
-      refuse(under(at, `${kind}.${low}`), `must not exceed ${kind}.${high}`)
+      problems.push({ in: location, path: `${kind}.${low}`, message: `must not exceed ${kind}.${high}` })
     }
   }
-  return problems
+  return problems.map((problem) => ({ ...problem, path: under(at, problem.path) }))
 }
 
-const under = (at: string, key: string) => (at ? `${at}.${key}` : key)
-
-/** What a setting must be, in words (as lib/src/validation.ts says it); undefined when it is good. */
-function fieldProblem(value: unknown, field: FieldSpec): string | undefined {
-  if (value === undefined) return 'optional' in field && field.optional ? undefined : 'is required'
-  const not = (kind: string) => (kindOf(value) === kind ? '' : `, not ${kindOf(value)}`)
-  switch (field.type) {
-    case 'boolean':
-      return typeof value === 'boolean' ? undefined : `must be true or false${not('true or false')}`
-    case 'string':
-      if (field.choices && !field.choices.includes(value as string)) {
-        return `must be one of ${field.choices.join(', ')}`
-      }
-      return typeof value === 'string' && new RegExp(field.pattern).test(value)
-        ? undefined
-        : `${field.rule}${not('a string')}`
-    case 'number': {
-      const ok =
-        typeof value === 'number' &&
-        value >= field.minimum &&
-        value <= field.maximum &&
-        (!field.integer || Number.isInteger(value))
-      return ok ? undefined : `must be ${describeNumber(field)}${not('a number')}`
-    }
-  }
+/** "is not allowed" says which names are: the kinds, or the settings of a kind. */
+function wordsFor(error: FieldError, kind: string): FieldError {
+  if (error.message !== 'is not allowed') return error
+  const spec = (FAULT_KINDS as Record<string, KindSpec>)[kind]
+  const allowed = spec
+    ? `the settings of ${kind} are ${Object.keys(spec.fields).join(', ')}`
+    : `the faults are ${Object.keys(FAULT_KINDS).join(', ')}`
+  return { ...error, message: `is not allowed: ${allowed}` }
 }
+
+const under = (at: string, path: string) => (at && path ? `${at}.${path}` : at || path)
 
 /** "latency 500–500 ms on /catalog/:id, error 10% 503": one line for charts, lists and logs. */
 export function summarizeFaults(faults: FaultSettings): string {
@@ -223,13 +227,6 @@ export function summarizeFaults(faults: FaultSettings): string {
   if (readiness) parts.push(`readiness ${readiness.fail ? 'failing' : 'ok'}`)
   if (upstream_unreachable) parts.push(`${upstream_unreachable.upstream} unreachable`)
   return parts.length ? parts.join(', ') : 'no faults'
-}
-
-/** The kinds set differently in `faults` than in `baseline` (as lib's faults.ts says it). */
-export function beyondBaseline(faults: FaultSettings, baseline: FaultSettings): string[] {
-  return (Object.keys(FAULT_KINDS) as Array<keyof FaultSettings>).filter(
-    (kind) => JSON.stringify(faults[kind]) !== JSON.stringify(baseline[kind]),
-  )
 }
 
 /** Only what differs from the baseline: the faults on top of it, and the baseline kinds turned off. */

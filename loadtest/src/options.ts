@@ -3,6 +3,7 @@
 // need not relearn anything. Parsing is a pure function of argv; errors are UsageErrors.
 
 import { parseArgs } from 'node:util'
+import { CONSOLE_PORT, defaultUrl } from '@shopstack/contracts/services'
 import { parseDuration, parseThinkTime, type ThinkTime, UsageError } from './duration.ts'
 import type { Scenario } from './fault-scenario.ts'
 import type { RunnerOptions } from './runner.ts'
@@ -51,9 +52,9 @@ Plays ShopStack's traffic (an e-commerce user, 70% browsing / 30% cart, and a me
 against the gateway. Without --headless it serves a web UI and waits for a start from the page.
 
 Target
-  -H, --host URL            gateway (default http://localhost:8000)
-      --catalog-host URL    catalog, for the metrics user (default http://localhost:8001)
-      --cart-host URL       cart, for the metrics user (default http://localhost:8002)
+  -H, --host URL            gateway (default ${defaultUrl('gateway')})
+      --catalog-host URL    catalog, for the metrics user (default ${defaultUrl('catalog')})
+      --cart-host URL       cart, for the metrics user (default ${defaultUrl('cart')})
 Load (closed model, as Locust)
   -u, --users N             e-commerce users (default 10)
   -r, --spawn-rate N        users started per second (default 10)
@@ -85,7 +86,7 @@ Results
       --json FILE           write the results as JSON
       --max-error-rate R    exit 1 when failures / requests exceeds R (e.g. 0.02)
       --max-p99-ms MS       exit 1 when the 99th percentile latency exceeds MS
-      --web-port N          web UI port (default 8089)
+      --web-port N          web UI port (default ${CONSOLE_PORT})
       --web-host HOST       web UI address (default 127.0.0.1)
   -h, --help                this text
 `
@@ -164,9 +165,9 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
   const maxP99Ms = text('max-p99-ms')
   const seed = text('seed')
   const options: CliOptions = {
-    host: url('host', 'http://localhost:8000'),
-    catalogHost: url('catalog-host', 'http://localhost:8001'),
-    cartHost: url('cart-host', 'http://localhost:8002'),
+    host: url('host', defaultUrl('gateway')),
+    catalogHost: url('catalog-host', defaultUrl('catalog')),
+    cartHost: url('cart-host', defaultUrl('cart')),
     users: number('users', 10, whole, 'a whole number'),
     spawnRate: number('spawn-rate', 10, positive, 'above 0'),
     rate: number('rate', 0, (n) => n >= 0, 'a number of requests per second'),
@@ -188,7 +189,7 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
         : { maxErrorRate: number('max-error-rate', 0, (n) => n >= 0 && n <= 1, 'between 0 and 1') }),
       ...(maxP99Ms === undefined ? {} : { maxP99Ms: number('max-p99-ms', 0, positive, 'above 0') }),
     },
-    webPort: number('web-port', 8089, (n) => whole(n) && n < 65536, 'a port number'),
+    webPort: number('web-port', CONSOLE_PORT, (n) => whole(n) && n < 65536, 'a port number'),
     webPortGiven: text('web-port') !== undefined,
     webHost: text('web-host') ?? '127.0.0.1',
     ...(seed === undefined ? {} : { seed: number('seed', 0, whole, 'a whole number') >>> 0 }),

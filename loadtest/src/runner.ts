@@ -8,6 +8,7 @@
 // Metrics pollers run as closed users in both models. Every run ends by itself: after `runTimeMs`
 // or `maxRequests`, or when stopped; then in-flight requests get `stopTimeoutMs` to finish.
 
+import { defaultUrl } from '@shopstack/contracts/services'
 import { type AnnotationLog, createAnnotationLog, type FaultAnnotation } from './annotations.ts'
 import type { ThinkTime } from './duration.ts'
 import { createRandom } from './random.ts'
@@ -141,9 +142,9 @@ export function createRunner(options: RunnerOptions = {}) {
     timeline,
   } = options
   const hosts: Hosts = {
-    gateway: hostOptions.gateway ?? 'http://localhost:8000',
-    catalog: hostOptions.catalog ?? 'http://localhost:8001',
-    cart: hostOptions.cart ?? 'http://localhost:8002',
+    gateway: hostOptions.gateway ?? defaultUrl('gateway'),
+    catalog: hostOptions.catalog ?? defaultUrl('catalog'),
+    cart: hostOptions.cart ?? defaultUrl('cart'),
   }
   const model = (options.rate ?? 0) > 0 ? ('open' as const) : ('closed' as const)
   let rate = options.rate ?? 0

@@ -1,15 +1,10 @@
 import { describe, expect, test } from 'bun:test'
-import * as cartModel from '../../cart/src/carts/model.ts'
-import * as catalogModel from '../../catalog/src/products/model.ts'
+import { CATEGORIES, MAX_LINES, MAX_PAGE_SIZE, MAX_QUANTITY } from '@shopstack/contracts/limits'
 import { createRandom } from './random.ts'
 import {
-  CATEGORIES,
   createEcommerceUserFactory,
   createMetricsUserFactory,
   createPopularity,
-  MAX_LINES,
-  MAX_PAGE_SIZE,
-  MAX_QUANTITY,
   PRODUCT_COUNT,
   type ScenarioContext,
   type Step,
@@ -160,13 +155,6 @@ describe('the e-commerce user', () => {
     expect(counts.size).toBeGreaterThan(900)
     expect(Math.min(...counts.keys())).toBeGreaterThanOrEqual(1)
     expect(Math.max(...counts.keys())).toBeLessThanOrEqual(PRODUCT_COUNT)
-  })
-
-  test("the limits restated here match the services' models", () => {
-    expect([...CATEGORIES]).toEqual([...catalogModel.CATEGORIES])
-    expect(MAX_PAGE_SIZE).toBe(catalogModel.MAX_PAGE_SIZE)
-    expect(MAX_QUANTITY).toBe(cartModel.MAX_QUANTITY)
-    expect(MAX_LINES).toBe(cartModel.MAX_LINES)
   })
 })
 

@@ -6,29 +6,14 @@
 // - The metrics user polls /metrics, /healthz and /livez on each service in turn.
 // A user hands out one Step (one request) at a time; the runner sends it and reports back.
 
+import { CATEGORIES, MAX_LINES, MAX_PAGE_SIZE, MAX_QUANTITY } from '@shopstack/contracts/limits'
+import { SERVICE_NAMES } from '@shopstack/contracts/services'
 import type { ThinkTime } from './duration.ts'
 import { createRandom, pickWeighted, type Random, randomInt } from './random.ts'
 import type { EndpointStats, Stats } from './stats.ts'
 
-// The catalog's and cart's limits, restated rather than imported: the load generator depends on
-// nothing but the public API (and importing the models would pull Elysia into every run).
-// scenarios.test.ts checks they still match the services' models.
+/** The catalog's seeded products: ids 1..PRODUCT_COUNT. */
 export const PRODUCT_COUNT = 1000
-export const CATEGORIES = [
-  'books',
-  'clothing',
-  'electronics',
-  'garden',
-  'grocery',
-  'home',
-  'kitchen',
-  'sports',
-  'toys',
-  'beauty',
-] as const
-export const MAX_PAGE_SIZE = 100
-export const MAX_QUANTITY = 99
-export const MAX_LINES = 100
 
 /** One request to send. `done` learns whether it succeeded, so the user can update its state. */
 export interface Step {
@@ -243,7 +228,7 @@ export function createMetricsUserFactory(intervalMs = 1000): UserFactory {
     const { stats, hosts } = context
     const init = undefined
     const steps: Step[] = []
-    for (const target of ['gateway', 'catalog', 'cart'] as const) {
+    for (const target of SERVICE_NAMES) {
       for (const route of MONITORING_ROUTES) {
         steps.push({ endpoint: stats.endpoint(target, 'GET', route), url: `${hosts[target]}${route}`, init })
       }

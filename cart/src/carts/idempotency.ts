@@ -6,6 +6,7 @@
 // Nothing is kept for a request that wrote nothing (schema or rule rejections, simulated
 // failures), so retrying those re-evaluates them. No Elysia here.
 
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '@shopstack/contracts/limits'
 import { InvalidInputError } from '@shopstack/lib/validation'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
@@ -15,7 +16,7 @@ export const REPLAYED_HEADER = 'idempotent-replayed'
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 
 /** 1 to 255 visible ASCII characters (no spaces or control characters). */
-const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/
+const KEY_FORMAT = new RegExp(`^[\\x21-\\x7e]{1,${MAX_IDEMPOTENCY_KEY_LENGTH}}$`)
 
 /** What a write must know to be idempotent. */
 export interface IdempotentWrite {
@@ -40,7 +41,7 @@ export function idempotencyKeyOf(headers: Headers): string | undefined {
       {
         in: 'header',
         path: 'Idempotency-Key',
-        message: 'must be 1–255 visible ASCII characters (no spaces)',
+        message: `must be 1–${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters (no spaces)`,
       },
     ])
   }

@@ -8,10 +8,10 @@
 // Cluster the scripts would need the key scoped to the cart — one Redis (or a primary with
 // replicas) is the deployment this targets. No Elysia here.
 
+import { MAX_LINES, MAX_QUANTITY } from '@shopstack/contracts/limits'
 import { HttpError } from '@shopstack/lib/errors'
 import { RedisClient } from 'bun'
 import { IDEMPOTENCY_TTL_MS, type IdempotentWrite, replayOf, type StoredResponse } from './idempotency.ts'
-import { MAX_LINES, MAX_QUANTITY } from './model.ts'
 import {
   type CartStore,
   noSuchLine,

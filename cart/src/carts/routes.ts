@@ -4,13 +4,13 @@
 // Writes honour an Idempotency-Key (see idempotency.ts): a known key is answered from the store
 // before the catalog or the simulation is asked, so a replay never fails where the first succeeded.
 
+import { AddToCart, Cart, CartLineParams, CartParams } from '@shopstack/contracts/carts'
+import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/contracts/schemas'
 import { problems } from '@shopstack/lib/docs'
 import { HttpError } from '@shopstack/lib/errors'
 import { telemetryOf } from '@shopstack/lib/plugins'
-import { IDEMPOTENCY_KEY_PARAMETER } from '@shopstack/lib/schemas'
 import type { Simulation } from '@shopstack/lib/simulation'
-import type { Metrics } from '@shopstack/lib/telemetry'
-import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/telemetry'
+import { inSpan, type Metrics, SpanKind, type Tracing } from '@shopstack/lib/telemetry'
 import { Elysia } from 'elysia'
 import type { CatalogClient } from '../catalog-client.ts'
 import {
@@ -21,7 +21,6 @@ import {
   replayOf,
   type StoredResponse,
 } from './idempotency.ts'
-import { AddToCart, Cart, CartLineParams, CartParams } from './model.ts'
 import type { CartStore, WriteResult } from './store.ts'
 
 export interface CartRoutesOptions {

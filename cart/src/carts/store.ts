@@ -8,10 +8,11 @@
 import { Database } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import type { Cart, CartLine } from '@shopstack/contracts/carts'
+import { MAX_LINES, MAX_QUANTITY } from '@shopstack/contracts/limits'
 import { type HttpError, NotFoundError } from '@shopstack/lib/errors'
 import { InvalidInputError } from '@shopstack/lib/validation'
 import { IDEMPOTENCY_TTL_MS, type IdempotentWrite, replayOf, type StoredResponse } from './idempotency.ts'
-import { type Cart, type CartLine, MAX_LINES, MAX_QUANTITY } from './model.ts'
 
 /** What the store needs to know of a product when a line is added. */
 export interface ProductRef {

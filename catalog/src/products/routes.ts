@@ -1,13 +1,13 @@
 // Catalog routes: list products (paginated, filtered by category) and read one.
 // Each read takes the simulated database latency before it queries the store.
 
+import { Product, ProductListQuery, ProductPage, ProductParams } from '@shopstack/contracts/products'
 import { problems } from '@shopstack/lib/docs'
 import { NotFoundError } from '@shopstack/lib/errors'
 import { telemetryOf } from '@shopstack/lib/plugins'
 import type { Simulation } from '@shopstack/lib/simulation'
 import { inSpan, SpanKind, type Tracing } from '@shopstack/lib/telemetry'
 import { Elysia } from 'elysia'
-import { Product, ProductListQuery, ProductPage, ProductParams } from './model.ts'
 import type { ProductStore } from './store.ts'
 
 export interface ProductRoutesOptions {

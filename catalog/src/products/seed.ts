@@ -1,8 +1,9 @@
 // Deterministic seed data: the same 1,000 products on every machine, so a product id means the
 // same thing in docs, tests and dashboards. A seeded PRNG drives the choices.
 
+import { CATEGORIES } from '@shopstack/contracts/limits'
+import type { Product } from '@shopstack/contracts/products'
 import { mulberry32 } from '@shopstack/lib/random'
-import { CATEGORIES, type Product } from './model.ts'
 
 const ADJECTIVES = [
   'Classic',

@@ -4,7 +4,8 @@
 import { Database } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { CATEGORIES, type Product, type ProductPage } from './model.ts'
+import { CATEGORIES } from '@shopstack/contracts/limits'
+import type { Product, ProductPage } from '@shopstack/contracts/products'
 import { generateProducts } from './seed.ts'
 
 export interface ProductStoreOptions {

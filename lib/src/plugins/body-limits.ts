@@ -2,6 +2,7 @@
 // be parsed (400), a body over the size limit (413, whatever its framing), a body that is not JSON
 // (415), one that arrives too slowly (408) or nests too deep (400). Every body here is JSON.
 
+import { DEFAULT_MAX_BODY_BYTES } from '@shopstack/contracts/limits'
 import { Elysia } from 'elysia'
 import { HttpError } from '../errors.ts'
 
@@ -29,7 +30,12 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 const ABSOLUTE_URL = /^https?:\/\/[^/?#]*\//
 
 export function bodyLimits(options: BodyLimitsOptions) {
-  const { service, maxBodyBytes = 16_384, bodyTimeoutMs = 10_000, maxJsonDepth = 32 } = options
+  const {
+    service,
+    maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+    bodyTimeoutMs = 10_000,
+    maxJsonDepth = 32,
+  } = options
   return new Elysia({ name: '@shopstack/body-limits', seed: service })
     .onRequest(function refuseUnreadable({ request }) {
       // With an empty or malformed Host, Bun hands over the bare request target ("/catalog?/x")

@@ -2,7 +2,8 @@
 // (tracing.ts), built from the config in one call. Everything here is owned by the instances this
 // returns: a test builds its own (../testing.ts), and close() releases timers and flushes.
 
-import { type Config, otelServiceName } from '../config.ts'
+import { otelServiceName } from '@shopstack/contracts/services'
+import type { Config } from '../config.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { countDroppedSpans } from './span-metrics.ts'

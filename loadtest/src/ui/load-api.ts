@@ -7,6 +7,7 @@
 // Refusals are RFC 9457 problem+json; bad fields answer 422 with `errors: [{ in, path, message }]`
 // as the services do (lib/src/validation.ts).
 
+import { defaultUrl } from '@shopstack/contracts/services'
 import { HttpError, problem, problemResponse } from '@shopstack/lib/errors'
 import { describeNumber, type FieldError, InvalidInputError } from '@shopstack/lib/validation'
 import type { AnnotationLog, FaultAnnotation } from '../annotations.ts'
@@ -103,9 +104,9 @@ export function createLoadApi(options: LoadApiOptions = {}) {
     options.faults ??
     createFaultClient({
       hosts: {
-        gateway: base.hosts?.gateway ?? 'http://localhost:8000',
-        catalog: base.hosts?.catalog ?? 'http://localhost:8001',
-        cart: base.hosts?.cart ?? 'http://localhost:8002',
+        gateway: base.hosts?.gateway ?? defaultUrl('gateway'),
+        catalog: base.hosts?.catalog ?? defaultUrl('catalog'),
+        cart: base.hosts?.cart ?? defaultUrl('cart'),
       },
       ...(adminToken ? { token: adminToken } : {}),
     })

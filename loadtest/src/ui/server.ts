@@ -4,12 +4,13 @@
 // report's. The console mounts the same API under /api/load; when it holds port 8089 already,
 // this server moves to a free port instead of failing (unless the port was asked for).
 
+import { CONSOLE_PORT } from '@shopstack/contracts/services'
 import { problem, problemResponse } from '@shopstack/lib/errors'
 import { hostsFor, sameSiteRoutes } from '@shopstack/lib/same-site'
 import { createLoadApi, type LoadApiOptions } from './load-api.ts'
 import { renderPage } from './page.ts'
 
-export const DEFAULT_UI_PORT = 8089
+export const DEFAULT_UI_PORT = CONSOLE_PORT
 
 export interface UiServerOptions extends LoadApiOptions {
   /** 8089 by default; 0 picks a free port. */

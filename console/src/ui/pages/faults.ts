@@ -1,10 +1,10 @@
 // The faults panel: one card per service with what is injected now and a form to change it. The
 // kinds and their fields come from the load generator's FAULT_KINDS, so the form, the validation and
-// the services agree (faults.ts is browser-safe: at run time it imports only lib's validation and
-// errors, which import nothing). Apply PUTs the whole set to /api/faults/:service, Reset to
-// baseline POSTs …/reset (the database simulation the service started with is its baseline, not a
-// fault: a card is marked faulty only for what differs from it), Clear DELETEs everything; a
-// refusal is shown in the words the API gave.
+// the services agree (faults.ts is browser-safe: at run time it imports the shared fault schema,
+// TypeBox and lib's validation words, no Elysia). Apply PUTs the whole set to
+// /api/faults/:service, Reset to baseline POSTs …/reset (the database simulation the service
+// started with is its baseline, not a fault: a card is marked faulty only for what differs from
+// it), Clear DELETEs everything; a refusal is shown in the words the API gave.
 
 import {
   beyondBaseline,

@@ -1,23 +1,10 @@
 // Product schemas: the single source of the Product type, of request validation and of the
-// OpenAPI document. The gateway imports these too, so the public API validates the same way.
+// OpenAPI document. The catalog and the gateway both validate with these, so the public API
+// refuses the same values in the same words at the edge and behind it.
 
-import { DecimalParam } from '@shopstack/lib/schemas'
 import { t } from 'elysia'
-
-export const CATEGORIES = [
-  'books',
-  'clothing',
-  'electronics',
-  'garden',
-  'grocery',
-  'home',
-  'kitchen',
-  'sports',
-  'toys',
-  'beauty',
-] as const
-
-export const MAX_PAGE_SIZE = 100
+import { CATEGORIES, MAX_PAGE, MAX_PAGE_SIZE, MAX_PRODUCT_ID } from './limits.ts'
+import { DecimalParam } from './schemas.ts'
 
 export const Product = t.Object({
   id: t.Integer({ minimum: 1 }),
@@ -31,11 +18,11 @@ export const Product = t.Object({
 export type Product = typeof Product.static
 
 export const ProductParams = t.Object({
-  id: DecimalParam({ maximum: 2_147_483_647, description: 'Product id' }),
+  id: DecimalParam({ maximum: MAX_PRODUCT_ID, description: 'Product id' }),
 })
 
 export const ProductListQuery = t.Object({
-  page: t.Optional(DecimalParam({ maximum: 100_000, description: '1-based page number' })),
+  page: t.Optional(DecimalParam({ maximum: MAX_PAGE, description: '1-based page number' })),
   page_size: t.Optional(
     DecimalParam({ maximum: MAX_PAGE_SIZE, description: 'Products per page, default 20' }),
   ),

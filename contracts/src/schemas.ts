@@ -3,7 +3,7 @@
 // plain decimal digits, and a JSON quantity is a JSON number, so these refuse anything else.
 
 import { t } from 'elysia'
-import { describeNumber } from './validation.ts'
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from './limits.ts'
 
 /** The OpenAPI description of the header every cart write accepts (the cart and the gateway). */
 export const IDEMPOTENCY_KEY_PARAMETER = {
@@ -11,10 +11,15 @@ export const IDEMPOTENCY_KEY_PARAMETER = {
   in: 'header' as const,
   required: false,
   description:
-    '1 to 255 visible ASCII characters, scoped to the cart. The first outcome is kept for 24 h; a ' +
+    `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, scoped to the cart. The first outcome is kept for 24 h; a ` +
     'retry with the same key gets it back (with Idempotent-Replayed: true) and writes nothing; the ' +
     'same key with another request to the same cart is a 422.',
-  schema: { type: 'string' as const, minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+  schema: {
+    type: 'string' as const,
+    minLength: 1,
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+    pattern: '^[\\x21-\\x7e]+$',
+  },
 }
 
 /** A whole JSON number (not a numeric string) within bounds. */
@@ -34,8 +39,9 @@ export function DecimalParam(options: { maximum: number; description?: string })
       t.String({
         pattern: rangePattern(maximum),
         description: `${description} (1 to ${maximum})`,
-        // What a refusal says instead of the pattern (see validation.ts).
-        error: `must be ${describeNumber({ minimum: 1, maximum, integer: true })}`,
+        // What a refusal says instead of the pattern, in lib/src/validation.ts's words for a
+        // number range (describeNumber; contracts import nothing of ours, so it is written here).
+        error: `must be a whole number from 1 to ${maximum}`,
       }),
     )
     .Decode((value) => Number(value))

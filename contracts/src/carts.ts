@@ -1,25 +1,22 @@
 // Cart schemas: the single source of the Cart types, request validation and the OpenAPI document.
-// The gateway imports these too, so bad input is refused at the edge with the same message.
+// The cart and the gateway both validate with these, so bad input is refused at the edge with the
+// same message.
 
-import { DecimalParam, StrictInteger } from '@shopstack/lib/schemas'
 import { t } from 'elysia'
-
-export const MAX_QUANTITY = 99
-export const MAX_LINES = 100
+import { MAX_CART_ID_LENGTH, MAX_PRODUCT_ID, MAX_QUANTITY } from './limits.ts'
+import { DecimalParam, StrictInteger } from './schemas.ts'
 
 export const CartId = t.String({
-  pattern: '^[A-Za-z0-9_-]{1,64}$',
+  pattern: `^[A-Za-z0-9_-]{1,${MAX_CART_ID_LENGTH}}$`,
   description: '1 to 64 letters, digits, "-" or "_"',
   error: 'must be 1–64 letters, digits, - or _',
   examples: ['abc'],
 })
 
-const MAX_ID = 2_147_483_647
-
 export const AddToCart = t.Object(
   {
     cart_id: CartId,
-    product_id: StrictInteger({ minimum: 1, maximum: MAX_ID }),
+    product_id: StrictInteger({ minimum: 1, maximum: MAX_PRODUCT_ID }),
     quantity: StrictInteger({ minimum: 1, maximum: MAX_QUANTITY, description: `1 to ${MAX_QUANTITY}` }),
   },
   { additionalProperties: false },
@@ -29,7 +26,7 @@ export type AddToCart = typeof AddToCart.static
 export const CartParams = t.Object({ id: CartId })
 export const CartLineParams = t.Object({
   id: CartId,
-  product_id: DecimalParam({ maximum: MAX_ID, description: 'Product id' }),
+  product_id: DecimalParam({ maximum: MAX_PRODUCT_ID, description: 'Product id' }),
 })
 
 export const CartLine = t.Object({
