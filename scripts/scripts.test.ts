@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { devRunnerEnv, freePort, ROOT, waitFor } from '../e2e/harness.ts'
+import { devRunnerEnv, freePort, ROOT, startProcess, waitFor } from './processes.ts'
 import { DEV_ENV, isAlive, stopTimeoutMs } from './services.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-dev-'))
@@ -134,26 +134,18 @@ describe('developer scripts', () => {
   for (const name of ['catalog', 'cart', 'gateway']) {
     test(`bun run dev:${name} starts the ${name} alone`, async () => {
       const port = freePort()
-      const child = Bun.spawn(['bun', 'run', `dev:${name}`], {
+      // Ready when its /livez answers 200; stopped with SIGTERM, awaiting the exit.
+      const child = await startProcess(`dev:${name}`, ['bun', 'run', `dev:${name}`], {
         cwd: ROOT,
         env: { ...env, PORT: String(port) },
-        stdout: 'pipe',
-        stderr: 'pipe',
+        port,
+        timeoutMs: 15_000,
       })
       try {
-        const body = await waitFor(
-          () =>
-            fetch(`http://127.0.0.1:${port}/livez`).then(
-              async (response) => response.ok && ((await response.json()) as { service: string }),
-              () => false,
-            ),
-          15_000,
-          100,
-        )
+        const body = (await (await fetch(`${child.url}/livez`)).json()) as { service: string }
         expect(body).toMatchObject({ service: name })
       } finally {
-        child.kill('SIGTERM')
-        await child.exited
+        await child.stop()
       }
     }, 30_000)
   }
