@@ -1,9 +1,9 @@
 // The one process harness: start a ShopStack process (a service or the console) with the runtime
 // environment every Bun process of ours gets (RUNTIME_ENV), wait until it is ready, and stop it
 // (SIGTERM, then SIGKILL after a grace, always awaiting the exit). The e2e tests (e2e/harness.ts),
-// the bench (bench/processes.ts) and the scripts' tests use it; the dev runner has its own
-// supervisor (restarts, crash loops, prefixed output). Every process is stopped by its own handle;
-// nothing is killed by name.
+// the bench (bench/processes.ts) and the scripts' tests start processes with it; the dev runner
+// supervises its own (restarts, crash loops, prefixed output) and stops them with stopProcess.
+// Every process is stopped by its own handle; nothing is killed by name.
 
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
