@@ -11,7 +11,7 @@ import {
   type Env,
   type RunningProcess,
   type ServiceName,
-  startService as startProcess,
+  startService as startServiceProcess,
 } from '../scripts/processes.ts'
 
 export {
@@ -39,7 +39,7 @@ export async function startService(
   options: StartOptions = {},
 ): Promise<RunningService> {
   const { env = {}, timeoutMs = 10_000 } = options
-  const running = await startProcess(name, {
+  const running = await startServiceProcess(name, {
     env: {
       ...Bun.env,
       SIMULATION: 'off',
