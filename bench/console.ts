@@ -6,9 +6,9 @@
 
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { devRunnerEnv } from '../e2e/harness.ts'
-import { RUNTIME_ENV } from '../scripts/services.ts'
-import { freePort, ROOT, type Running, startBunProcess } from './processes.ts'
+import { devRunnerEnv, freePort, ROOT, startService } from '../scripts/processes.ts'
+import { isAlive } from '../scripts/services.ts'
+import { type Running, STOP_GRACE_MS } from './processes.ts'
 
 /** What the bench reads of the console's GET /api/status (console/README.md). */
 export interface ConsoleStatus {
@@ -61,11 +61,8 @@ export async function startConsole(options: ConsoleStart): Promise<ConsoleProces
   const { dir, targets } = options
   mkdirSync(dir, { recursive: true })
   const port = freePort()
-  const running = await startBunProcess({
-    name: 'console',
-    cwd: join(ROOT, 'console'),
+  const running = await startService('console', {
     env: {
-      ...RUNTIME_ENV,
       ...cleanEnv(),
       CONSOLE_HOST: '127.0.0.1',
       CONSOLE_PORT: String(port),
@@ -74,6 +71,8 @@ export async function startConsole(options: ConsoleStart): Promise<ConsoleProces
     },
     port,
     logPath: join(dir, 'console.log'),
+    timeoutMs: 15_000,
+    stopGraceMs: STOP_GRACE_MS,
   })
   async function status(): Promise<ConsoleStatus> {
     const response = await fetch(`${running.url}/api/status`)
@@ -114,15 +113,6 @@ export interface DevStart {
   exitCode: number | null
   /** Pids from the runner's pids.json still alive after it exited (killed by the bench then). */
   leftover: Array<{ name: string; pid: number }>
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /**

@@ -10,8 +10,8 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Subprocess } from 'bun'
+import { rssMb } from '../scripts/processes.ts'
 import { RUNTIME_ENV } from '../scripts/services.ts'
-import { rssMb } from './processes.ts'
 import { runWrk, wrkBinary } from './wrk.ts'
 
 const FLOORS = [

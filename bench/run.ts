@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { freePort, ROOT, type ServiceName } from '../scripts/processes.ts'
 import {
   type ConsoleProcess,
   type ConsoleStatus,
@@ -23,15 +24,7 @@ import {
   startConsole,
 } from './console.ts'
 import { type FloorResult, measureFloors } from './floor.ts'
-import {
-  cpuSeconds,
-  freePort,
-  ROOT,
-  type Running,
-  type ServiceName,
-  startNginx,
-  startService,
-} from './processes.ts'
+import { cpuSeconds, type Running, startNginx, startService } from './processes.ts'
 import { type Sink, startSink } from './sink.ts'
 import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
 
@@ -507,7 +500,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   if (!wrkBinary()) throw new Error('wrk is not installed (apt-get install wrk); it drives the load')
   const temp = mkdtempSync(join(tmpdir(), 'shopstack-bench-'))
   const sink = startSink()
-  const running: Array<{ stop(): Promise<void> }> = []
+  const running: Array<{ stop(): Promise<unknown> }> = []
   const onSignal = () => {
     void Promise.all(running.map((r) => r.stop())).finally(() => {
       sink.stop()

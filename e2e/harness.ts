@@ -1,43 +1,45 @@
-// Test harness: start the real service processes on free ports (PORT=0; the port is read from
-// the service's "listening" log line), collect their log lines, and stop them. Used by every test
-// that needs real processes; nothing here is mocked.
+// Test harness: the real service processes on free ports (PORT=0; each names its port in its
+// "listening" log line), their log lines collected, started and stopped by the one process harness
+// (scripts/processes.ts); a stack of the three wired together; raw HTTP for what fetch cannot send.
+// Used by every test that needs real processes; nothing here is mocked.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Subprocess } from 'bun'
+import {
+  type Env,
+  type RunningProcess,
+  type ServiceName,
+  startService as startServiceProcess,
+} from '../scripts/processes.ts'
 
-export const ROOT = join(import.meta.dir, '..')
+export {
+  type DevPorts,
+  devRunnerEnv,
+  freePort,
+  ROOT,
+  type ServiceName,
+  waitFor,
+} from '../scripts/processes.ts'
 
-export type ServiceName = 'catalog' | 'cart' | 'gateway'
-
-export interface RunningService {
+export interface RunningService extends RunningProcess {
   readonly name: ServiceName | 'console'
-  readonly url: string
-  readonly port: number
-  readonly process: Subprocess<'ignore', 'pipe', 'pipe'>
-  /** Every stdout line so far, parsed when it is JSON. */
-  readonly lines: Array<Record<string, unknown>>
-  /** stderr, as text. */
-  readonly stderr: string[]
-  /** Send a signal and wait for exit; returns the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
 export interface StartOptions {
-  env?: Record<string, string | undefined>
+  env?: Env
   /** How long to wait for the listening line. */
   timeoutMs?: number
 }
 
+/** A service (or the console) as the tests run it: simulation off, port 0, logs collected. */
 export async function startService(
   name: ServiceName | 'console',
   options: StartOptions = {},
 ): Promise<RunningService> {
   const { env = {}, timeoutMs = 10_000 } = options
-  const proc = Bun.spawn(['bun', 'src/index.ts'], {
-    cwd: join(ROOT, name),
+  const running = await startServiceProcess(name, {
     env: {
       ...Bun.env,
       SIMULATION: 'off',
@@ -51,68 +53,9 @@ export async function startService(
       CONSOLE_DATABASE_PATH: ':memory:',
       ...env,
     },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
+    timeoutMs,
   })
-  const lines: Array<Record<string, unknown>> = []
-  const stderr: string[] = []
-  let resolvePort: (port: number) => void = () => {}
-  const portPromise = new Promise<number>((resolve) => {
-    resolvePort = resolve
-  })
-
-  void readLines(proc.stdout, (line) => {
-    let parsed: Record<string, unknown>
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>
-    } catch {
-      parsed = { raw: line }
-    }
-    lines.push(parsed)
-    if (typeof parsed.port === 'number' && String(parsed.msg).includes('listening')) resolvePort(parsed.port)
-  })
-  const stderrDone = readLines(proc.stderr, (line) => stderr.push(line))
-
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let listening = false
-  const port = await Promise.race([
-    portPromise,
-    proc.exited.then(async (code) => {
-      if (listening) return 0
-      // Read stderr to its end first: the reason the process gave is the point of the error.
-      await stderrDone
-      throw new Error(`${name} exited with ${code} before listening: ${stderr.join('\n')}`)
-    }),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        proc.kill('SIGKILL')
-        reject(new Error(`${name} did not listen within ${timeoutMs} ms: ${stderr.join('\n')}`))
-      }, timeoutMs)
-    }),
-  ]).finally(() => {
-    // Only the start-up is timed: a service that listens runs until the test stops it.
-    listening = true
-    clearTimeout(timer)
-  })
-
-  return {
-    name,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    process: proc,
-    lines,
-    stderr,
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
-      const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => 'timeout' as const)])
-      if (code === 'timeout') {
-        proc.kill('SIGKILL')
-        return proc.exited
-      }
-      return code
-    },
-  }
+  return { ...running, name }
 }
 
 /** The console, scraping the given services (`name=url,…`, CONSOLE_TARGETS) and storing in memory. */
@@ -184,85 +127,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     rmSync(dataDir, { recursive: true, force: true })
     throw error
   }
-}
-
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder()
-  let buffered = ''
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true })
-    let newline = buffered.indexOf('\n')
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline)
-      buffered = buffered.slice(newline + 1)
-      if (line.trim()) onLine(line)
-      newline = buffered.indexOf('\n')
-    }
-  }
-  if (buffered.trim()) onLine(buffered)
-}
-
-/**
- * A port free right now, for a process that must be told its port before it starts (the dev
- * runner gives each service its own); a process that can listen on port 0 should.
- */
-export function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = listener
-  listener.stop(true)
-  return port
-}
-
-export interface DevPorts {
-  gateway: number
-  catalog: number
-  cart: number
-  console: number
-}
-
-/**
- * The environment `bun run dev` (scripts/dev.ts) runs with beside anything else: each process on a
- * free port, the services told where the others are, run and log folders under `dir`, every
- * database in memory. `base` is the environment it starts from.
- */
-export function devRunnerEnv(dir: string, base: Record<string, string | undefined> = Bun.env) {
-  const ports: DevPorts = { gateway: freePort(), catalog: freePort(), cart: freePort(), console: freePort() }
-  const env: Record<string, string | undefined> = {
-    ...base,
-    GATEWAY_PORT: String(ports.gateway),
-    CATALOG_PORT: String(ports.catalog),
-    CART_PORT: String(ports.cart),
-    CONSOLE_PORT: String(ports.console),
-    CATALOG_SERVICE_URL: `http://127.0.0.1:${ports.catalog}`,
-    CART_SERVICE_URL: `http://127.0.0.1:${ports.cart}`,
-    GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
-    HOST: '127.0.0.1',
-    DATABASE_PATH: ':memory:',
-    CONSOLE_DATABASE_PATH: ':memory:',
-    SHOPSTACK_RUN_DIR: join(dir, 'run'),
-    SHOPSTACK_LOG_DIR: join(dir, 'logs'),
-  }
-  return { env, ports }
-}
-
-/** Poll until `check` returns a truthy value or the time is up. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  timeoutMs = 5000,
-  intervalMs = 50,
-): Promise<Exclude<T, undefined | null | false | 0 | ''>> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await check()
-      if (value) return value as Exclude<T, undefined | null | false | 0 | ''>
-    } catch (error) {
-      last = error
-    }
-    await Bun.sleep(intervalMs)
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`)
 }
 
 export interface RawAnswer {

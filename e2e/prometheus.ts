@@ -9,6 +9,7 @@ import { basename, join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { parse } from 'yaml'
 import { scalePromqlDurations } from '../loadtest/src/fault-scenario.ts'
+import { freePort, stopProcess } from '../scripts/processes.ts'
 import { waitFor } from './harness.ts'
 
 export const PROMETHEUS_BIN = Bun.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus'
@@ -92,14 +93,6 @@ export interface RunningPrometheus {
   stop(): Promise<void>
 }
 
-/** A free loopback TCP port: bind port 0, read the port, close. */
-export function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = listener
-  listener.stop(true)
-  return port
-}
-
 /** The prometheus.yml for these options (exported so tests can show it on failure). */
 export function prometheusConfig(options: PrometheusOptions, ruleFiles: string[] = []): string {
   const {
@@ -178,14 +171,7 @@ async function launch(
   void collect(proc.stdout, stderr)
   const url = `http://127.0.0.1:${port}`
 
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)])
-    if (!exited) {
-      proc.kill('SIGKILL')
-      await proc.exited
-    }
-  }
+  const stop = async () => void (await stopProcess(proc, 'SIGTERM', 10_000))
 
   const ready = await Promise.race([
     waitFor(async () => (await fetch(`${url}/-/ready`)).ok, timeoutMs, 100).then(() => true),

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort, stopProcess } from '../scripts/processes.ts'
 
 export const REDIS_BINARY = Bun.which('redis-server')
 
@@ -18,14 +19,6 @@ export interface RunningRedis {
   stop(): Promise<void>
 }
 
-/** A port that was free a moment ago (redis-server cannot be told to pick one itself). */
-function freePort(): number {
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
-  const port = server.port as number
-  server.stop(true)
-  return port
-}
-
 export async function startRedis(options: { timeoutMs?: number } = {}): Promise<RunningRedis> {
   const { timeoutMs = 5000 } = options
   if (!REDIS_BINARY) throw new Error('redis-server is not installed')
@@ -33,18 +26,14 @@ export async function startRedis(options: { timeoutMs?: number } = {}): Promise<
   // The port can be taken between picking and binding by another test; try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'shopstack-redis-'))
+    // redis-server cannot be told to pick a port itself.
     const port = freePort()
     const proc = Bun.spawn(
       [REDIS_BINARY, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { cwd: dir, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
     )
     const stop = async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-      const exited = await Promise.race([proc.exited, Bun.sleep(5000).then(() => 'timeout' as const)])
-      if (exited === 'timeout') {
-        proc.kill('SIGKILL')
-        await proc.exited
-      }
+      await stopProcess(proc, 'SIGTERM', 5000)
       rmSync(dir, { recursive: true, force: true })
     }
     try {

@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path'
 import type { FileSink, Subprocess } from 'bun'
 import { createLogForwarder } from '../console/src/log-forwarder.ts'
 import { otelServiceName } from '../contracts/src/services.ts'
+import { stopProcess } from './processes.ts'
 import {
   CONSOLE,
   DEV_ENV,
@@ -157,10 +158,7 @@ function onExit(entry: Running) {
 /** Stop one process (SIGTERM, then SIGKILL once its drain should be over) and wait for it. */
 async function stopOne(entry: Running) {
   entry.expected = true
-  entry.child.kill('SIGTERM')
-  const timeout = Bun.sleep(stopTimeoutMs({ ...DEV_ENV, ...Bun.env })).then(() => 'timeout')
-  if ((await Promise.race([entry.child.exited, timeout])) === 'timeout') entry.child.kill('SIGKILL')
-  await entry.child.exited
+  await stopProcess(entry.child, 'SIGTERM', stopTimeoutMs({ ...DEV_ENV, ...Bun.env }))
 }
 
 function writePids() {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { devRunnerEnv, freePort, ROOT, waitFor } from '../e2e/harness.ts'
+import { devRunnerEnv, type Env, freePort, ROOT, startProcess, waitFor } from './processes.ts'
 import { DEV_ENV, isAlive, stopTimeoutMs } from './services.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'shopstack-dev-'))
@@ -15,18 +15,27 @@ const { gateway: gatewayPort, console: consolePort } = ports
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/** `bun run dev` without watch mode, on `runEnv`; what it writes is collected as it comes. */
+function startDev(runEnv: Env) {
+  const dev = Bun.spawn(['bun', 'scripts/dev.ts', '--no-watch'], {
+    cwd: ROOT,
+    env: runEnv,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const written = { stdout: '', stderr: '' }
+  for (const stream of ['stdout', 'stderr'] as const) {
+    void (async () => {
+      const decoder = new TextDecoder()
+      for await (const chunk of dev[stream]) written[stream] += decoder.decode(chunk, { stream: true })
+    })()
+  }
+  return { dev, written }
+}
+
 describe('developer scripts', () => {
   test('dev starts all three, status and endpoints pass, SIGINT stops everything', async () => {
-    const dev = Bun.spawn(['bun', 'scripts/dev.ts', '--no-watch'], {
-      cwd: ROOT,
-      env,
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    let output = ''
-    void (async () => {
-      for await (const chunk of dev.stdout) output += new TextDecoder().decode(chunk)
-    })()
+    const { dev, written } = startDev(env)
     try {
       const status = await waitFor(
         async () => {
@@ -42,16 +51,18 @@ describe('developer scripts', () => {
       expect(endpoints.stdout.toString()).toMatch(/\d+ passed, 0 failed/)
       expect(endpoints.exitCode).toBe(0)
 
-      await waitFor(() => output.includes('gateway') && output.includes('/catalog/:id'))
+      await waitFor(() => written.stdout.includes('gateway') && written.stdout.includes('/catalog/:id'))
       for (const name of ['catalog', 'cart', 'gateway']) {
-        expect(output).toContain(`${name.padEnd(7)}`)
+        expect(written.stdout).toContain(`${name.padEnd(7)}`)
         const log = readFileSync(join(dir, 'logs', `${name}.log`), 'utf8')
         expect(JSON.parse(log.split('\n')[0] as string).service).toBe(name)
       }
 
       // The console got every service's spans (one trace through all three) and log lines.
       const consoleUrl = `http://127.0.0.1:${consolePort}`
-      expect(output).toMatch(/ShopStack ready in \d+\.\d s — open the console: http:\/\/localhost:\d+/)
+      expect(written.stdout).toMatch(
+        /ShopStack ready in \d+\.\d s — open the console: http:\/\/localhost:\d+/,
+      )
       const traces = await waitFor(async () => {
         const answer = (await (await fetch(`${consoleUrl}/api/traces?route=/cart/add`)).json()) as {
           traces: { services: string[] }[]
@@ -83,23 +94,14 @@ describe('developer scripts', () => {
       SHOPSTACK_RUN_DIR: join(dir, 'run-restart'),
       SHOPSTACK_LOG_DIR: join(dir, 'logs-restart'),
     }
-    const dev = Bun.spawn(['bun', 'scripts/dev.ts', '--no-watch'], {
-      cwd: ROOT,
-      env: runEnv,
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    let errors = ''
-    void (async () => {
-      for await (const chunk of dev.stderr) errors += new TextDecoder().decode(chunk)
-    })()
+    const { dev, written } = startDev(runEnv)
     try {
       const status = () => Bun.spawnSync(['bun', 'scripts/status.ts'], { cwd: ROOT, env: runEnv })
       await waitFor(() => status().exitCode === 0, 15_000, 200)
       const stop = Bun.spawnSync(['bun', 'scripts/stop.ts', 'catalog'], { cwd: ROOT, env: runEnv })
       expect(stop.stdout.toString()).toMatch(/catalog \(pid \d+\) stopped/)
-      await waitFor(() => errors.includes('bun run restart catalog'), 5000)
-      expect(errors).toContain('console, cart and gateway keep running')
+      await waitFor(() => written.stderr.includes('bun run restart catalog'), 5000)
+      expect(written.stderr).toContain('console, cart and gateway keep running')
       // The gateway is still there and answers for the missing catalog with a 502.
       const read = await fetch(`http://127.0.0.1:${gatewayPort}/catalog/1`)
       expect(read.status).toBe(502)
@@ -134,26 +136,18 @@ describe('developer scripts', () => {
   for (const name of ['catalog', 'cart', 'gateway']) {
     test(`bun run dev:${name} starts the ${name} alone`, async () => {
       const port = freePort()
-      const child = Bun.spawn(['bun', 'run', `dev:${name}`], {
+      // Ready when its /livez answers 200; stopped with SIGTERM, awaiting the exit.
+      const child = await startProcess(`dev:${name}`, ['bun', 'run', `dev:${name}`], {
         cwd: ROOT,
         env: { ...env, PORT: String(port) },
-        stdout: 'pipe',
-        stderr: 'pipe',
+        port,
+        timeoutMs: 15_000,
       })
       try {
-        const body = await waitFor(
-          () =>
-            fetch(`http://127.0.0.1:${port}/livez`).then(
-              async (response) => response.ok && ((await response.json()) as { service: string }),
-              () => false,
-            ),
-          15_000,
-          100,
-        )
+        const body = (await (await fetch(`${child.url}/livez`)).json()) as { service: string }
         expect(body).toMatchObject({ service: name })
       } finally {
-        child.kill('SIGTERM')
-        await child.exited
+        await child.stop()
       }
     }, 30_000)
   }
