@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, test } from 'bun:test'
 import { createMetrics, type Metrics } from '../../lib/src/telemetry/metrics.ts'
-import { createUpstreamMetrics } from '../../lib/src/upstream.ts'
+import { createUpstreamMetrics } from '../../lib/src/upstream-metrics.ts'
 import { ExpositionError, formatOf, parseExposition, type Sample } from './openmetrics.ts'
 
 const OPENMETRICS_ACCEPT = 'application/openmetrics-text; version=1.0.0'

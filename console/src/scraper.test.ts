@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, test } from 'bun:test'
 import { createMetrics } from '../../lib/src/telemetry/metrics.ts'
-import { createUpstreamMetrics, type UpstreamMetrics } from '../../lib/src/upstream.ts'
+import { createUpstreamMetrics, type UpstreamMetrics } from '../../lib/src/upstream-metrics.ts'
 import { createScraper, histogramQuantile, RowRing, type ScrapeFetch, type Scraper } from './scraper.ts'
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'

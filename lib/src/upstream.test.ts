@@ -4,7 +4,8 @@
 import { describe, expect, test } from 'bun:test'
 import { UpstreamError } from './errors.ts'
 import { createTestTelemetry, sampleValue } from './testing.ts'
-import { createUpstream, createUpstreamMetrics, ShedError, type UpstreamOptions } from './upstream.ts'
+import { createUpstream, ShedError, type UpstreamOptions } from './upstream.ts'
+import { createUpstreamMetrics } from './upstream-metrics.ts'
 
 type Handler = (instance: string, request: Request) => Response | Promise<Response>
 
