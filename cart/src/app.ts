@@ -12,7 +12,7 @@ import type { Logger } from '@shopstack/lib/logger'
 import type { Metrics } from '@shopstack/lib/metrics'
 import type { Simulation } from '@shopstack/lib/simulation'
 import type { Tracing } from '@shopstack/lib/tracing'
-import { createUpstream, createUpstreamMetrics } from '@shopstack/lib/upstream'
+import { createUpstream, createUpstreamMetrics, type RetryPolicy } from '@shopstack/lib/upstream'
 import { createCartRoutes } from './carts/routes.ts'
 import type { CartStore } from './carts/store.ts'
 import { createCatalogClient } from './catalog-client.ts'
@@ -41,6 +41,8 @@ export interface CartAppOptions {
   upstreamTimeoutMs?: number
   /** Readiness check of every catalog instance on this interval (ms); off when unset or 0. */
   healthCheckIntervalMs?: number
+  /** Retries of catalog calls and their budget (RETRY_BUDGET_RATIO). */
+  retry?: RetryPolicy
   fetch?: (request: Request) => Promise<Response>
   isDraining?: () => boolean
   maxBodyBytes?: number
@@ -59,6 +61,7 @@ export function createApp(options: CartAppOptions) {
     version = '0.1.0',
     upstreamTimeoutMs,
     healthCheckIntervalMs,
+    retry,
     catalogDiscovery,
     discoveryIntervalMs,
     resolve,
@@ -77,6 +80,7 @@ export function createApp(options: CartAppOptions) {
     // Half the overall time per try leaves room to retry a read on another instance.
     perTryTimeoutMs:
       upstreamTimeoutMs === undefined ? undefined : Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
+    retry,
     healthCheck: healthCheckIntervalMs ? { intervalMs: healthCheckIntervalMs } : undefined,
     discovery: catalogDiscovery && { ...catalogDiscovery, intervalMs: discoveryIntervalMs, resolve },
     logger: rest.logger,
