@@ -90,6 +90,12 @@ export interface Scenario {
    * to the first, the one --catalog-host names. One of each when absent.
    */
   instances?: Partial<Record<ServiceName, number>>
+  /**
+   * Environment variables a service must be started with for the scenario to show what it says
+   * (`{"gateway": {"RETRY_BUDGET_RATIO": "off"}}`): the stack it needs. The generator cannot start
+   * services, so it says so (scenarioNeeds); the signal test starts a matching stack.
+   */
+  env?: Partial<Record<ServiceName, Record<string, string>>>
 }
 
 /** A bad scenario file: bad usage, so the CLI exits 2 with every problem listed. */
@@ -97,7 +103,8 @@ export class ScenarioError extends UsageError {
   override name = 'ScenarioError'
 }
 
-const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps', 'signals', 'instances']
+const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps', 'signals', 'instances', 'env']
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
 const ALERT_KEYS = ['alert', 'labels', 'becomes', 'within', 'clears_within', 'note']
 const METRIC_KEYS = ['expr', 'before', 'during', 'throughout', 'after', 'within', 'panel', 'note']
 const SPAN_KEYS = ['spans', 'note']
@@ -240,6 +247,23 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     if (good) instances = given as Scenario['instances']
     else problems.push(`instances must map services (${SERVICES.join(', ')}) to a whole number from 1 to 4`)
   }
+  let env: Scenario['env']
+  if (value.env !== undefined) {
+    const given = value.env
+    const good =
+      isObject(given) &&
+      Object.entries(given).every(
+        ([service, vars]) =>
+          SERVICES.includes(service as ServiceName) &&
+          isObject(vars) &&
+          Object.entries(vars).every(([name, v]) => ENV_NAME.test(name) && typeof v === 'string'),
+      )
+    if (good) env = given as Scenario['env']
+    else
+      problems.push(
+        `env must map services (${SERVICES.join(', ')}) to variables, like {"gateway": {"RETRY_BUDGET_RATIO": "off"}}`,
+      )
+  }
   const signals: Signal[] = []
   if (value.signals !== undefined && !Array.isArray(value.signals)) problems.push('signals must be a list')
   const comparison = (v: unknown, at: string): Comparison | undefined => {
@@ -338,9 +362,29 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     steps,
     signals,
     ...(instances ? { instances } : {}),
+    ...(env ? { env } : {}),
     ...(seed === undefined ? {} : { seed }),
     ...(durationMs === undefined ? {} : { durationMs }),
   }
+}
+
+/**
+ * What the scenario needs of the stack beyond one default instance of each service, as a line to
+ * show before it plays ("gateway started with RETRY_BUDGET_RATIO=off"); undefined when nothing.
+ */
+export function scenarioNeeds(scenario: Pick<Scenario, 'instances' | 'env'>): string | undefined {
+  const needs = [
+    ...Object.entries(scenario.instances ?? {})
+      .filter(([, n]) => n > 1)
+      .map(([service, n]) => `${n} ${service} instances`),
+    ...Object.entries(scenario.env ?? {}).map(
+      ([service, vars]) =>
+        `${service} started with ${Object.entries(vars)
+          .map(([name, v]) => `${name}=${v}`)
+          .join(' ')}`,
+    ),
+  ]
+  return needs.length > 0 ? needs.join(', ') : undefined
 }
 
 /** Read and validate a scenario file. */
