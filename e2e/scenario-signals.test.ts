@@ -200,6 +200,8 @@ async function play(world: World, original: Scenario): Promise<string[]> {
   const load = createRunner({
     hosts: { gateway: stack.gateway.url, catalog: stack.catalog.url, cart: stack.cart.url },
     users: 6,
+    // A scenario written for an arrival rate gets it (the open model); the rest, six closed users.
+    ...(scenario.rate === undefined ? {} : { rate: scenario.rate }),
     spawnRate: 100,
     thinkTime: { minMs: 20, maxMs: 80 },
     metricsUsers: 1,

@@ -203,7 +203,7 @@ describe('scenario files', () => {
     })
     expect(message.split('\n').map((line) => line.trim())).toEqual([
       'test.json:',
-      'descripton is not a field (name, description, watch, seed, duration, steps, signals, instances, env)',
+      'descripton is not a field (name, description, watch, seed, duration, rate, steps, signals, instances, env)',
       'name must be a non-empty string',
       'description must be a non-empty string',
       'seed must be a whole number, got -1',

@@ -82,6 +82,11 @@ export interface Scenario {
   seed?: number
   /** The run time the scenario is written for (the default for --run-time). */
   durationMs?: number
+  /**
+   * The open-model arrival rate it is written for, requests per second (the default for --rate):
+   * what it shows needs that much traffic (a retry budget only bites with calls in flight).
+   */
+  rate?: number
   steps: ScenarioStep[]
   /** What the scenario must make visible (checked by e2e/scenario-signals.test.ts). */
   signals: Signal[]
@@ -103,7 +108,18 @@ export class ScenarioError extends UsageError {
   override name = 'ScenarioError'
 }
 
-const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps', 'signals', 'instances', 'env']
+const TOP_KEYS = [
+  'name',
+  'description',
+  'watch',
+  'seed',
+  'duration',
+  'rate',
+  'steps',
+  'signals',
+  'instances',
+  'env',
+]
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
 const ALERT_KEYS = ['alert', 'labels', 'becomes', 'within', 'clears_within', 'note']
 const METRIC_KEYS = ['expr', 'before', 'during', 'throughout', 'after', 'within', 'panel', 'note']
@@ -169,6 +185,10 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     else problems.push(`seed must be a whole number, got ${JSON.stringify(value.seed)}`)
   }
   const durationMs = duration(value.duration, 'duration', { positive: true })
+  const rate = value.rate
+  if (rate !== undefined && !(typeof rate === 'number' && rate > 0 && rate <= 10_000)) {
+    problems.push(`rate must be a number of requests per second from 0 to 10000, got ${JSON.stringify(rate)}`)
+  }
 
   const steps: ScenarioStep[] = []
   if (!Array.isArray(value.steps) || value.steps.length === 0) {
@@ -365,6 +385,7 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     ...(env ? { env } : {}),
     ...(seed === undefined ? {} : { seed }),
     ...(durationMs === undefined ? {} : { durationMs }),
+    ...(typeof rate === 'number' ? { rate } : {}),
   }
 }
 
