@@ -251,34 +251,22 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
       })
     })
   }
+  /** An object from service names to values that each pass `valid`. */
+  const perService = (given: unknown, valid: (v: unknown) => boolean) =>
+    isObject(given) &&
+    Object.entries(given).every(([service, v]) => SERVICES.includes(service as ServiceName) && valid(v))
   let instances: Scenario['instances']
   if (value.instances !== undefined) {
-    const given = value.instances
-    const good =
-      isObject(given) &&
-      Object.entries(given).every(
-        ([service, n]) =>
-          SERVICES.includes(service as ServiceName) &&
-          typeof n === 'number' &&
-          Number.isInteger(n) &&
-          n >= 1 &&
-          n <= 4,
-      )
-    if (good) instances = given as Scenario['instances']
+    if (perService(value.instances, (n) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 4))
+      instances = value.instances as Scenario['instances']
     else problems.push(`instances must map services (${SERVICES.join(', ')}) to a whole number from 1 to 4`)
   }
   let env: Scenario['env']
   if (value.env !== undefined) {
-    const given = value.env
-    const good =
-      isObject(given) &&
-      Object.entries(given).every(
-        ([service, vars]) =>
-          SERVICES.includes(service as ServiceName) &&
-          isObject(vars) &&
-          Object.entries(vars).every(([name, v]) => ENV_NAME.test(name) && typeof v === 'string'),
-      )
-    if (good) env = given as Scenario['env']
+    const variables = (vars: unknown) =>
+      isObject(vars) &&
+      Object.entries(vars).every(([name, v]) => ENV_NAME.test(name) && typeof v === 'string')
+    if (perService(value.env, variables)) env = value.env as Scenario['env']
     else
       problems.push(
         `env must map services (${SERVICES.join(', ')}) to variables, like {"gateway": {"RETRY_BUDGET_RATIO": "off"}}`,
