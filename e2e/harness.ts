@@ -80,12 +80,14 @@ export interface Stack {
 export interface StackOptions extends StartOptions {
   /** How many catalog instances (each its own database); 1 by default. */
   catalogInstances?: number
+  /** Variables for one service only, over `env` (a scenario's `env`: the gateway without a retry budget). */
+  envOf?: Partial<Record<ServiceName, Record<string, string>>>
 }
 
 /** Catalog, cart and gateway wired together, each with its own database in a fresh temp folder. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shopstack-e2e-'))
-  const { catalogInstances = 1, ...startOptions } = options
+  const { catalogInstances = 1, envOf = {}, ...startOptions } = options
   const env = options.env ?? {}
   const started: RunningService[] = []
   try {
@@ -93,7 +95,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (let i = 0; i < catalogInstances; i++) {
       const catalog = await startService('catalog', {
         ...startOptions,
-        env: { DATABASE_PATH: join(dataDir, i === 0 ? 'catalog.sqlite' : `catalog-${i + 1}.sqlite`), ...env },
+        env: {
+          DATABASE_PATH: join(dataDir, i === 0 ? 'catalog.sqlite' : `catalog-${i + 1}.sqlite`),
+          ...env,
+          ...envOf.catalog,
+        },
       })
       started.push(catalog)
       catalogs.push(catalog)
@@ -103,12 +109,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const catalogUrls = catalogs.map((c) => c.url).join(',')
     const cart = await startService('cart', {
       ...startOptions,
-      env: { DATABASE_PATH: join(dataDir, 'cart.sqlite'), CATALOG_SERVICE_URL: catalogUrls, ...env },
+      env: {
+        DATABASE_PATH: join(dataDir, 'cart.sqlite'),
+        CATALOG_SERVICE_URL: catalogUrls,
+        ...env,
+        ...envOf.cart,
+      },
     })
     started.push(cart)
     const gateway = await startService('gateway', {
       ...startOptions,
-      env: { CATALOG_SERVICE_URL: catalogUrls, CART_SERVICE_URL: cart.url, ...env },
+      env: { CATALOG_SERVICE_URL: catalogUrls, CART_SERVICE_URL: cart.url, ...env, ...envOf.gateway },
     })
     started.push(gateway)
     return {

@@ -20,6 +20,7 @@ import {
   type Scenario,
   type SpanSignal,
   scaleScenario,
+  scenarioNeeds,
   scenarioWindows,
 } from '../loadtest/src/fault-scenario.ts'
 import { createFaultClient, type FaultSettings, SERVICES, type ServiceName } from '../loadtest/src/faults.ts'
@@ -45,11 +46,26 @@ interface World {
   dir: string
 }
 
-async function startWorld(catalogInstances: number): Promise<World> {
+/** The stack a scenario is written for: how many catalogs, and what each service starts with. */
+interface Shape {
+  catalogs: number
+  env: NonNullable<Scenario['env']>
+}
+
+const shapeOf = (scenario: Scenario): Shape => ({
+  catalogs: scenario.instances?.catalog ?? 1,
+  env: scenario.env ?? {},
+})
+
+async function startWorld({ catalogs, env }: Shape): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'shopstack-signals-'))
   const otlp = startOtlpReceiver()
   // The database simulation on, as a learner runs it: it is the baseline the faults go on top of.
-  const stack = await startStack({ env: { SIMULATION: 'on', OTLP_ENDPOINT: otlp.url }, catalogInstances })
+  const stack = await startStack({
+    env: { SIMULATION: 'on', OTLP_ENDPOINT: otlp.url },
+    envOf: env,
+    catalogInstances: catalogs,
+  })
   const rules = readdirSync(RULES).map((file) => join(RULES, file))
   const prometheus = await startPrometheus({
     targets: [stack.gateway, ...stack.catalogs, stack.cart].map((s) => ({ url: s.url })),
@@ -69,20 +85,24 @@ async function stopWorld(world: World | undefined): Promise<void> {
 
 const describeIf = hasPrometheus ? describe : describe.skip
 const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'))
-const shapes = new Map<number, Scenario[]>()
+/** Scenarios grouped by the stack they need, each group sharing one (in the order of the files). */
+const shapes = new Map<string, { shape: Shape; scenarios: Scenario[] }>()
 for (const file of files) {
   const scenario = await loadScenario(join(SCENARIOS, file))
-  const catalogs = scenario.instances?.catalog ?? 1
-  shapes.set(catalogs, [...(shapes.get(catalogs) ?? []), scenario])
+  const shape = shapeOf(scenario)
+  const key = JSON.stringify(shape)
+  const group = shapes.get(key) ?? { shape, scenarios: [] }
+  group.scenarios.push(scenario)
+  shapes.set(key, group)
 }
 
-for (const [catalogs, scenarios] of shapes) {
+for (const { shape, scenarios } of shapes.values()) {
   describeIf(
-    `every scenario shows the signals it declares (${catalogs} catalog instance${catalogs > 1 ? 's' : ''})`,
+    `every scenario shows the signals it declares (${scenarioNeeds({ instances: { catalog: shape.catalogs }, env: shape.env }) ?? 'the default stack'})`,
     () => {
       let world: World | undefined
       beforeAll(async () => {
-        world = await startWorld(catalogs)
+        world = await startWorld(shape)
       }, 30_000)
       afterAll(() => stopWorld(world))
 
@@ -180,6 +200,8 @@ async function play(world: World, original: Scenario): Promise<string[]> {
   const load = createRunner({
     hosts: { gateway: stack.gateway.url, catalog: stack.catalog.url, cart: stack.cart.url },
     users: 6,
+    // A scenario written for an arrival rate gets it (the open model); the rest, six closed users.
+    ...(scenario.rate === undefined ? {} : { rate: scenario.rate }),
     spawnRate: 100,
     thinkTime: { minMs: 20, maxMs: 80 },
     metricsUsers: 1,

@@ -10,7 +10,7 @@ import { createFaults, type Faults } from '@shopstack/lib/faults'
 import { createServiceBase } from '@shopstack/lib/service-base'
 import type { Simulation } from '@shopstack/lib/simulation'
 import type { Logger, Metrics, Tracing } from '@shopstack/lib/telemetry'
-import { createUpstream } from '@shopstack/lib/upstream'
+import { createUpstream, type RetryPolicy } from '@shopstack/lib/upstream'
 import { createUpstreamMetrics } from '@shopstack/lib/upstream-metrics'
 import { createCartRoutes } from './carts/routes.ts'
 import type { CartStore } from './carts/store.ts'
@@ -40,6 +40,8 @@ export interface CartAppOptions {
   upstreamTimeoutMs?: number
   /** Readiness check of every catalog instance on this interval (ms); off when unset or 0. */
   healthCheckIntervalMs?: number
+  /** Retries of catalog calls and their budget (RETRY_BUDGET_RATIO). */
+  retry?: RetryPolicy
   fetch?: (request: Request) => Promise<Response>
   isDraining?: () => boolean
   maxBodyBytes?: number
@@ -58,6 +60,7 @@ export function createApp(options: CartAppOptions) {
     version = '0.1.0',
     upstreamTimeoutMs,
     healthCheckIntervalMs,
+    retry,
     catalogDiscovery,
     discoveryIntervalMs,
     resolve,
@@ -76,6 +79,7 @@ export function createApp(options: CartAppOptions) {
     // Half the overall time per try leaves room to retry a read on another instance.
     perTryTimeoutMs:
       upstreamTimeoutMs === undefined ? undefined : Math.max(1, Math.floor(upstreamTimeoutMs / 2)),
+    retry,
     healthCheck: healthCheckIntervalMs ? { intervalMs: healthCheckIntervalMs } : undefined,
     discovery: catalogDiscovery && { ...catalogDiscovery, intervalMs: discoveryIntervalMs, resolve },
     logger: rest.logger,

@@ -25,6 +25,7 @@ const app = createApp({
   version: config.version,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   healthCheckIntervalMs: config.healthCheckIntervalMs,
+  retry: { ratio: config.retryBudgetRatio },
   isDraining: lifecycle.isDraining,
   maxBodyBytes: config.maxBodyBytes,
   bodyTimeoutMs: config.bodyTimeoutMs,

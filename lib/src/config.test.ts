@@ -138,6 +138,14 @@ describe('loadConfig', () => {
     expect(loadConfig('gateway', { HEALTH_CHECK_INTERVAL_MS: '60000' }).healthCheckIntervalMs).toBe(60_000)
   })
 
+  test('retries get a budget of 20% of the calls in flight unless RETRY_BUDGET_RATIO says otherwise; off is none', () => {
+    expect(loadConfig('gateway', {}).retryBudgetRatio).toBe(0.2)
+    expect(loadConfig('gateway', { RETRY_BUDGET_RATIO: '0.5' }).retryBudgetRatio).toBe(0.5)
+    expect(loadConfig('gateway', { RETRY_BUDGET_RATIO: '0' }).retryBudgetRatio).toBe(0)
+    expect(loadConfig('gateway', { RETRY_BUDGET_RATIO: '1' }).retryBudgetRatio).toBe(1)
+    expect(loadConfig('cart', { RETRY_BUDGET_RATIO: 'OFF' }).retryBudgetRatio).toBe('off')
+  })
+
   test('the result is frozen', () => {
     expect(Object.isFrozen(loadConfig('catalog', {}))).toBe(true)
   })
@@ -162,6 +170,11 @@ describe('loadConfig', () => {
     ['HEALTH_CHECK_INTERVAL_MS', '60001', /^HEALTH_CHECK_INTERVAL_MS must be a whole number from 0 to 60000/],
     ['HEALTH_CHECK_INTERVAL_MS', '1e3', /^HEALTH_CHECK_INTERVAL_MS must be a whole number from 0 to 60000/],
     ['HEALTH_CHECK_INTERVAL_MS', 'often', /^HEALTH_CHECK_INTERVAL_MS must be a whole number .*got "often"$/],
+    ['RETRY_BUDGET_RATIO', '1.5', /^RETRY_BUDGET_RATIO must be a number from 0 to 1 or "off", got "1.5"$/],
+    ['RETRY_BUDGET_RATIO', '-0.1', /^RETRY_BUDGET_RATIO must be a number from 0 to 1 or "off"/],
+    ['RETRY_BUDGET_RATIO', 'Infinity', /^RETRY_BUDGET_RATIO must be a number from 0 to 1 or "off"/],
+    ['RETRY_BUDGET_RATIO', '20%', /^RETRY_BUDGET_RATIO must be a number from 0 to 1 or "off"/],
+    ['RETRY_BUDGET_RATIO', 'none', /^RETRY_BUDGET_RATIO must be a number from 0 to 1 or "off"/],
     ['DISCOVERY_INTERVAL_MS', '99', /^DISCOVERY_INTERVAL_MS must be a whole number from 100 to 300000/],
     ['DISCOVERY_INTERVAL_MS', '300001', /^DISCOVERY_INTERVAL_MS must be a whole number from 100 to 300000/],
   ])('an invalid %s (%s) is refused with a message naming it', (name, value, message) => {

@@ -70,6 +70,8 @@ export interface Config {
   readonly drainGraceMs: number
   /** How often each upstream instance's readiness is checked, in milliseconds; 0 turns it off. */
   readonly healthCheckIntervalMs: number
+  /** Upstream retries in flight as a share of calls in flight (RETRY_BUDGET_RATIO); 'off': no budget. */
+  readonly retryBudgetRatio: number | 'off'
   /** Bearer token for /admin; undefined leaves the admin API open. */
   readonly adminToken: string | undefined
   /** Origins allowed to call the gateway from a browser; ['*'] for any. */
@@ -184,6 +186,7 @@ export function loadConfig(service: ServiceName, env: Env = Bun.env): Config {
     drainGraceMs: parseInteger('DRAIN_GRACE_MS', read('DRAIN_GRACE_MS'), 0, 600_000) ?? 3000,
     healthCheckIntervalMs:
       parseInteger('HEALTH_CHECK_INTERVAL_MS', read('HEALTH_CHECK_INTERVAL_MS'), 0, 60_000) ?? 1000,
+    retryBudgetRatio: parseRetryBudget(read('RETRY_BUDGET_RATIO')),
     adminToken,
     corsOrigins: Object.freeze(parseOrigins(read('CORS_ORIGINS') ?? '*')),
   })
@@ -220,6 +223,20 @@ function parseFraction(name: string, value: string | undefined): number | undefi
     throw new ConfigError(`${name} must be a number from 0 to 1, got "${value}"`)
   }
   return n
+}
+
+/**
+ * A share of 0 to 1 (Envoy's 20% by default), or `off` for no budget at all: a way to see the retry
+ * storm the budget holds back (loadtest/scenarios/retry-storm-unbudgeted.json), never for production.
+ */
+function parseRetryBudget(value: string | undefined): number | 'off' {
+  if (value === undefined) return 0.2
+  if (value.toLowerCase() === 'off') return 'off'
+  // Digits only: Number() would take "", "0x1" or "Infinity".
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(value) || Number(value) > 1) {
+    throw new ConfigError(`RETRY_BUDGET_RATIO must be a number from 0 to 1 or "off", got "${value}"`)
+  }
+  return Number(value)
 }
 
 /** "20-60" (milliseconds) or a single "25". */

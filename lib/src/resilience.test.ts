@@ -38,6 +38,22 @@ describe('the retry budget', () => {
   })
 })
 
+describe('no retry budget', () => {
+  test("'off' grants every retry, even with no request counted, and counts them as finite numbers", () => {
+    const budget = createRetryBudget({ ratio: 'off' })
+    let granted = 0
+    while (granted < 10_000 && budget.tryRetry()) granted++
+    expect(granted).toBe(10_000)
+    expect(budget.inFlight).toEqual({ requests: 0, retries: 10_000 })
+    for (let i = 0; i < 10_000; i++) budget.retryFinished()
+    expect(budget.inFlight).toEqual({ requests: 0, retries: 0 })
+  })
+
+  test.each([Number.NaN, Number.POSITIVE_INFINITY, -0.1, 1.5])('a ratio of %p is refused', (ratio) => {
+    expect(() => createRetryBudget({ ratio })).toThrow(RangeError)
+  })
+})
+
 describe('a retry waiting for the budget', () => {
   test('gets the first freed slot (the burst of a dying instance is absorbed)', async () => {
     const budget = createRetryBudget({ ratio: 0, minRetries: 1 })

@@ -1,7 +1,8 @@
 // Client-side resilience for calls to upstream services, after Envoy's defaults
 // (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier,
 // .../circuit_breaking and the retry policy docs):
-// - a retry budget: retries in flight may be at most 20% of requests in flight (with a floor of 3),
+// - a retry budget: retries in flight may be at most 20% of requests in flight (with a floor of 3;
+//   the share is configurable, and 'off' removes the budget to show what it prevents),
 //   so when an upstream is down, retries cannot multiply the load on what is left of it. A retry
 //   that finds no room waits for a slot, at most one try's time (the burst of an instance dying
 //   under load is over in milliseconds), and gives up when its wait ends;
@@ -26,8 +27,11 @@ export const INSTANCE_STATE = { healthy: 0, probing: 1, ejected: 2 } as const
 export type InstanceState = keyof typeof INSTANCE_STATE
 
 export interface RetryBudgetOptions {
-  /** Retries in flight as a share of requests in flight (Envoy: 20%). */
-  ratio?: number
+  /**
+   * Retries in flight as a share (0 to 1) of requests in flight (Envoy: 20%); 'off' allows every
+   * retry (no budget: to show the retry storm the budget holds back).
+   */
+  ratio?: number | 'off'
   /** Retries always allowed in flight, however few requests there are (Envoy: 3). */
   minRetries?: number
 }
@@ -36,9 +40,14 @@ export type RetryBudget = ReturnType<typeof createRetryBudget>
 
 export function createRetryBudget(options: RetryBudgetOptions = {}) {
   const { ratio = 0.2, minRetries = 3 } = options
+  // A number outside 0..1 (NaN, Infinity) would make `allowed` NaN, and every retry pass by accident.
+  if (ratio !== 'off' && !(ratio >= 0 && ratio <= 1)) {
+    throw new RangeError(`a retry budget ratio is a number from 0 to 1 or 'off', got ${ratio}`)
+  }
   let requests = 0
   let retries = 0
-  const allowed = () => Math.max(minRetries, Math.floor(requests * ratio))
+  const allowed = () =>
+    ratio === 'off' ? Number.MAX_SAFE_INTEGER : Math.max(minRetries, Math.floor(requests * ratio))
   /** Retries waiting for a slot, first come first served. */
   const waiting: Array<() => void> = []
   return {

@@ -18,6 +18,7 @@ import {
   scalePromqlDurations,
   scaleScenario,
   scenarioLengthMs,
+  scenarioNeeds,
 } from './fault-scenario.ts'
 import { FaultApiError, type FaultSettings, type FaultState, type ServiceName } from './faults.ts'
 import { createRandom } from './random.ts'
@@ -202,7 +203,7 @@ describe('scenario files', () => {
     })
     expect(message.split('\n').map((line) => line.trim())).toEqual([
       'test.json:',
-      'descripton is not a field (name, description, watch, seed, duration, steps, signals, instances)',
+      'descripton is not a field (name, description, watch, seed, duration, rate, steps, signals, instances, env)',
       'name must be a non-empty string',
       'description must be a non-empty string',
       'seed must be a whole number, got -1',
@@ -238,6 +239,30 @@ describe('scenario files', () => {
     ).toBe('test.json: steps[0].for plus jitter must be shorter than repeat.every, or the repeats overlap')
   })
 
+  test('a file may say the stack it needs: instances, and variables a service starts with', () => {
+    const step = { at: '1s', service: 'catalog', faults: { error: { rate: 1 } } }
+    const scenario = parseScenario({
+      name: 'x',
+      description: 'y',
+      steps: [step],
+      instances: { catalog: 2 },
+      env: { gateway: { RETRY_BUDGET_RATIO: 'off' } },
+    })
+    expect(scenario.env).toEqual({ gateway: { RETRY_BUDGET_RATIO: 'off' } })
+    expect(scenarioNeeds(scenario)).toBe('2 catalog instances, gateway started with RETRY_BUDGET_RATIO=off')
+    expect(scenarioNeeds(parseScenario({ name: 'x', description: 'y', steps: [step] }))).toBeUndefined()
+    const refused =
+      'test.json: env must map services (gateway, catalog, cart) to variables, like {"gateway": {"RETRY_BUDGET_RATIO": "off"}}'
+    for (const env of [
+      { payments: { A: 'b' } },
+      { gateway: { A: 1 } },
+      { gateway: { 'no-dash': 'x' } },
+      ['A=b'],
+    ]) {
+      expect(errorOf({ name: 'x', description: 'y', steps: [step], env })).toBe(refused)
+    }
+  })
+
   test('a file that is not JSON, or not there, says so', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopstack-scenario-'))
     try {
@@ -257,6 +282,7 @@ describe('scenario files', () => {
       'flapping-instance.json',
       'memory-leak.json',
       'readiness-drain.json',
+      'retry-storm-unbudgeted.json',
       'retry-storm.json',
       'slow-dependency.json',
     ])

@@ -82,6 +82,11 @@ export interface Scenario {
   seed?: number
   /** The run time the scenario is written for (the default for --run-time). */
   durationMs?: number
+  /**
+   * The open-model arrival rate it is written for, requests per second (the default for --rate):
+   * what it shows needs that much traffic (a retry budget only bites with calls in flight).
+   */
+  rate?: number
   steps: ScenarioStep[]
   /** What the scenario must make visible (checked by e2e/scenario-signals.test.ts). */
   signals: Signal[]
@@ -90,6 +95,12 @@ export interface Scenario {
    * to the first, the one --catalog-host names. One of each when absent.
    */
   instances?: Partial<Record<ServiceName, number>>
+  /**
+   * Environment variables a service must be started with for the scenario to show what it says
+   * (`{"gateway": {"RETRY_BUDGET_RATIO": "off"}}`): the stack it needs. The generator cannot start
+   * services, so it says so (scenarioNeeds); the signal test starts a matching stack.
+   */
+  env?: Partial<Record<ServiceName, Record<string, string>>>
 }
 
 /** A bad scenario file: bad usage, so the CLI exits 2 with every problem listed. */
@@ -97,7 +108,19 @@ export class ScenarioError extends UsageError {
   override name = 'ScenarioError'
 }
 
-const TOP_KEYS = ['name', 'description', 'watch', 'seed', 'duration', 'steps', 'signals', 'instances']
+const TOP_KEYS = [
+  'name',
+  'description',
+  'watch',
+  'seed',
+  'duration',
+  'rate',
+  'steps',
+  'signals',
+  'instances',
+  'env',
+]
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
 const ALERT_KEYS = ['alert', 'labels', 'becomes', 'within', 'clears_within', 'note']
 const METRIC_KEYS = ['expr', 'before', 'during', 'throughout', 'after', 'within', 'panel', 'note']
 const SPAN_KEYS = ['spans', 'note']
@@ -162,6 +185,10 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     else problems.push(`seed must be a whole number, got ${JSON.stringify(value.seed)}`)
   }
   const durationMs = duration(value.duration, 'duration', { positive: true })
+  const rate = value.rate
+  if (rate !== undefined && !(typeof rate === 'number' && rate > 0 && rate <= 10_000)) {
+    problems.push(`rate must be a number of requests per second from 0 to 10000, got ${JSON.stringify(rate)}`)
+  }
 
   const steps: ScenarioStep[] = []
   if (!Array.isArray(value.steps) || value.steps.length === 0) {
@@ -224,21 +251,26 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
       })
     })
   }
+  /** An object from service names to values that each pass `valid`. */
+  const perService = (given: unknown, valid: (v: unknown) => boolean) =>
+    isObject(given) &&
+    Object.entries(given).every(([service, v]) => SERVICES.includes(service as ServiceName) && valid(v))
   let instances: Scenario['instances']
   if (value.instances !== undefined) {
-    const given = value.instances
-    const good =
-      isObject(given) &&
-      Object.entries(given).every(
-        ([service, n]) =>
-          SERVICES.includes(service as ServiceName) &&
-          typeof n === 'number' &&
-          Number.isInteger(n) &&
-          n >= 1 &&
-          n <= 4,
-      )
-    if (good) instances = given as Scenario['instances']
+    if (perService(value.instances, (n) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 4))
+      instances = value.instances as Scenario['instances']
     else problems.push(`instances must map services (${SERVICES.join(', ')}) to a whole number from 1 to 4`)
+  }
+  let env: Scenario['env']
+  if (value.env !== undefined) {
+    const variables = (vars: unknown) =>
+      isObject(vars) &&
+      Object.entries(vars).every(([name, v]) => ENV_NAME.test(name) && typeof v === 'string')
+    if (perService(value.env, variables)) env = value.env as Scenario['env']
+    else
+      problems.push(
+        `env must map services (${SERVICES.join(', ')}) to variables, like {"gateway": {"RETRY_BUDGET_RATIO": "off"}}`,
+      )
   }
   const signals: Signal[] = []
   if (value.signals !== undefined && !Array.isArray(value.signals)) problems.push('signals must be a list')
@@ -338,9 +370,30 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     steps,
     signals,
     ...(instances ? { instances } : {}),
+    ...(env ? { env } : {}),
     ...(seed === undefined ? {} : { seed }),
     ...(durationMs === undefined ? {} : { durationMs }),
+    ...(typeof rate === 'number' ? { rate } : {}),
   }
+}
+
+/**
+ * What the scenario needs of the stack beyond one default instance of each service, as a line to
+ * show before it plays ("gateway started with RETRY_BUDGET_RATIO=off"); undefined when nothing.
+ */
+export function scenarioNeeds(scenario: Pick<Scenario, 'instances' | 'env'>): string | undefined {
+  const needs = [
+    ...Object.entries(scenario.instances ?? {})
+      .filter(([, n]) => n > 1)
+      .map(([service, n]) => `${n} ${service} instances`),
+    ...Object.entries(scenario.env ?? {}).map(
+      ([service, vars]) =>
+        `${service} started with ${Object.entries(vars)
+          .map(([name, v]) => `${name}=${v}`)
+          .join(' ')}`,
+    ),
+  ]
+  return needs.length > 0 ? needs.join(', ') : undefined
 }
 
 /** Read and validate a scenario file. */

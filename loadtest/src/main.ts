@@ -14,6 +14,7 @@ import {
   type Scenario,
   scaleScenario,
   scenarioLengthMs,
+  scenarioNeeds,
 } from './fault-scenario.ts'
 import { createFaultClient, type FaultClient } from './faults.ts'
 import { type CliOptions, parseCli, runnerOptionsOf, USAGE, withScenario } from './options.ts'
@@ -73,6 +74,9 @@ async function prepareScenario(cli: CliOptions, file: string, faults: FaultClien
   }
   process.stderr.write(`scenario ${scenario.name}: ${scenario.description}\n`)
   for (const item of scenario.watch) process.stderr.write(`  watch: ${item}\n`)
+  // A hint, not a check: the generator cannot see how the services were started.
+  const needs = scenarioNeeds(scenario)
+  if (needs) process.stderr.write(`  needs: ${needs} (on another stack it shows something else)\n`)
   const lengthMs = scenarioLengthMs(scenario)
   const runTimeMs = withScenario(cli, scenario).runTimeMs
   if (lengthMs > runTimeMs) {

@@ -90,18 +90,20 @@ describe('the command line', () => {
     expect(parse(['--admin-token', 'given'], { ADMIN_TOKEN: 'from-env' }).adminToken).toBe('given')
   })
 
-  test("a scenario's seed and duration apply unless the command line sets them", () => {
+  test("a scenario's seed, duration and rate apply unless the command line sets them", () => {
     const scenario = parseScenario({
       name: 's',
       description: 'd',
       seed: 42,
       duration: '3m',
+      rate: 150,
       steps: [{ at: '1s', service: 'cart', faults: { readiness: { fail: true } } }],
     })
-    expect(withScenario(parse([]), scenario)).toMatchObject({ seed: 42, runTimeMs: 180_000 })
-    expect(withScenario(parse(['--seed', '5', '-t', '10s']), scenario)).toMatchObject({
+    expect(withScenario(parse([]), scenario)).toMatchObject({ seed: 42, runTimeMs: 180_000, rate: 150 })
+    expect(withScenario(parse(['--seed', '5', '-t', '10s', '--rate', '20']), scenario)).toMatchObject({
       seed: 5,
       runTimeMs: 10_000,
+      rate: 20,
     })
   })
 

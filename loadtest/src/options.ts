@@ -212,6 +212,7 @@ export function withScenario(cli: CliOptions, scenario: Scenario): CliOptions {
     ...cli,
     ...(cli.seed === undefined && scenario.seed !== undefined ? { seed: scenario.seed } : {}),
     ...(!cli.runTimeGiven && scenario.durationMs !== undefined ? { runTimeMs: scenario.durationMs } : {}),
+    ...(cli.rate === 0 && scenario.rate !== undefined ? { rate: scenario.rate } : {}),
   }
 }
 

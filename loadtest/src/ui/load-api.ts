@@ -13,7 +13,7 @@ import { describeNumber, type FieldError, InvalidInputError } from '@shopstack/l
 import type { AnnotationLog, FaultAnnotation } from '../annotations.ts'
 import { renderRunCharts } from '../charts.ts'
 import { parseDuration } from '../duration.ts'
-import { createScenarioPlayer, type Scenario } from '../fault-scenario.ts'
+import { createScenarioPlayer, type Scenario, scenarioNeeds } from '../fault-scenario.ts'
 import {
   createFaultClient,
   FaultApiError,
@@ -211,7 +211,13 @@ export function createLoadApi(options: LoadApiOptions = {}) {
       /** For pages that draw their own charts. */
       series: seriesColumns(series),
       charts: renderRunCharts(series, result?.annotations ?? []),
-      scenario: scenario && { name: scenario.name, description: scenario.description, watch: scenario.watch },
+      /** `needs`: the stack it is written for, when it needs more than the defaults (a hint, unchecked). */
+      scenario: scenario && {
+        name: scenario.name,
+        description: scenario.description,
+        watch: scenario.watch,
+        needs: scenarioNeeds(scenario) ?? null,
+      },
       annotations: result?.annotations ?? [],
       annotations_html: renderAnnotationsTable(result?.annotations ?? []),
       thresholds: result ? evaluateThresholds(result.snapshot.totals, thresholds) : undefined,

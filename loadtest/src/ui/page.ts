@@ -218,6 +218,7 @@ function render(data) {
     $('scenario').dataset.shown = '1'
     $('scenario').hidden = false
     $('scenario').innerHTML = '<b>Scenario ' + esc(data.scenario.name) + '</b>: ' + esc(data.scenario.description) +
+      (data.scenario.needs ? '<p><b>Needs</b> ' + esc(data.scenario.needs) + ': on another stack it shows something else.</p>' : '') +
       (data.scenario.watch.length ? '<ul>' + data.scenario.watch.map((w) => '<li>' + esc(w) + '</li>').join('') + '</ul>' : '')
   }
   $('downloads').hidden = !t
