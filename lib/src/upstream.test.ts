@@ -113,6 +113,23 @@ describe('an upstream with several instances', () => {
     expect(await metric('upstream_retry_budget_exhausted_total', { upstream: 'cart' })).toBe(1)
   })
 
+  test('with no budget left, a retry waits for a slot only when another instance is untried', async () => {
+    // One instance failing while a peer is healthy (a replica killed under load): worth a wait.
+    const peer = setup((instance) => new Response('busy', { status: instance === 'http://a' ? 503 : 200 }), {
+      retry: { minRetries: 0, ratio: 0 },
+    })
+    await peer.get()
+    expect(peer.sleeps).toHaveLength(2) // the backoff, then the wait for a slot
+    // The upstream as a whole failing (a retry storm): refused at once, not queued.
+    const storm = setup(() => new Response('busy', { status: 503 }), {
+      baseUrls: ['http://a'],
+      retry: { minRetries: 0, ratio: 0 },
+    })
+    expect((await storm.get()).status).toBe(503)
+    expect(storm.sleeps).toHaveLength(1) // the backoff only
+    expect(await storm.metric('upstream_retry_budget_exhausted_total', { upstream: 'cart' })).toBe(1)
+  })
+
   test('the retry budget stops retries when it is used up, and says so', async () => {
     const { get, seen, metric } = setup(reset, { retry: { minRetries: 0, ratio: 0 } })
     await expect(get()).rejects.toMatchObject({ status: 502 })

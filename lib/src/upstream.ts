@@ -329,20 +329,24 @@ export function createUpstream(options: UpstreamOptions) {
 
   /**
    * Whether a retry `decideRetry` asked for may go. One that never reached a server goes at once,
-   * outside the budget. A budgeted one waits its backoff holding no slot, then takes a slot,
-   * waiting for one as long as one try may take (the retries ahead of it are tries) and only
-   * while the deadline still leaves time for this one.
+   * outside the budget. A budgeted one waits its backoff holding no slot, then takes a slot. With
+   * another instance still untried (one instance failing, a peer healthy: a replica killed under
+   * load), it may wait for a slot as long as one try may take, while the deadline leaves time for
+   * this one: the burst is absorbed by the peer. With none (every instance tried, as when the
+   * upstream as a whole fails: a retry storm), a retry with no slot is refused at once, so the
+   * budget sheds the extra load instead of queueing it.
    */
   async function admit(
     decision: Extract<RetryDecision, { action: 'retry' }>,
     deadline: number,
     tryLimitMs: number,
+    mayWait: boolean,
     slot: { held: boolean },
     span: Span | undefined,
   ): Promise<boolean> {
     if (decision.budgeted) {
       if (decision.delayMs > 0) await sleep(decision.delayMs)
-      const waitMs = Math.min(tryLimitMs, deadline - now() - minTryMs(tryLimitMs))
+      const waitMs = mayWait ? Math.min(tryLimitMs, deadline - now() - minTryMs(tryLimitMs)) : 0
       if (!(budget.tryRetry() || (waitMs > 0 && (await budget.acquire(sleep(waitMs)))))) {
         upstreamMetrics?.retryBudgetExhausted.inc({ upstream: name })
         span?.setAttribute('shopstack.upstream.retry_budget_exhausted', true)
@@ -450,6 +454,7 @@ export function createUpstream(options: UpstreamOptions) {
           const outcome = await send(pick.instance, call, Math.min(tryLimitMs, remaining), span)
           releaseSlot(slot)
           learnFrom(pick.instance, outcome, span)
+          const untried = pool.instances.length - tried.size
           const decision = decideRetry(
             {
               reason: retryReason(outcome),
@@ -460,7 +465,7 @@ export function createUpstream(options: UpstreamOptions) {
               idempotent,
               retries,
               maxRetries,
-              untried: pool.instances.length - tried.size,
+              untried,
               now: now(),
               deadline,
               backoffMs: backoffMs(retries, random, { baseMs: backoffBaseMs, maxMs: backoffMaxMs }),
@@ -468,7 +473,8 @@ export function createUpstream(options: UpstreamOptions) {
             },
           )
           const retrying =
-            decision.action === 'retry' && (await admit(decision, deadline, tryLimitMs, slot, span))
+            decision.action === 'retry' &&
+            (await admit(decision, deadline, tryLimitMs, untried > 0, slot, span))
           span?.end()
           if (retrying) {
             if (decision.budgeted) retries++
