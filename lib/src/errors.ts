@@ -103,3 +103,8 @@ export function problemResponse(body: Problem, headers: Record<string, string> =
     headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
   })
 }
+
+/** An error's message, or whatever was thrown as a string. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

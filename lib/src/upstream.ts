@@ -22,7 +22,8 @@
 // A refused connection, a reset or a timeout becomes an UpstreamError (502 / 503 / 504) that names
 // the upstream, never a hang or a bare 500; a 502 says Retry-After, as another try may find an
 // instance. Metrics and span attributes show every retry, ejection, instance state and shed call.
-// The set of instances may change while the client runs (`setInstances`, or `discovery`: a DNS name
+// The instances and their checks live in upstream-instances.ts. Their set may change while the
+// client runs (`setInstances`, or `discovery`: a DNS name
 // resolved on an interval, discovery.ts): a remaining instance keeps its state, a new one is checked
 // from the next interval on, and a removed one's metric series go with it.
 // No credential an instance URL may carry (`http://user:pw@host`) reaches a span, a metric label,
@@ -30,14 +31,12 @@
 
 import { otelServiceName } from '@shopstack/contracts/services'
 import { redactUrl } from './config.ts'
-import { createDiscovery, type DiscoveryOptions } from './discovery.ts'
-import { UpstreamError } from './errors.ts'
+import type { DiscoveryOptions } from './discovery.ts'
+import { errorMessage, UpstreamError } from './errors.ts'
 import {
   backoffMs,
-  createInstancePool,
   createRetryBudget,
   decideRetry,
-  INSTANCE_STATE,
   type Instance,
   type OutlierOptions,
   type RetryBudgetOptions,
@@ -46,6 +45,7 @@ import {
 } from './resilience.ts'
 import type { Logger } from './telemetry/logger.ts'
 import { recordFailure, type Span, SpanKind, SpanStatusCode, type Tracing } from './telemetry/tracing.ts'
+import { createUpstreamInstances, type HealthCheckOptions, type StartTimer } from './upstream-instances.ts'
 import type { UpstreamMetrics } from './upstream-metrics.ts'
 
 export interface RetryPolicy extends RetryBudgetOptions {
@@ -53,25 +53,6 @@ export interface RetryPolicy extends RetryBudgetOptions {
   maxRetries?: number
   backoffBaseMs?: number
   backoffMaxMs?: number
-}
-
-export interface HealthCheckOptions {
-  /** Time between two checks of an instance, in milliseconds. */
-  intervalMs: number
-  /** Readiness path; '/healthz' by default. */
-  path?: string
-  /** Timeout of one check; the interval (at most 2 s) by default. */
-  timeoutMs?: number
-}
-
-/** Starts `tick` every `ms` milliseconds; returns what stops it. */
-export type StartTimer = (tick: () => void, ms: number) => () => void
-
-const startInterval: StartTimer = (tick, ms) => {
-  const timer = setInterval(tick, ms)
-  // The checks never keep a process alive by themselves (its listener does).
-  timer.unref()
-  return () => clearInterval(timer)
 }
 
 export interface UpstreamOptions {
@@ -165,113 +146,28 @@ export function createUpstream(options: UpstreamOptions) {
     random = Math.random,
     sleep = Bun.sleep,
     now = () => performance.now(),
-    startTimer = startInterval,
+    startTimer,
     logger,
   } = options
   const baseUrls = options.baseUrls ?? (options.baseUrl ? [options.baseUrl] : [])
   const perTryTimeoutMs = Math.min(options.perTryTimeoutMs ?? timeoutMs, timeoutMs)
   const { maxRetries = 2, backoffBaseMs = 25, backoffMaxMs = 250 } = retry
   const budget = createRetryBudget(retry)
-  const pool = createInstancePool(baseUrls, {
-    ...outlier,
-    activeChecks: healthCheck !== undefined,
+  const instances = createUpstreamInstances({
+    name,
+    baseUrls,
+    outlier,
+    healthCheck,
+    discovery: options.discovery,
+    upstreamMetrics,
+    logger,
+    fetch: doFetch,
     now,
-    onStateChange(instance, state) {
-      // A call to an instance discovery has removed may still end; its series is gone for good.
-      if (!shown.has(instance)) return
-      upstreamMetrics?.instanceState.set(
-        { upstream: name, upstream_instance: instance.host },
-        INSTANCE_STATE[state],
-      )
-    },
+    startTimer,
   })
-  /** What spans say of each instance: its URL without userinfo, its address and port. */
-  const shown = new Map<
-    Instance,
-    { url: string; peer: { 'server.address': string; 'server.port': number } }
-  >()
-  function added(instance: Instance) {
-    const url = new URL(instance.url)
-    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
-    shown.set(instance, {
-      url: redactUrl(instance.url),
-      peer: { 'server.address': url.hostname, 'server.port': port },
-    })
-    // instance.host is host:port, never userinfo (URL.host), so it is fit as a label.
-    const labels = { upstream: name, upstream_instance: instance.host }
-    upstreamMetrics?.instanceState.set(labels, INSTANCE_STATE[instance.state])
-    // The ejection counter exists from the start at 0, so the first ejection is an increase that
-    // rate() and increase() can see (a series born at 1 has nothing to increase from).
-    upstreamMetrics?.ejections.inc(labels, 0)
-  }
-  function removed(instance: Instance) {
-    shown.delete(instance)
-    // A pod's address is not reused for the same pod: its series would only pile up.
-    const labels = { upstream: name, upstream_instance: instance.host }
-    upstreamMetrics?.instanceState.remove(labels)
-    upstreamMetrics?.ejections.remove(labels)
-  }
-  for (const instance of pool.instances) added(instance)
-  const urlOf = (instance: Instance) => shown.get(instance)?.url ?? redactUrl(instance.url)
-
-  /**
-   * Use these instances from now on (service discovery). One that stays keeps its state and
-   * metrics; a new one starts healthy and is checked from the next interval; a removed one is never
-   * chosen or checked again (a check or call in flight to it finishes and changes nothing).
-   */
-  function setInstances(urls: readonly string[]): void {
-    const before = new Set(pool.instances)
-    pool.replaceUrls(urls)
-    for (const instance of pool.instances) {
-      if (!before.delete(instance)) added(instance)
-    }
-    for (const instance of before) removed(instance)
-    logger?.info(
-      { upstream: name, instances: pool.instances.map(urlOf) },
-      `${name} instances changed: ${pool.instances.length}`,
-    )
-  }
+  const { pool, urlOf, peerOf, setInstances, isShown } = instances
   let inFlight = 0
   upstreamMetrics?.trackInFlight(name, () => inFlight)
-  upstreamMetrics?.trackReady(name, () =>
-    pool.instances.map((instance) => ({ host: instance.host, ready: pool.isReady(instance) })),
-  )
-
-  /** One readiness check of each instance not still being checked; outside the call metrics. */
-  const checking = new Set<Instance>()
-  function checkAll(check: HealthCheckOptions) {
-    const { path = '/healthz', intervalMs } = check
-    const timeout = check.timeoutMs ?? Math.min(intervalMs, 2000)
-    for (const instance of pool.instances) {
-      if (checking.has(instance)) continue
-      checking.add(instance)
-      doFetch(new Request(instance.url + path, { signal: AbortSignal.timeout(timeout) }))
-        .then(async (response) => {
-          await response.body?.cancel()
-          return response.ok && response.headers.get('connection') !== 'close'
-        })
-        .catch(() => false)
-        .then((ok) => {
-          checking.delete(instance)
-          pool.checked(instance, ok)
-        })
-    }
-  }
-  const stopChecks = healthCheck ? startTimer(() => checkAll(healthCheck), healthCheck.intervalMs) : () => {}
-  const discovery = options.discovery
-    ? createDiscovery({
-        ...options.discovery,
-        onChange: setInstances,
-        onError(error) {
-          logger?.warn(
-            { upstream: name, err: error },
-            redactUrl(`${name} discovery kept the last known instances: ${errorMessage(error)}`),
-          )
-        },
-      })
-    : undefined
-  // Errors are told to onError, never thrown: the first lookup runs in the background.
-  void discovery?.start()
 
   /** One try against one instance, with its own span, timeout and metrics. */
   async function send(
@@ -318,7 +214,7 @@ export function createUpstream(options: UpstreamOptions) {
   /** What one try teaches the pool: a failure counts towards ejection; Connection: close is goodbye. */
   function learnFrom(instance: Instance, outcome: Try, span: Span | undefined): void {
     const failed = outcome.error !== undefined || (outcome.response?.status ?? 0) >= 500
-    if (pool.report(instance, !failed) && shown.has(instance)) {
+    if (pool.report(instance, !failed) && isShown(instance)) {
       upstreamMetrics?.ejections.inc({ upstream: name, upstream_instance: instance.host })
       span?.addEvent('shopstack.upstream.ejected', { 'shopstack.upstream.instance': urlOf(instance) })
       span?.setAttribute('shopstack.upstream.ejected', true)
@@ -406,7 +302,7 @@ export function createUpstream(options: UpstreamOptions) {
       'shopstack.upstream.instance_state': state,
       ...(attempt > 0 ? { 'http.request.resend_count': attempt } : {}),
       ...(panic ? { 'shopstack.upstream.panic': true } : {}),
-      ...shown.get(instance)?.peer,
+      ...peerOf(instance),
     })
   }
 
@@ -417,7 +313,7 @@ export function createUpstream(options: UpstreamOptions) {
     baseUrls: baseUrls as readonly string[],
     setInstances,
     /** Discovery, when the instances are found by DNS (its refresh() resolves now). */
-    discovery,
+    discovery: instances.discovery,
     /** Every instance and its state (tests, diagnostics), URLs without userinfo. */
     instances: () =>
       pool.instances.map((instance) => ({
@@ -493,8 +389,7 @@ export function createUpstream(options: UpstreamOptions) {
 
     /** Stop the readiness checks and discovery (the app's onStop). */
     close(): void {
-      stopChecks()
-      discovery?.close()
+      instances.close()
     },
 
     /**
@@ -529,10 +424,6 @@ function retryReason(outcome: Try): RetryReason | undefined {
   if (outcome.response.status === 503) return 'status_503'
   if (outcome.response.status === 502) return 'status_502'
   return undefined
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
 
 /** A refused connection: the request never left this process (Bun: ECONNREFUSED). */
