@@ -23,9 +23,9 @@
 // the upstream, never a hang or a bare 500; a 502 says Retry-After, as another try may find an
 // instance. Metrics and span attributes show every retry, ejection, instance state and shed call.
 // The instances and their checks live in upstream-instances.ts. Their set may change while the
-// client runs (`setInstances`, or `discovery`: a DNS name
-// resolved on an interval, discovery.ts): a remaining instance keeps its state, a new one is checked
-// from the next interval on, and a removed one's metric series go with it.
+// client runs (`setInstances`, or `discovery`: a DNS name resolved on an interval, discovery.ts):
+// a remaining instance keeps its state, a new one is checked from the next interval on, and a
+// removed one's metric series go with it.
 // No credential an instance URL may carry (`http://user:pw@host`) reaches a span, a metric label,
 // an error message or a log line: every URL shown goes through redactUrl.
 
