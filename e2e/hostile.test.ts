@@ -150,3 +150,32 @@ test('the hostile battery: no 5xx, no crash, no backend admin reached, memory bo
     expect(after.rss[name] as number).toBeLessThan((before.rss[name] as number) + 60)
   }
 }, 90_000)
+
+test("headers that trickle in are cut off by Bun's own deadline, however slowly they come", async () => {
+  // One byte every 200 ms never lets the connection go idle; Bun still closes it (~10–12 s), so a
+  // slow-headers client cannot hold a connection for long. Not configurable: the README says so.
+  const started = performance.now()
+  const closedAfterMs = await new Promise<number>((resolve, reject) => {
+    let timer: Timer | undefined
+    Bun.connect({
+      hostname: '127.0.0.1',
+      port: stack.gateway.port,
+      socket: {
+        open(socket) {
+          socket.write('GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')
+          timer = setInterval(() => socket.write('a'), 200)
+        },
+        data(socket) {
+          clearInterval(timer)
+          socket.end()
+          reject(new Error('the server answered headers that never ended'))
+        },
+        close() {
+          clearInterval(timer)
+          resolve(performance.now() - started)
+        },
+      },
+    }).catch(reject)
+  })
+  expect(closedAfterMs).toBeLessThan(20_000)
+}, 30_000)
