@@ -42,11 +42,13 @@ export interface ServiceStart {
   timeoutMs?: number
   /** A port chosen beforehand (so the console can be told where to scrape); else a free one. */
   port?: number
+  /** Flags for `bun` before the entry file (`--cpu-prof` in bench/profile.ts). */
+  bunFlags?: string[]
 }
 
 /** A service with simulation off on a port of its own, output to a file; readyMs is the cold start. */
 export function startService(options: ServiceStart): Promise<Running> {
-  const { name, env, logPath, timeoutMs = 15_000, port = freePort() } = options
+  const { name, env, logPath, timeoutMs = 15_000, port = freePort(), bunFlags } = options
   const inherited = { ...Bun.env }
   // The caller decides about tracing: nothing inherited may turn it on.
   delete inherited.OTLP_ENDPOINT
@@ -57,6 +59,7 @@ export function startService(options: ServiceStart): Promise<Running> {
     logPath,
     timeoutMs,
     stopGraceMs: STOP_GRACE_MS,
+    ...(bunFlags ? { bunFlags } : {}),
   })
 }
 

@@ -44,7 +44,7 @@ import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
 export type Mode = 'off' | 'full' | 'plugin' | 'console'
 const ALL_MODES: Mode[] = ['off', 'full', 'plugin', 'console']
 
-function modeEnv(mode: Mode, otlpEndpoint: string): Record<string, string> {
+export function modeEnv(mode: Mode, otlpEndpoint: string): Record<string, string> {
   if (mode === 'off') return { LOG_LEVEL: 'silent', TRACING_MODE: 'lean' }
   return {
     LOG_LEVEL: 'info',
