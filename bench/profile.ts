@@ -47,6 +47,8 @@ export interface ModeProfile {
   profilePath: string
   samples: number
   top: ProfileEntry[]
+  /** Self samples per source file (a package for node_modules, `[native code]` for Bun's own), %. */
+  byFile: Array<{ file: string; selfPct: number }>
 }
 
 interface CpuProfile {
@@ -60,7 +62,11 @@ interface CpuProfile {
  * so the delta after an idle stretch (the warm-up's gaps, the drain at exit) holds seconds of
  * nothing and would crown whatever ran next (pino's `Date.now` at the "stopping" line, 40%).
  */
-export function selfSamples(profile: CpuProfile): { samples: number; entries: ProfileEntry[] } {
+export function selfSamples(profile: CpuProfile): {
+  samples: number
+  entries: ProfileEntry[]
+  byFile: ModeProfile['byFile']
+} {
   const frameOf = new Map(profile.nodes.map((n) => [n.id, n.callFrame]))
   const byKey = new Map<string, ProfileEntry>()
   for (const id of profile.samples) {
@@ -77,7 +83,22 @@ export function selfSamples(profile: CpuProfile): { samples: number; entries: Pr
   const total = profile.samples.length
   const entries = [...byKey.values()].sort((a, b) => b.samples - a.samples)
   for (const e of entries) e.selfPct = Math.round((e.samples / total) * 1000) / 10
-  return { samples: total, entries }
+  const files = new Map<string, number>()
+  for (const e of entries) {
+    const path = e.location.replace(/:\d+$/, '')
+    const file = path.includes('node_modules/') ? packageOf(path) : path
+    files.set(file, (files.get(file) ?? 0) + e.samples)
+  }
+  const byFile = [...files]
+    .sort((a, b) => b[1] - a[1])
+    .map(([file, n]) => ({ file, selfPct: Math.round((n / total) * 1000) / 10 }))
+  return { samples: total, entries, byFile }
+}
+
+/** `node_modules/.bun/x@1/node_modules/@scope/x/lib/y.js` → `@scope/x`. */
+function packageOf(path: string): string {
+  const rest = path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length).split('/')
+  return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : (rest[0] ?? path)
 }
 
 export async function profileGateway(options: ProfileOptions): Promise<ModeProfile[]> {
@@ -117,8 +138,8 @@ export async function profileGateway(options: ProfileOptions): Promise<ModeProfi
       const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
       if (!file) throw new Error(`[${mode}] the gateway wrote no .cpuprofile in ${profileDir}`)
       const profilePath = join(profileDir, file)
-      const { samples, entries } = selfSamples(JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile)
-      results.push({ mode, rps: Math.round(wrk.rps), profilePath, samples, top: entries })
+      const { samples, entries, byFile } = selfSamples(JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile)
+      results.push({ mode, rps: Math.round(wrk.rps), profilePath, samples, top: entries, byFile })
     }
   } finally {
     await Promise.all(running.map((r) => r.stop()))
@@ -131,6 +152,10 @@ export async function profileGateway(options: ProfileOptions): Promise<ModeProfi
 export function formatProfile(profile: ModeProfile, top: number): string {
   const lines = [
     `[${profile.mode}] ${profile.rps} req/s under the profiler; ${profile.samples} samples; ${profile.profilePath}`,
+    `by file: ${profile.byFile
+      .slice(0, 12)
+      .map((f) => `${f.file} ${f.selfPct}%`)
+      .join(', ')}`,
     '| self % | samples | function | location |',
     '|---:|---:|---|---|',
   ]
