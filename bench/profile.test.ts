@@ -27,9 +27,9 @@ test.skipIf(!Bun.which('wrk'))(
         expect(existsSync(p.profilePath)).toBe(true)
         expect(p.rps).toBeGreaterThan(0)
         expect(p.samples).toBeGreaterThan(0)
-        expect(p.top.some((e) => e.location.startsWith('gateway/src/') || e.location.startsWith('lib/src/'))).toBe(
-          true,
-        )
+        expect(
+          p.top.some((e) => e.location.startsWith('gateway/src/') || e.location.startsWith('lib/src/')),
+        ).toBe(true)
       }
     } finally {
       rmSync(out, { recursive: true, force: true })

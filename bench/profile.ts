@@ -138,7 +138,9 @@ export async function profileGateway(options: ProfileOptions): Promise<ModeProfi
       const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
       if (!file) throw new Error(`[${mode}] the gateway wrote no .cpuprofile in ${profileDir}`)
       const profilePath = join(profileDir, file)
-      const { samples, entries, byFile } = selfSamples(JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile)
+      const { samples, entries, byFile } = selfSamples(
+        JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile,
+      )
       results.push({ mode, rps: Math.round(wrk.rps), profilePath, samples, top: entries, byFile })
     }
   } finally {

@@ -74,7 +74,11 @@ export interface RunningProcess {
 /** `bun src/index.ts` in the folder of `name` (or `cwd`), with RUNTIME_ENV under `env`. */
 export function startService(name: string, options: ProcessOptions = {}): Promise<RunningProcess> {
   const { cwd = join(ROOT, name), env = Bun.env, bunFlags = [] } = options
-  return startProcess(name, ['bun', ...bunFlags, 'src/index.ts'], { ...options, cwd, env: { ...RUNTIME_ENV, ...env } })
+  return startProcess(name, ['bun', ...bunFlags, 'src/index.ts'], {
+    ...options,
+    cwd,
+    env: { ...RUNTIME_ENV, ...env },
+  })
 }
 
 /** Spawn `command`, wait until it is ready (see ProcessOptions.port), and hand back its handle. */
