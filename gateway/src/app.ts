@@ -273,21 +273,6 @@ export function createApp(options: GatewayAppOptions) {
 }
 
 /**
- * A route template split once into literals and parameter names ("/cart/:id/x" → ["/cart/", "id",
- * "/x"]): the templates are the app's own routes, a fixed handful, so the regular expression runs
- * once per template instead of once per request (issue 19's profile).
- */
-const TEMPLATES = new Map<string, readonly string[]>()
-function templateParts(route: string): readonly string[] {
-  let parts = TEMPLATES.get(route)
-  if (!parts) {
-    parts = route.split(/:(\w+)/)
-    TEMPLATES.set(route, parts)
-  }
-  return parts
-}
-
-/**
  * The upstream path and query for a request routed to `route` ("/cart/:id/items/:product_id"):
  * each `:name` is replaced by its validated parameter, percent-encoded, and the query holds only
  * the validated `queryKeys`. The parameter schemas already refuse `/`, `.` and `%`; the encoding
@@ -299,11 +284,9 @@ export function upstreamPath(
   query: Record<string, unknown> = {},
   queryKeys: readonly string[] = [],
 ): string {
-  const parts = templateParts(route)
-  let path = parts[0] as string
-  for (let i = 1; i < parts.length; i += 2) {
-    path += encodeURIComponent(String(params[parts[i] as string] ?? '')) + (parts[i + 1] as string)
-  }
+  const path = route.includes(':')
+    ? route.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(params[name] ?? '')))
+    : route
   let search = ''
   for (const key of queryKeys) {
     const value = query[key]
