@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { devRunnerEnv, type Env, ROOT, rssMb, type ServiceName } from '../scripts/processes.ts'
 import { DEV_ENV } from '../scripts/services.ts'
-import { type Running, STOP_GRACE_MS, startService } from './processes.ts'
+import { type Running, STOP_GRACE_MS, startServiceStack } from './processes.ts'
 
 /** What both stacks share: simulation off, in-memory databases, nothing sending spans anywhere. */
 export function devCaseBase(base: Env = Bun.env): Env {
@@ -33,38 +33,8 @@ export interface DevStack {
 const NAMES: ServiceName[] = ['catalog', 'cart', 'gateway']
 
 /** The three services spawned directly, with the environment the runner would give them. */
-export async function startDirectStack(dir: string): Promise<DevStack> {
-  const base = { ...devCaseBase(), ...DEV_ENV, DATABASE_PATH: ':memory:' }
-  const logs = {
-    catalog: join(dir, 'catalog.log'),
-    cart: join(dir, 'cart.log'),
-    gateway: join(dir, 'gateway.log'),
-  }
-  const started: Running[] = []
-  try {
-    const catalog = await startService({ name: 'catalog', env: base, logPath: logs.catalog })
-    started.push(catalog)
-    const cart = await startService({
-      name: 'cart',
-      env: { ...base, CATALOG_SERVICE_URL: catalog.url },
-      logPath: logs.cart,
-    })
-    started.push(cart)
-    const gateway = await startService({
-      name: 'gateway',
-      env: { ...base, CATALOG_SERVICE_URL: catalog.url, CART_SERVICE_URL: cart.url },
-      logPath: logs.gateway,
-    })
-    started.push(gateway)
-    return {
-      services: { catalog, cart, gateway },
-      logs,
-      stop: async () => void (await Promise.all(started.map((s) => s.stop()))),
-    }
-  } catch (error) {
-    await Promise.all(started.map((s) => s.stop()))
-    throw error
-  }
+export function startDirectStack(dir: string): Promise<DevStack> {
+  return startServiceStack(dir, { ...devCaseBase(), ...DEV_ENV }, { databasePath: () => ':memory:' })
 }
 
 /** `bun scripts/dev.ts --no-watch --no-console` with free ports, its run and log dirs in `dir`. */

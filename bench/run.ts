@@ -25,7 +25,7 @@ import {
 } from './console.ts'
 import { startDevRunnerStack, startDirectStack } from './dev-runner.ts'
 import { type FloorResult, measureFloors } from './floor.ts'
-import { cpuSeconds, type Running, startNginx, startService } from './processes.ts'
+import { cpuSeconds, type Running, startNginx, startService, startServiceStack } from './processes.ts'
 import { type Sink, startSink } from './sink.ts'
 import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
 
@@ -251,45 +251,7 @@ async function startStack(
   collector: SpanCounter,
   ports: Partial<Record<ServiceName, number>> = {},
 ): Promise<Stack> {
-  mkdirSync(dir, { recursive: true })
-  const started: Running[] = []
-  const logs = {
-    catalog: join(dir, 'catalog.log'),
-    cart: join(dir, 'cart.log'),
-    gateway: join(dir, 'gateway.log'),
-  }
-  try {
-    const catalog = await startService({
-      name: 'catalog',
-      env: { ...env, DATABASE_PATH: join(dir, 'catalog.sqlite') },
-      logPath: logs.catalog,
-      port: ports.catalog,
-    })
-    started.push(catalog)
-    const cart = await startService({
-      name: 'cart',
-      env: { ...env, DATABASE_PATH: join(dir, 'cart.sqlite'), CATALOG_SERVICE_URL: catalog.url },
-      logPath: logs.cart,
-      port: ports.cart,
-    })
-    started.push(cart)
-    const gateway = await startService({
-      name: 'gateway',
-      env: { ...env, CATALOG_SERVICE_URL: catalog.url, CART_SERVICE_URL: cart.url },
-      logPath: logs.gateway,
-      port: ports.gateway,
-    })
-    started.push(gateway)
-    return {
-      services: { catalog, cart, gateway },
-      logs,
-      collector,
-      stop: async () => void (await Promise.all(started.map((s) => s.stop()))),
-    }
-  } catch (error) {
-    await Promise.all(started.map((s) => s.stop()))
-    throw error
-  }
+  return { ...(await startServiceStack(dir, env, { ports })), collector }
 }
 
 const ADD_BODY = JSON.stringify({ cart_id: 'bench-probe', product_id: 7, quantity: 1 })
