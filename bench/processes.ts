@@ -42,11 +42,13 @@ export interface ServiceStart {
   timeoutMs?: number
   /** A port chosen beforehand (so the console can be told where to scrape); else a free one. */
   port?: number
+  /** Flags for `bun` before the entry file (`--cpu-prof` in bench/profile.ts). */
+  bunFlags?: string[]
 }
 
 /** A service with simulation off on a port of its own, output to a file; readyMs is the cold start. */
 export function startService(options: ServiceStart): Promise<Running> {
-  const { name, env, logPath, timeoutMs = 15_000, port = freePort() } = options
+  const { name, env, logPath, timeoutMs = 15_000, port = freePort(), bunFlags } = options
   const inherited = { ...Bun.env }
   // The caller decides about tracing: nothing inherited may turn it on.
   delete inherited.OTLP_ENDPOINT
@@ -57,7 +59,70 @@ export function startService(options: ServiceStart): Promise<Running> {
     logPath,
     timeoutMs,
     stopGraceMs: STOP_GRACE_MS,
+    ...(bunFlags ? { bunFlags } : {}),
   })
+}
+
+/** The three services started in order (catalog, cart, gateway), each told where the others are. */
+export interface ServiceStack {
+  services: Record<ServiceName, Running>
+  /** Each service's stdout file. */
+  logs: Record<ServiceName, string>
+  stop(): Promise<void>
+}
+
+export interface ServiceStackOptions {
+  /** Ports chosen beforehand (the console must be told them); else free ones. */
+  ports?: Partial<Record<ServiceName, number>>
+  /** Each service's DATABASE_PATH; a SQLite file in `dir` unless given. */
+  databasePath?: (name: 'catalog' | 'cart') => string
+}
+
+/** catalog, cart and gateway with `env`, logs and databases in `dir`; all stopped if one fails. */
+export async function startServiceStack(
+  dir: string,
+  env: Record<string, string | undefined>,
+  options: ServiceStackOptions = {},
+): Promise<ServiceStack> {
+  const { ports = {}, databasePath = (name) => join(dir, `${name}.sqlite`) } = options
+  mkdirSync(dir, { recursive: true })
+  const logs = {
+    catalog: join(dir, 'catalog.log'),
+    cart: join(dir, 'cart.log'),
+    gateway: join(dir, 'gateway.log'),
+  }
+  const started: Running[] = []
+  try {
+    const catalog = await startService({
+      name: 'catalog',
+      env: { ...env, DATABASE_PATH: databasePath('catalog') },
+      logPath: logs.catalog,
+      port: ports.catalog,
+    })
+    started.push(catalog)
+    const cart = await startService({
+      name: 'cart',
+      env: { ...env, DATABASE_PATH: databasePath('cart'), CATALOG_SERVICE_URL: catalog.url },
+      logPath: logs.cart,
+      port: ports.cart,
+    })
+    started.push(cart)
+    const gateway = await startService({
+      name: 'gateway',
+      env: { ...env, CATALOG_SERVICE_URL: catalog.url, CART_SERVICE_URL: cart.url },
+      logPath: logs.gateway,
+      port: ports.gateway,
+    })
+    started.push(gateway)
+    return {
+      services: { catalog, cart, gateway },
+      logs,
+      stop: async () => void (await Promise.all(started.map((s) => s.stop()))),
+    }
+  } catch (error) {
+    await Promise.all(started.map((s) => s.stop()))
+    throw error
+  }
 }
 
 /**

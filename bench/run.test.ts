@@ -1,5 +1,5 @@
 // The benchmark end to end in its smoke mode (1 s per case, no warm-up, one cold start each, one
-// `bun run dev` start): it starts and stops everything, the console included, and writes a result
+// `bun run dev` start, the dev-runner case): it starts and stops everything, the console included, and writes a result
 // file that parses. It asserts nothing about speed — that is what `bun run bench` is for.
 
 import { expect, test } from 'bun:test'
@@ -15,7 +15,7 @@ test.skipIf(!Bun.which('wrk'))(
     const out = join(dir, 'result.json')
     try {
       const proc = Bun.spawn(
-        ['bun', join(import.meta.dir, 'run.ts'), '--smoke', '--modes', 'off,full,console', '--out', out],
+        ['bun', join(import.meta.dir, 'run.ts'), '--smoke', '--modes', 'off,full,console,dev', '--out', out],
         {
           stdout: 'pipe',
           stderr: 'pipe',
@@ -38,6 +38,8 @@ test.skipIf(!Bun.which('wrk'))(
           'full gateway-cart-add',
           'console gateway-get',
           'console gateway-cart-add',
+          'direct gateway-get',
+          'dev gateway-get',
         ]),
       )
       for (const c of result.cases) expect(c.requests).toBeGreaterThan(0)
@@ -88,6 +90,7 @@ test.skipIf(!Bun.which('wrk'))(
         'console: spans lost',
         'console: its RSS',
         'bun run dev: spawn',
+        'bun run start (dev runner)',
       ]) {
         expect(names.some((n) => n.startsWith(name))).toBe(true)
       }
@@ -96,6 +99,10 @@ test.skipIf(!Bun.which('wrk'))(
       expect(result.devStart?.allLiveMsMedian).toBeGreaterThan(0)
       expect(result.devStart?.leftover).toBe(0)
       expect(result.devStart?.samples[0]?.exitCode).toBe(0)
+      // The dev-runner case: the runner's own CPU and RSS are part of it.
+      const viaRunner = result.cases.find((c) => c.mode === 'dev')
+      expect(viaRunner?.cpuPct?.runner).toBeGreaterThan(0)
+      expect(viaRunner?.rssLoadMb.runner).toBeGreaterThan(0)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -23,8 +23,9 @@ import {
   measureDevStart,
   startConsole,
 } from './console.ts'
+import { startDevRunnerStack, startDirectStack } from './dev-runner.ts'
 import { type FloorResult, measureFloors } from './floor.ts'
-import { cpuSeconds, type Running, startNginx, startService } from './processes.ts'
+import { cpuSeconds, type Running, startNginx, startService, startServiceStack } from './processes.ts'
 import { type Sink, startSink } from './sink.ts'
 import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
 
@@ -40,11 +41,19 @@ import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
  * - console: as full, but the spans go straight to a real console (console/, default retention, a
  *   SQLite file), as in `bun run dev`, to compare with full's null sink; the console's
  *   /api/status totals count the spans it accepted.
+ * - dev: the stack as `bun run start` runs it (scripts/dev.ts, no console: bench/dev-runner.ts),
+ *   beside `direct`, the same services and environment spawned by the bench; gateway GET only
+ *   (issue 19). `--modes dev` starts both.
  */
-export type Mode = 'off' | 'full' | 'plugin' | 'console'
-const ALL_MODES: Mode[] = ['off', 'full', 'plugin', 'console']
+export type Mode = 'off' | 'full' | 'plugin' | 'console' | 'dev' | 'direct'
+const ALL_MODES: Mode[] = ['off', 'full', 'plugin', 'console', 'dev']
+/** The modes that export spans, so their cases count them. */
+const TRACED_MODES: Mode[] = ['full', 'plugin', 'console']
 
-function modeEnv(mode: Mode, otlpEndpoint: string): Record<string, string> {
+/** Issue 19: the stack through the dev runner ÷ spawned directly, gateway GET. */
+export const DEV_RUNNER_TARGET = 0.9
+
+export function modeEnv(mode: Mode, otlpEndpoint: string): Record<string, string> {
   if (mode === 'off') return { LOG_LEVEL: 'silent', TRACING_MODE: 'lean' }
   return {
     LOG_LEVEL: 'info',
@@ -231,6 +240,8 @@ interface Stack {
   collector: SpanCounter
   /** Console mode: the console the services export to. */
   console?: ConsoleProcess
+  /** Dev mode: the runner, whose CPU and RSS its cases include. */
+  runner?: Running
   stop(): Promise<void>
 }
 
@@ -240,45 +251,7 @@ async function startStack(
   collector: SpanCounter,
   ports: Partial<Record<ServiceName, number>> = {},
 ): Promise<Stack> {
-  mkdirSync(dir, { recursive: true })
-  const started: Running[] = []
-  const logs = {
-    catalog: join(dir, 'catalog.log'),
-    cart: join(dir, 'cart.log'),
-    gateway: join(dir, 'gateway.log'),
-  }
-  try {
-    const catalog = await startService({
-      name: 'catalog',
-      env: { ...env, DATABASE_PATH: join(dir, 'catalog.sqlite') },
-      logPath: logs.catalog,
-      port: ports.catalog,
-    })
-    started.push(catalog)
-    const cart = await startService({
-      name: 'cart',
-      env: { ...env, DATABASE_PATH: join(dir, 'cart.sqlite'), CATALOG_SERVICE_URL: catalog.url },
-      logPath: logs.cart,
-      port: ports.cart,
-    })
-    started.push(cart)
-    const gateway = await startService({
-      name: 'gateway',
-      env: { ...env, CATALOG_SERVICE_URL: catalog.url, CART_SERVICE_URL: cart.url },
-      logPath: logs.gateway,
-      port: ports.gateway,
-    })
-    started.push(gateway)
-    return {
-      services: { catalog, cart, gateway },
-      logs,
-      collector,
-      stop: async () => void (await Promise.all(started.map((s) => s.stop()))),
-    }
-  } catch (error) {
-    await Promise.all(started.map((s) => s.stop()))
-    throw error
-  }
+  return { ...(await startServiceStack(dir, env, { ports })), collector }
 }
 
 const ADD_BODY = JSON.stringify({ cart_id: 'bench-probe', product_id: 7, quantity: 1 })
@@ -592,11 +565,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   try {
     // Every mode's stack runs for the whole measurement, so the rounds below can interleave the
     // cases: a burst of load from elsewhere then hits a case and its baseline alike.
-    for (const mode of modes) {
-      log(`[${mode}] starting catalog, cart, gateway${mode === 'console' ? ', the console' : ''}`)
+    for (const mode of modes.flatMap((m): Mode[] => (m === 'dev' ? ['direct', 'dev'] : [m]))) {
+      const how = mode === 'console' ? ', the console' : mode === 'dev' ? ' through the dev runner' : ''
+      log(`[${mode}] starting catalog, cart, gateway${how}`)
       const dir = join(temp, mode)
       let stack: Stack
-      if (mode === 'console') {
+      if (mode === 'dev' || mode === 'direct') {
+        mkdirSync(dir, { recursive: true })
+        const started = mode === 'dev' ? await startDevRunnerStack(dir) : await startDirectStack(dir)
+        stack = { ...started, collector: sinkCounter(sink) }
+        running.push(stack)
+      } else if (mode === 'console') {
         // As `bun run dev` does: the services' ports are chosen first, the console starts told
         // where to scrape them, then the services start exporting straight to it.
         const ports = { catalog: freePort(), cart: freePort(), gateway: freePort() }
@@ -624,6 +603,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       const processes: Running[] = [
         ...Object.values(stack.services),
         ...(stack.console ? [stack.console] : []),
+        ...(stack.runner ? [stack.runner] : []),
       ]
       result.rssIdleMb[mode] = Object.fromEntries(processes.map((s) => [s.name, round(s.rssMb())]))
     }
@@ -654,10 +634,20 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       }
     }
     for (const [mode, stack] of stacks) {
-      // The console's cases are the gateway's paths: its target is about what the services pay.
-      const paths = mode === 'console' ? PATHS.filter((p) => p.entry === 'gateway') : PATHS
+      // The console's cases are the gateway's paths: its target is about what the services pay. The
+      // dev runner's case is the gateway GET (issue 19's figure).
+      const paths =
+        mode === 'console'
+          ? PATHS.filter((p) => p.entry === 'gateway')
+          : mode === 'dev' || mode === 'direct'
+            ? PATHS.filter((p) => p.id === 'gateway-get')
+            : PATHS
       for (const path of paths) {
-        const all = [...Object.values(stack.services), ...(stack.console ? [stack.console] : [])]
+        const all = [
+          ...Object.values(stack.services),
+          ...(stack.console ? [stack.console] : []),
+          ...(stack.runner ? [stack.runner] : []),
+        ]
         const entry: Case = {
           path: path.id,
           label: path.label,
@@ -669,7 +659,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           logPath: stack.logs[path.entry],
           route: path.route,
         }
-        if (mode !== 'off') {
+        if (TRACED_MODES.includes(mode)) {
           // Spans one request makes, counted where they arrive (only what was exported and accepted).
           await settle(stack)
           const before = await stack.collector.spans()
@@ -757,7 +747,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     stacks.clear()
 
     // The console mode's services are full mode's: their cold start is measured there.
-    for (const mode of modes.filter((m) => m !== 'console')) {
+    for (const mode of modes.filter((m) => m === 'off' || m === 'full' || m === 'plugin')) {
       // Cold start: spawn → /livez 200, with the databases already seeded by the run above.
       log(`[${mode}] cold starts (${coldStartRuns} per service)`)
       result.coldStartMs[mode] = {}
@@ -885,6 +875,17 @@ export function evaluate(result: BenchResult): Target[] {
     }
   }
   targets.push(...evaluateConsole(result))
+  const direct = find(result, 'gateway-get', 'direct')
+  const dev = find(result, 'gateway-get', 'dev')
+  if (direct && dev) {
+    const value = round(pairedRatio(dev, direct), 2)
+    targets.push({
+      name: 'bun run start (dev runner) / services spawned directly, gateway GET',
+      value,
+      limit: `≥ ${DEV_RUNNER_TARGET.toFixed(2)}`,
+      pass: value >= DEV_RUNNER_TARGET,
+    })
+  }
   return targets
 }
 
@@ -1014,18 +1015,23 @@ export function formatTable(result: BenchResult): string {
         lines.push(`${pad('', 36)} dropped: ${dropped}`)
       }
     }
-    if (c.cpuPct && (c.mode === 'console' || (c.mode === 'full' && c.path.startsWith('gateway')))) {
+    const showCpu =
+      c.mode === 'console' ||
+      c.mode === 'dev' ||
+      c.mode === 'direct' ||
+      (c.mode === 'full' && c.path.startsWith('gateway'))
+    if (c.cpuPct && showCpu) {
       // Where the cores went, to set the console's cost apart from the sink's (the bench hosts the
       // sink, idle in console cases).
       const cpu = Object.entries(c.cpuPct)
-        .map(([name, pct]) => `${name === 'bench' ? (c.mode === 'console' ? 'bench' : 'sink') : name} ${pct}`)
+        .map(([name, pct]) => `${name === 'bench' ? (c.mode === 'full' ? 'sink' : 'bench') : name} ${pct}`)
         .join(', ')
       lines.push(`${pad('', 36)} CPU % of a core: ${cpu}`)
     }
   }
   lines.push('')
   lines.push('idle RSS MB / cold start ms (median of runs):')
-  for (const mode of settings.modes) {
+  for (const mode of Object.keys(result.rssIdleMb) as Mode[]) {
     const idle = result.rssIdleMb[mode] ?? {}
     const cold = result.coldStartMs[mode] ?? {}
     const parts = ['catalog', 'cart', 'gateway'].map(

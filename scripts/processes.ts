@@ -49,6 +49,8 @@ export interface ProcessOptions {
   timeoutMs?: number
   /** How long `stop` waits after its signal before SIGKILL. */
   stopGraceMs?: number
+  /** Flags for `bun` before the entry file (a service only), e.g. `--cpu-prof` for the bench's profile. */
+  bunFlags?: string[]
 }
 
 export interface RunningProcess {
@@ -71,8 +73,12 @@ export interface RunningProcess {
 
 /** `bun src/index.ts` in the folder of `name` (or `cwd`), with RUNTIME_ENV under `env`. */
 export function startService(name: string, options: ProcessOptions = {}): Promise<RunningProcess> {
-  const { cwd = join(ROOT, name), env = Bun.env } = options
-  return startProcess(name, ['bun', 'src/index.ts'], { ...options, cwd, env: { ...RUNTIME_ENV, ...env } })
+  const { cwd = join(ROOT, name), env = Bun.env, bunFlags = [] } = options
+  return startProcess(name, ['bun', ...bunFlags, 'src/index.ts'], {
+    ...options,
+    cwd,
+    env: { ...RUNTIME_ENV, ...env },
+  })
 }
 
 /** Spawn `command`, wait until it is ready (see ProcessOptions.port), and hand back its handle. */
