@@ -179,7 +179,19 @@ describe.skipIf(!hasChromium)('the console, as a learner uses it', () => {
     const row = page.locator('table.traces tbody tr a[href^="/traces/"]').first()
     await row.waitFor()
     await row.click()
-    await page.locator('.wf-row.is-error[data-service="shopstack-cart"]').first().waitFor()
+    // The cart exports its spans in its own batches: on a busy machine they may land after the
+    // gateway's, so the waterfall is reloaded, as a learner would, until the cart's row is there.
+    const cartError = page.locator('.wf-row.is-error[data-service="shopstack-cart"]')
+    await waitFor(
+      async () => {
+        if ((await cartError.count()) > 0) return true
+        await page.reload()
+        await page.locator('.wf-row').first().waitFor()
+        return (await cartError.count()) > 0
+      },
+      30_000,
+      1000,
+    )
     await screenshot(page, '5-cart-error-trace')
     await page.close()
     await api('/api/load/stop', { method: 'POST' })
