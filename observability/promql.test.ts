@@ -170,6 +170,9 @@ describe.skipIf(!hasPrometheus)('PromQL of the dashboards and rules, against the
     const gateway = await start('gateway', 'gateway', {
       CATALOG_SERVICE_URL: catalog.url,
       CART_SERVICE_URL: carts.map((cart) => cart.url).join(','),
+      // No readiness checks: a dead replica must be ejected by the calls that fail on it (the
+      // Ejections panel's data), not taken out first by a check, which a busy machine can make win.
+      HEALTH_CHECK_INTERVAL_MS: '0',
     })
     // Targets as the Compose config has them, but pointed at the local processes.
     const config = readYaml<{ scrape_configs: ScrapeJob[] }>('observability/prometheus/prometheus.yml')
