@@ -9,8 +9,7 @@
 
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { Subprocess } from 'bun'
-import { rssMb } from '../scripts/processes.ts'
+import { type RunningProcess, startProcess } from '../scripts/processes.ts'
 import { RUNTIME_ENV } from '../scripts/services.ts'
 import { runWrk, wrkBinary } from './wrk.ts'
 
@@ -33,37 +32,23 @@ export interface FloorResult {
   errors: number
 }
 
-/** Spawn a fixture that prints its port on its first line of output. */
-async function spawnFixture(
-  file: string,
-  env: Record<string, string>,
-): Promise<{ proc: Subprocess; url: string }> {
-  const proc = Bun.spawn(['bun', join(import.meta.dir, 'floor', file)], {
+/** A floor fixture (bench/floor/<file>) on a free loopback port, started as the services are. */
+export function startFixture(file: string, env: Record<string, string>): Promise<RunningProcess> {
+  return startProcess(file, ['bun', join(import.meta.dir, 'floor', file)], {
     env: { ...RUNTIME_ENV, ...Bun.env, ...env },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'inherit',
+    stopGraceMs: 2000,
   })
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
-  const { value } = await reader.read()
-  reader.releaseLock()
-  const port = Number(new TextDecoder().decode(value).trim())
-  if (!port) {
-    proc.kill()
-    throw new Error(`${file} did not print a port`)
-  }
-  return { proc, url: `http://127.0.0.1:${port}` }
 }
 
 export async function measureFloors(options: { durationS: number; connections: number; threads: number }) {
-  const backend = await spawnFixture('backend.ts', {})
+  const backend = await startFixture('backend.ts', {})
   const results: FloorResult[] = []
   try {
     for (const floor of FLOORS) {
-      const proxy = await spawnFixture(floor.file, { UPSTREAM_URL: backend.url, ...floor.env })
+      const proxy = await startFixture(floor.file, { UPSTREAM_URL: backend.url, ...floor.env })
       try {
         await Bun.sleep(300)
-        const idleMb = rssMb(proxy.proc.pid)
+        const idleMb = proxy.rssMb()
         let loadMb = idleMb
         const wrk = await runWrk({
           url: `${proxy.url}/catalog/42`,
@@ -71,7 +56,7 @@ export async function measureFloors(options: { durationS: number; connections: n
           threads: options.threads,
           connections: options.connections,
           onTick: () => {
-            loadMb = Math.max(loadMb, rssMb(proxy.proc.pid))
+            loadMb = Math.max(loadMb, proxy.rssMb())
           },
         })
         results.push({
@@ -82,13 +67,11 @@ export async function measureFloors(options: { durationS: number; connections: n
           errors: wrk.non2xx + wrk.socketErrors,
         })
       } finally {
-        proxy.proc.kill()
-        await proxy.proc.exited
+        await proxy.stop()
       }
     }
   } finally {
-    backend.proc.kill()
-    await backend.proc.exited
+    await backend.stop()
   }
   return results
 }

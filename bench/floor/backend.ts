@@ -11,4 +11,5 @@ const server = Bun.serve({
   port: 0,
   fetch: () => new Response(body, { headers: { 'content-type': 'application/json' } }),
 })
-console.log(server.port)
+// The harness (scripts/processes.ts) reads the port from this line.
+console.log(JSON.stringify({ msg: "listening", port: server.port }))

@@ -8,4 +8,5 @@ const server = Bun.serve({
     return fetch(upstream + url.slice(url.indexOf('/', url.indexOf('//') + 2)))
   },
 })
-console.log(server.port)
+// The harness (scripts/processes.ts) reads the port from this line.
+console.log(JSON.stringify({ msg: "listening", port: server.port }))

@@ -14,4 +14,5 @@ const upstream = process.env.UPSTREAM_URL
 const app = new Elysia()
   .get('/catalog/:id', ({ params }) => fetch(`${upstream}/catalog/${params.id}`))
   .listen({ hostname: '127.0.0.1', port: 0 })
-console.log(app.server?.port)
+// The harness (scripts/processes.ts) reads the port from this line.
+console.log(JSON.stringify({ msg: "listening", port: app.server?.port }))
