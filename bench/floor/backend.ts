@@ -12,4 +12,4 @@ const server = Bun.serve({
   fetch: () => new Response(body, { headers: { 'content-type': 'application/json' } }),
 })
 // The harness (scripts/processes.ts) reads the port from this line.
-console.log(JSON.stringify({ msg: "listening", port: server.port }))
+console.log(JSON.stringify({ msg: 'listening', port: server.port }))

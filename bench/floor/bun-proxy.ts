@@ -9,4 +9,4 @@ const server = Bun.serve({
   },
 })
 // The harness (scripts/processes.ts) reads the port from this line.
-console.log(JSON.stringify({ msg: "listening", port: server.port }))
+console.log(JSON.stringify({ msg: 'listening', port: server.port }))

@@ -15,4 +15,4 @@ const app = new Elysia()
   .get('/catalog/:id', ({ params }) => fetch(`${upstream}/catalog/${params.id}`))
   .listen({ hostname: '127.0.0.1', port: 0 })
 // The harness (scripts/processes.ts) reads the port from this line.
-console.log(JSON.stringify({ msg: "listening", port: app.server?.port }))
+console.log(JSON.stringify({ msg: 'listening', port: app.server?.port }))
