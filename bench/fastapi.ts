@@ -37,7 +37,9 @@ export function fastapiMissing(): string | undefined {
 
 /** The versions the trio runs on, for the bench's JSON (`fastapi 0.92.0, uvicorn 0.17.6, …`). */
 export function fastapiVersions(): string {
-  const script = `import ${MODULES.join(', ')}; print(', '.join(m.__name__ + ' ' + m.__version__ for m in (${MODULES.join(', ')})))`
+  // Distribution metadata: prometheus_client has no __version__.
+  const names = MODULES.map((m) => `'${m}'`).join(', ')
+  const script = `from importlib.metadata import version; print(', '.join(m + ' ' + version(m) for m in (${names})))`
   const out = Bun.spawnSync([PYTHON, '-c', script], { stdout: 'pipe', stderr: 'pipe' })
   return out.exitCode === 0 ? out.stdout.toString().trim() : ''
 }
