@@ -1,12 +1,174 @@
-// The benchmark end to end in its smoke mode (1 s per case, no warm-up, one cold start each, one
-// `bun run dev` start, the dev-runner case): it starts and stops everything, the console included, and writes a result
-// file that parses. It asserts nothing about speed — that is what `bun run bench` is for.
+// The bench's pure parts (issue 19's targets from a result: PASS, FAIL, or "not measured" with the
+// reason; which stacks a run starts), then the benchmark end to end in its smoke mode (1 s per case,
+// no warm-up, one cold start each, one `bun run dev` start, the dev-runner case, the FastAPI original
+// where installed): it starts and stops everything, the console included, and writes a result file
+// that parses. It asserts nothing about speed — that is what `bun run bench` is for.
 
-import { expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { BenchResult } from './run.ts'
+import { fastapiMissing } from './fastapi.ts'
+import {
+  type BenchResult,
+  type CaseResult,
+  evaluate,
+  formatTable,
+  type Mode,
+  stackModes,
+  type Target,
+} from './run.ts'
+
+function caseOf(path: CaseResult['path'], mode: Mode, roundsRps: number[], rssLoadMb = {}): CaseResult {
+  return {
+    path,
+    label: `${path} [${mode}]`,
+    mode,
+    rps: roundsRps[0] ?? 0,
+    roundsRps,
+    requests: 1,
+    seconds: 1,
+    p50Ms: 1,
+    p99Ms: 1,
+    non2xx: 0,
+    socketErrors: 0,
+    rssLoadMb,
+  }
+}
+
+/** A run of `modes` with the given cases; the floor holds 40 MB idle and 50 MB under load. */
+function resultOf(modes: Mode[], cases: CaseResult[], more: Partial<BenchResult> = {}): BenchResult {
+  const services = (mb: number) => ({ catalog: mb, cart: mb, gateway: mb })
+  const cold = (ms: number) => ({ median: ms, samples: [ms] })
+  return {
+    startedAt: '2026-12-04T00:00:00.000Z',
+    commit: 'test',
+    dirty: false,
+    machine: { cpus: 2, model: '', loadavg: [0, 0, 0], bun: '1.4.4', wrk: '', nginx: '', fastapi: '' },
+    unavailable: {},
+    settings: { durationS: 1, warmupS: 0, rounds: 3, threads: 2, connections: 50, modes },
+    cases,
+    rssIdleMb: { off: services(47), full: services(49) },
+    coldStartMs: {
+      off: { catalog: cold(90), cart: cold(95), gateway: cold(99) },
+      full: { catalog: cold(90), cart: cold(95), gateway: cold(120) },
+    },
+    floor: [{ name: 'Elysia with the telemetry libraries', idleMb: 40, loadMb: 50, rps: 40_000, errors: 0 }],
+    targets: [],
+    ...more,
+  }
+}
+
+const named = (targets: Target[], name: string) => {
+  const target = targets.find((t) => t.name === name)
+  if (!target) throw new Error(`no target "${name}" in ${targets.map((t) => t.name).join('; ')}`)
+  return target
+}
+
+describe("issue 19's targets", () => {
+  const offAndFull = [
+    caseOf('nginx-catalog', 'off', [30_000, 40_000, 30_000]),
+    caseOf('gateway-get', 'off', [21_000, 24_000, 18_000], { catalog: 60, cart: 60, gateway: 65 }),
+    caseOf('gateway-get', 'full', [15_000, 21_000, 15_000], { catalog: 60, cart: 60, gateway: 66 }),
+    caseOf('gateway-cart-add', 'off', [5000, 5000, 5000], { catalog: 60, cart: 60, gateway: 65 }),
+    caseOf('gateway-cart-add', 'full', [4000, 3900, 4100], { catalog: 60, cart: 60, gateway: 66 }),
+  ]
+
+  test('ratios are medians of same-round ratios, against issue 19 bounds', () => {
+    const targets = evaluate(resultOf(['off', 'full'], offAndFull))
+    // Rounds 0.5, 0.525, 0.5 → 0.5: PASS at exactly the bound.
+    expect(named(targets, 'full gateway GET / nginx → catalog')).toMatchObject({ value: 0.5, pass: true })
+    // 0.7, 0.6, 0.6 → 0.6 < 0.65.
+    expect(named(targets, 'off gateway GET / nginx → catalog')).toMatchObject({ value: 0.6, pass: false })
+    expect(named(targets, 'full / off, gateway → cart add')).toMatchObject({ value: 0.8, pass: true })
+  })
+
+  test('memory is held to the last floor: peak ≤ 1.3× its load, idle ≤ its idle + 8 MB', () => {
+    const targets = evaluate(resultOf(['off', 'full'], offAndFull))
+    // 65 / 50 = 1.30 passes; 66 / 50 = 1.32 fails.
+    expect(named(targets, "off: gateway peak RSS under load ÷ the last floor's")).toMatchObject({
+      value: 1.3,
+      pass: true,
+    })
+    expect(named(targets, "full: gateway peak RSS under load ÷ the last floor's")).toMatchObject({
+      value: 1.32,
+      pass: false,
+    })
+    // Idle 47 ≤ 48 passes, 49 fails.
+    expect(named(targets, 'off: cart idle RSS (MB)')).toMatchObject({
+      value: 47,
+      pass: true,
+      limit: expect.stringContaining('48'),
+    })
+    expect(named(targets, 'full: cart idle RSS (MB)')).toMatchObject({ value: 49, pass: false })
+  })
+
+  test('cold start to ready is held to 100 ms, median', () => {
+    const targets = evaluate(resultOf(['off', 'full'], offAndFull))
+    expect(named(targets, 'off: gateway cold start to ready (ms, median)')).toMatchObject({
+      value: 99,
+      pass: true,
+    })
+    expect(named(targets, 'full: gateway cold start to ready (ms, median)')).toMatchObject({
+      value: 120,
+      pass: false,
+    })
+  })
+
+  test('the dev runner and the FastAPI original are set against the directly spawned stack, same rounds', () => {
+    const cases = [
+      caseOf('gateway-get', 'direct', [20_000, 22_000, 24_000]),
+      caseOf('gateway-get', 'dev', [18_000, 19_000, 20_000]),
+      caseOf('gateway-get', 'fastapi', [400, 500, 480]),
+    ]
+    const targets = evaluate(resultOf(['dev', 'fastapi'], cases))
+    expect(
+      named(targets, 'bun run start (dev runner) / services spawned directly, gateway GET'),
+    ).toMatchObject({ value: 0.86, pass: false })
+    // 50, 44, 50 → 50: PASS at the bound.
+    expect(named(targets, 'ours (direct) / the FastAPI original, gateway GET')).toMatchObject({
+      value: 50,
+      pass: true,
+    })
+  })
+
+  test('a target whose case did not run says why, is never a pass, and does not fail the run', () => {
+    const result = resultOf(['full', 'fastapi'], [caseOf('gateway-get', 'full', [15_000])], {
+      unavailable: { nginx: 'nginx is not installed', fastapi: '/usr/bin/python3 cannot import fastapi' },
+      coldStartMs: {},
+      rssIdleMb: {},
+    })
+    result.targets = evaluate(result)
+    const why = (name: string) => named(result.targets, name).notMeasured
+    expect(why('full gateway GET / nginx → catalog')).toBe('nginx is not installed')
+    expect(why('full / off, gateway → cart add')).toBe('no full case ran; mode off not selected')
+    expect(why('ours (direct) / the FastAPI original, gateway GET')).toStartWith('FastAPI not installed')
+    expect(why('bun run start (dev runner) / services spawned directly, gateway GET')).toBe(
+      'mode dev not selected',
+    )
+    expect(why('off: gateway cold start to ready (ms, median)')).toBe('mode off not selected')
+    for (const t of result.targets.filter((t) => t.notMeasured)) {
+      expect(t.pass).toBe(false)
+      expect(t.value).toBeNull()
+    }
+    const table = formatTable(result)
+    const line = table.split('\n').find((l) => l.includes('the FastAPI original'))
+    expect(line).toContain('not measured: FastAPI not installed')
+    expect(line).not.toContain('PASS')
+    expect(table).toMatch(/\d+ not measured/)
+  })
+
+  test('direct is started once, before the modes measured against it; fastapi only where it runs', () => {
+    expect(stackModes(['fastapi'], { fastapi: true })).toEqual(['direct', 'fastapi'])
+    expect(stackModes(['off', 'dev', 'fastapi'], { fastapi: true })).toEqual([
+      'off',
+      'direct',
+      'dev',
+      'fastapi',
+    ])
+    expect(stackModes(['off', 'fastapi'], { fastapi: false })).toEqual(['off'])
+  })
+})
 
 test.skipIf(!Bun.which('wrk'))(
   'bun run bench --smoke runs every case and writes valid JSON',
@@ -15,7 +177,15 @@ test.skipIf(!Bun.which('wrk'))(
     const out = join(dir, 'result.json')
     try {
       const proc = Bun.spawn(
-        ['bun', join(import.meta.dir, 'run.ts'), '--smoke', '--modes', 'off,full,console,dev', '--out', out],
+        [
+          'bun',
+          join(import.meta.dir, 'run.ts'),
+          '--smoke',
+          '--modes',
+          'off,full,console,dev,fastapi',
+          '--out',
+          out,
+        ],
         {
           stdout: 'pipe',
           stderr: 'pipe',
@@ -103,6 +273,16 @@ test.skipIf(!Bun.which('wrk'))(
       const viaRunner = result.cases.find((c) => c.mode === 'dev')
       expect(viaRunner?.cpuPct?.runner).toBeGreaterThan(0)
       expect(viaRunner?.rssLoadMb.runner).toBeGreaterThan(0)
+      // The FastAPI original: measured beside `direct` where installed, else said so, never a pass.
+      const original = result.targets.find((t) => t.name.startsWith('ours (direct) / the FastAPI original'))
+      if (fastapiMissing()) {
+        expect(original?.notMeasured).toStartWith('FastAPI not installed')
+        expect(stdout).toContain('not measured: FastAPI not installed')
+      } else {
+        expect(paths).toContain('fastapi gateway-get')
+        expect(original?.value).toBeGreaterThan(0)
+        expect(result.machine.fastapi).toContain('fastapi')
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
