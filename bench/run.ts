@@ -27,7 +27,7 @@ import {
 } from './console.ts'
 import { startDevRunnerStack, startDirectStack } from './dev-runner.ts'
 import { fastapiMissing, fastapiVersions, startFastapiStack } from './fastapi.ts'
-import { type FloorResult, measureFloors } from './floor.ts'
+import { type FloorResult, measureFloors, startFixture } from './floor.ts'
 import { cpuSeconds, type Running, startNginx, startService, startServiceStack } from './processes.ts'
 import { type Sink, startSink } from './sink.ts'
 import { runWrk, type WrkResult, writeCartAddScript, wrkBinary } from './wrk.ts'
@@ -101,6 +101,26 @@ export const CONSOLE_TARGETS = {
 }
 
 type PathId = 'catalog' | 'gateway-get' | 'gateway-cart-add'
+/**
+ * What a gateway on this stack can reach at most: the floor's proxies (bench/floor/), which call
+ * `fetch` and return the answer with nothing else, in front of the same catalog as nginx, in the
+ * same rounds. Shown beside the nginx targets, not targets themselves.
+ */
+const CEILINGS = [
+  {
+    path: 'bun-proxy-catalog',
+    file: 'bun-proxy.ts',
+    label: 'Bun.serve + fetch → catalog GET /catalog/42',
+    env: {},
+  },
+  {
+    path: 'elysia-proxy-catalog',
+    file: 'elysia-proxy.ts',
+    label: 'Elysia route + fetch → catalog GET /catalog/42',
+    env: { FLOOR_LIBS: '1' },
+  },
+] as const
+type CeilingPath = (typeof CEILINGS)[number]['path']
 /** `route` is the template the entry service logs for the path (one line per request). */
 const PATHS: Array<{ id: PathId; label: string; entry: ServiceName; route: string }> = [
   { id: 'catalog', label: 'catalog direct GET /catalog/42', entry: 'catalog', route: '/catalog/:id' },
@@ -109,7 +129,7 @@ const PATHS: Array<{ id: PathId; label: string; entry: ServiceName; route: strin
 ]
 
 export interface CaseResult {
-  path: PathId | 'nginx-catalog'
+  path: PathId | 'nginx-catalog' | CeilingPath
   label: string
   mode: Mode
   /** Median over the rounds (the round whose rps is the median gives requests, latencies, errors). */
@@ -711,6 +731,22 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         log('  nginx is not installed: the nginx yardstick is skipped')
         unavailable.nginx ??= 'nginx is not installed'
       }
+      for (const ceiling of CEILINGS) {
+        const proxy = await startFixture(ceiling.file, {
+          UPSTREAM_URL: offStack.services.catalog.url,
+          ...ceiling.env,
+        })
+        running.push(proxy)
+        cases.push({
+          path: ceiling.path,
+          label: ceiling.label,
+          mode: 'off',
+          url: `${proxy.url}/catalog/42`,
+          isPost: false,
+          processes: [offStack.services.catalog, proxy],
+          stack: offStack,
+        })
+      }
     }
     for (const [mode, stack] of stacks) {
       // The console's cases are the gateway's paths: its target is about what the services pay. The
@@ -942,6 +978,17 @@ export function evaluate(result: BenchResult): Target[] {
   targets.push(
     ratioTarget(result, 'full gateway GET / nginx → catalog', gatewayGet('full'), nginx, TARGETS.fullVsNginx),
     ratioTarget(result, 'off gateway GET / nginx → catalog', gatewayGet('off'), nginx, TARGETS.offVsNginx),
+    // The most a gateway on Bun (and on Elysia) reaches against the same yardstick, same rounds.
+    ...CEILINGS.map((ceiling) =>
+      ratioTarget(
+        result,
+        `ceiling: ${ceiling.label.replace(' GET /catalog/42', '')} / nginx → catalog`,
+        { path: ceiling.path, mode: 'off' },
+        nginx,
+        TARGETS.offVsNginx,
+        true,
+      ),
+    ),
     ratioTarget(
       result,
       'full / off, gateway → cart add',
