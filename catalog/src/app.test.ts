@@ -161,6 +161,18 @@ describe('catalog', () => {
     expect((await get('/docs')).status).toBe(200)
   })
 
+  test("the docs viewer's files are served, and any other name is a 404 problem, Object's own too", async () => {
+    const { get } = setup()
+    const css = await get('/docs/swagger-ui.css')
+    expect(css.status).toBe(200)
+    expect(css.headers.get('content-type')).toStartWith('text/css')
+    for (const name of ['nope.js', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      const response = await get(`/docs/${name}`)
+      expect(response.status).toBe(404)
+      expect(response.headers.get('content-type')).toStartWith('application/problem+json')
+    }
+  })
+
   test('with tracing on, a read is a SERVER span with a child span for the store query', async () => {
     const { get, telemetry } = setup({ tracing: true, latencyMs: [20, 20] })
     const response = await get('/catalog/9', {

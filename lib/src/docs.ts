@@ -205,7 +205,10 @@ export function createDocs(options: { service: string; version: string; descript
     .get(
       '/docs/:file',
       ({ params }) => {
-        const file = VIEWER[params.file as keyof typeof VIEWER]
+        // Own names only: `toString` or `__proto__` must be a 404, not Object's members.
+        const file = Object.hasOwn(VIEWER, params.file)
+          ? VIEWER[params.file as keyof typeof VIEWER]
+          : undefined
         if (!file) throw new NotFoundError(`No docs file ${params.file}`)
         return new Response(Bun.file(Bun.resolveSync(file.file, import.meta.dir)), {
           headers: { 'content-type': file.type, 'cache-control': 'public, max-age=86400' },
