@@ -14,6 +14,9 @@ test.skipIf(!Bun.which('wrk'))(
       expect(r.errors).toBe(0)
       expect(r.idleMb).toBeGreaterThan(0)
       expect(r.loadMb).toBeGreaterThanOrEqual(r.idleMb)
+      // Timed to its first /livez 200, as a service's cold start: more than a spawn, less than the wait.
+      expect(r.startMs).toBeGreaterThan(1)
+      expect(r.startMs).toBeLessThan(10_000)
     }
   },
   30_000,

@@ -9,7 +9,7 @@
 
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { type RunningProcess, startProcess } from '../scripts/processes.ts'
+import { freePort, type RunningProcess, startProcess } from '../scripts/processes.ts'
 import { RUNTIME_ENV } from '../scripts/services.ts'
 import { runWrk, wrkBinary } from './wrk.ts'
 
@@ -30,12 +30,25 @@ export interface FloorResult {
   rps: number
   /** Non-2xx answers and socket errors: a floor that failed requests measured nothing. */
   errors: number
+  /** Spawn → first 200 from /livez (polled every 2 ms, as the services' cold start), median, ms. */
+  startMs: number
 }
 
-/** A floor fixture (bench/floor/<file>) on a free loopback port, started as the services are. */
-export function startFixture(file: string, env: Record<string, string>): Promise<RunningProcess> {
+/** How many times each proxy is started for its cold start (the last start is the one loaded). */
+const STARTS = 5
+
+/**
+ * A floor fixture (bench/floor/<file>) on a free loopback port, started as the services are. With
+ * `port`, it is ready (and `readyMs` taken) at its first 200 from /livez, as a service's cold start.
+ */
+export function startFixture(
+  file: string,
+  env: Record<string, string>,
+  port?: number,
+): Promise<RunningProcess> {
   return startProcess(file, ['bun', join(import.meta.dir, 'floor', file)], {
-    env: { ...RUNTIME_ENV, ...Bun.env, ...env },
+    env: { ...RUNTIME_ENV, ...Bun.env, ...env, ...(port === undefined ? {} : { PORT: String(port) }) },
+    ...(port === undefined ? {} : { port }),
     stopGraceMs: 2000,
   })
 }
@@ -45,7 +58,15 @@ export async function measureFloors(options: { durationS: number; connections: n
   const results: FloorResult[] = []
   try {
     for (const floor of FLOORS) {
-      const proxy = await startFixture(floor.file, { UPSTREAM_URL: backend.url, ...floor.env })
+      const env = { UPSTREAM_URL: backend.url, ...floor.env }
+      const starts: number[] = []
+      for (let i = 1; i < STARTS; i++) {
+        const probe = await startFixture(floor.file, env, freePort())
+        starts.push(probe.readyMs)
+        await probe.stop()
+      }
+      const proxy = await startFixture(floor.file, env, freePort())
+      starts.push(proxy.readyMs)
       try {
         await Bun.sleep(300)
         const idleMb = proxy.rssMb()
@@ -65,6 +86,7 @@ export async function measureFloors(options: { durationS: number; connections: n
           loadMb: round(loadMb),
           rps: Math.round(wrk.rps),
           errors: wrk.non2xx + wrk.socketErrors,
+          startMs: round(median(starts)),
         })
       } finally {
         await proxy.stop()
@@ -74,6 +96,11 @@ export async function measureFloors(options: { durationS: number; connections: n
     await backend.stop()
   }
   return results
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] as number
 }
 
 function round(mb: number): number {
@@ -100,7 +127,7 @@ if (import.meta.main) {
   )
   for (const r of await measureFloors(settings)) {
     console.log(
-      `${r.name.padEnd(78)} idle ${String(r.idleMb).padStart(5)} MB   under load ${String(r.loadMb).padStart(5)} MB   ${r.rps} req/s`,
+      `${r.name.padEnd(78)} idle ${String(r.idleMb).padStart(5)} MB   under load ${String(r.loadMb).padStart(5)} MB   ${r.rps} req/s   cold start ${r.startMs} ms`,
     )
   }
 }

@@ -53,7 +53,16 @@ function resultOf(modes: Mode[], cases: CaseResult[], more: Partial<BenchResult>
       off: { catalog: cold(90), cart: cold(95), gateway: cold(99) },
       full: { catalog: cold(90), cart: cold(95), gateway: cold(120) },
     },
-    floor: [{ name: 'Elysia with the telemetry libraries', idleMb: 40, loadMb: 50, rps: 40_000, errors: 0 }],
+    floor: [
+      {
+        name: 'Elysia with the telemetry libraries',
+        idleMb: 40,
+        loadMb: 50,
+        rps: 40_000,
+        errors: 0,
+        startMs: 95,
+      },
+    ],
     targets: [],
     ...more,
   }
@@ -113,6 +122,10 @@ describe("issue 19's targets", () => {
       value: 120,
       pass: false,
     })
+    // The floor's own start, timed the same way, is shown beside them and counts for nothing.
+    expect(
+      named(targets, 'floor: one Elysia route with the telemetry libraries, cold start (ms, median)'),
+    ).toMatchObject({ value: 95, info: true })
   })
 
   test('the dev runner and the FastAPI original are set against the directly spawned stack, same rounds', () => {
