@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import pino from 'pino'
 import {
   bufferedStdout,
@@ -180,5 +181,98 @@ describe('bufferedStdout', () => {
       flushLogger(logger)
       expect(readFileSync(path, 'utf8')).toContain('after close')
     })
+  })
+})
+
+describe('createLogger without pino', () => {
+  /** pino itself, configured as createLogger configures it, at a fixed time. */
+  function pinoLine(method: 'info' | 'warn' | 'error', fields: object | string, message?: string) {
+    const out: string[] = []
+    const logger = pino(
+      {
+        base: { service: 'gateway', version: '1.2.3' },
+        timestamp: () => ',"time":0',
+        formatters: { level: (label) => ({ level: label }) },
+        redact: {
+          paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],
+          remove: true,
+        },
+      },
+      { write: (l: string) => void out.push(l) },
+    )
+    if (typeof fields === 'string') logger[method](fields)
+    else logger[method](fields, message)
+    return out[0]
+  }
+  const plain = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.string({ unit: 'binary' }),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(fc.string(), tie('value'), { maxKeys: 3 }),
+    ),
+  })).value
+  const fields = fc.dictionary(
+    fc.string().filter((key) => !['msg', 'level', 'time', 'service', 'version'].includes(key)),
+    plain,
+    { maxKeys: 5 },
+  )
+
+  test('writes exactly the line pino writes, for any plain fields and message', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('info' as const, 'warn' as const, 'error' as const),
+        fc.oneof(fields, fc.string({ unit: 'binary' })),
+        fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
+        (method, first, message) => {
+          const { logger, lines } = capture('info', '1.2.3')
+          if (typeof first === 'string') logger[method](first)
+          else logger[method](first, message)
+          expect(withoutTime(lines[0] as string)).toBe(pinoLine(method, first, message) as string)
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
+  test('an error, a redacted header and data JSON cannot write go through pino, as pino writes them', () => {
+    const { logger, lines } = capture('info', '1.2.3')
+    const err = new Error('db down')
+    logger.error({ err }, 'request failed')
+    logger.info({ req: { headers: { authorization: 'Bearer x', accept: '*/*' } } }, 'in')
+    logger.info({ headers: { authorization: 'Bearer x' }, n: 1n }, 'big')
+    logger.warn(err as object)
+    expect(JSON.parse(lines[0] as string).err).toMatchObject({ type: 'Error', message: 'db down' })
+    expect(JSON.parse(lines[1] as string).req).toEqual({ headers: { accept: '*/*' } })
+    expect(lines[2]).not.toContain('Bearer')
+    expect(lines.map(withoutTime)).toEqual([
+      pinoLine('error', { err }, 'request failed'),
+      pinoLine('info', { req: { headers: { authorization: 'Bearer x', accept: '*/*' } } }, 'in'),
+      pinoLine('info', { headers: { authorization: 'Bearer x' }, n: 1n }, 'big'),
+      pinoLine('warn', err as object),
+    ] as string[])
+  })
+
+  test('a service that logs only plain lines never loads pino', () => {
+    const script = `
+      const { createLogger, createRequestLog } = await import(${JSON.stringify(join(import.meta.dir, 'logger.ts'))})
+      const logger = createLogger({ service: 'catalog', version: '1', destination: { write() {} } })
+      logger.info({ port: 8001, host: '127.0.0.1', tracing: false, simulation: { latencyMs: [20, 60] } }, 'listening')
+      createRequestLog(logger)({ method: 'GET', route: '/livez', status: 200, duration_ms: 0.1, request_id: 'a' })
+      logger.warn({ faults: { latency: null } }, 'faults changed')
+      logger.info('stopped')
+      const loaded = () => Object.keys(require.cache).some((path) => path.includes('/pino/'))
+      const before = loaded()
+      logger.error({ err: new Error('x') }, 'boom')
+      console.log(JSON.stringify({ before, after: loaded() }))
+    `
+    const run = Bun.spawnSync(['bun', '-e', script], { stderr: 'pipe' })
+    expect(run.stderr.toString()).toBe('')
+    expect(JSON.parse(run.stdout.toString())).toEqual({ before: false, after: true })
   })
 })

@@ -2,12 +2,37 @@
 // pino's worker-thread transports are fragile on Bun, so we write to stdout through a small
 // buffer of our own and flush it on exit; prettifying happens outside the process
 // (scripts/dev.ts), so what a service writes never depends on where it runs.
+//
+// pino is loaded the first time a line needs it, not at start: loading it (with thread-stream,
+// sonic-boom, its serializers and redaction) is 11-16 ms of a service's cold start and 3-5 MB of its
+// idle memory (bench/README.md, "What loading costs"). A line whose fields are plain data (strings,
+// numbers, booleans, null, and objects and arrays of them) is written here as the exact text pino
+// writes for it (logger.test.ts checks that on generated lines); an error (`err`), a field pino
+// redacts (`req`, `headers`), or data JSON cannot write goes through pino.
 
 import { writeSync } from 'node:fs'
-import pino, { type DestinationStream, type Logger } from 'pino'
+import type { DestinationStream, Logger as PinoLogger } from 'pino'
 import { ByteWriter } from './bytes.ts'
 
-export type { Logger }
+type LogMethod = {
+  (fields: object, message?: string): void
+  (message: string): void
+}
+
+/** What the services log through: pino's level methods and level, and a flush. */
+export interface Logger {
+  trace: LogMethod
+  debug: LogMethod
+  info: LogMethod
+  warn: LogMethod
+  error: LogMethod
+  fatal: LogMethod
+  /** The level's name; setting it changes what is written from then on. */
+  level: string
+  /** The level's number (pino's: info is 30, silent is Infinity). */
+  readonly levelVal: number
+  flush(): void
+}
 
 export interface LoggerOptions {
   service: string
@@ -17,31 +42,135 @@ export interface LoggerOptions {
   destination?: DestinationStream
 }
 
+/** pino's levels. */
+const LEVELS = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+}
+type LevelName = keyof typeof LEVELS
+type MethodName = Exclude<LevelName, 'silent'>
+
+/** Fields whose lines pino must write: the error serializer, redacted paths, keys pino owns. */
+const PINO_FIELDS = new Set(['err', 'req', 'headers', 'msg', 'level', 'time', 'service', 'version'])
+
 /** What createRequestLog needs to write a logger's lines itself: its bindings and destination. */
 const requestLines = new WeakMap<Logger, { bindings: string; destination: DestinationStream }>()
+/** Each logger's destination, for flushLogger and closeLogger. */
+const destinations = new WeakMap<Logger, DestinationStream & { flushSync?: () => void; close?: () => void }>()
 
 export function createLogger(options: LoggerOptions): Logger {
-  const { service, version, level = 'info' } = options
+  const { service, version } = options
   const destination = options.destination ?? bufferedStdout()
-  const logger = pino(
-    {
-      level,
-      base: { service, ...(version ? { version } : {}) },
-      // Epoch milliseconds: the cheapest timestamp, and what Loki and jq read as well as ISO.
-      timestamp: pino.stdTimeFunctions.epochTime,
-      formatters: { level: (label) => ({ level: label }) },
-      // Never log credentials, even if a header object slips into a log call.
-      redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],
-        remove: true,
-      },
-    },
-    destination,
-  )
+  const base = { service, ...(version ? { version } : {}) }
   // `"service":"…","version":"…"`, as pino writes its base bindings.
-  const bindings = JSON.stringify({ service, ...(version ? { version } : {}) }).slice(1, -1)
+  const bindings = JSON.stringify(base).slice(1, -1)
+  let level = levelName(options.level ?? 'info')
+  let pinoLogger: PinoLogger | undefined
+  const viaPino = (): PinoLogger => {
+    if (!pinoLogger) {
+      const pino = require('pino') as typeof import('pino').default
+      pinoLogger = pino(
+        {
+          level,
+          base,
+          // Epoch milliseconds: the cheapest timestamp, and what Loki and jq read as well as ISO.
+          timestamp: pino.stdTimeFunctions.epochTime,
+          formatters: { level: (label) => ({ level: label }) },
+          // Never log credentials, even if a header object slips into a log call.
+          redact: {
+            paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],
+            remove: true,
+          },
+        },
+        destination,
+      )
+    }
+    return pinoLogger
+  }
+  const method =
+    (name: MethodName): LogMethod =>
+    (first: object | string, message?: string) => {
+      if (LEVELS[name] < LEVELS[level]) return
+      const line = plainLine(name, bindings, first, message)
+      if (line === undefined)
+        return void (viaPino()[name] as (a: unknown, b?: string) => void)(first, message)
+      destination.write(line)
+    }
+  const logger: Logger = {
+    trace: method('trace'),
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    fatal: method('fatal'),
+    get level() {
+      return level
+    },
+    set level(name: string) {
+      level = levelName(name)
+      if (pinoLogger) pinoLogger.level = level
+    },
+    get levelVal() {
+      return LEVELS[level]
+    },
+    flush: () => pinoLogger?.flush(),
+  }
   requestLines.set(logger, { bindings, destination })
+  destinations.set(logger, destination)
   return logger
+}
+
+function levelName(name: string): LevelName {
+  if (!Object.hasOwn(LEVELS, name)) throw new Error(`unknown log level "${name}"`)
+  return name as LevelName
+}
+
+/**
+ * The line pino writes for this call, or undefined when pino must write it. pino writes each field
+ * with JSON.stringify (a string as a JSON string, a number that is not finite as null) and skips
+ * undefined ones and functions, in the object's own key order, then `msg` last.
+ */
+function plainLine(
+  name: MethodName,
+  bindings: string,
+  first: object | string,
+  message?: string,
+): string | undefined {
+  let fields = ''
+  let msg = message
+  if (typeof first === 'string') msg = first
+  else {
+    if (first === null || Object.getPrototypeOf(first) !== Object.prototype) return undefined
+    for (const key of Object.keys(first)) {
+      if (PINO_FIELDS.has(key)) return undefined
+      const value = (first as Record<string, unknown>)[key]
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
+      if (typeof value === 'object' && value !== null && !isPlain(value)) return undefined
+      let text: string | undefined
+      try {
+        text = JSON.stringify(value)
+      } catch {
+        return undefined // BigInt, a cycle: pino's safe stringify
+      }
+      if (text === undefined) continue
+      fields += `,${JSON.stringify(key)}:${text}`
+    }
+  }
+  const msgField = msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`
+  return `{"level":"${name}","time":${Date.now()},${bindings}${fields}${msgField}}\n`
+}
+
+/** Plain data all the way down: objects with Object's prototype, arrays, primitives. */
+function isPlain(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return typeof value !== 'bigint'
+  if (Array.isArray(value)) return value.every(isPlain)
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false
+  return Object.values(value).every(isPlain)
 }
 
 /** The fields of the one line logged per request. */
@@ -143,8 +272,8 @@ function writeFully(fd: number, bytes: Uint8Array): void {
 export function flushLogger(logger: Logger): void {
   try {
     logger.flush()
-    // bufferedStdout (and sonic-boom) expose flushSync on the stream; a test destination may not.
-    streamOf(logger)?.flushSync?.()
+    // bufferedStdout exposes flushSync on the stream; a test destination may not.
+    destinations.get(logger)?.flushSync?.()
   } catch {
     // Nothing useful to do if stdout is gone.
   }
@@ -153,11 +282,5 @@ export function flushLogger(logger: Logger): void {
 /** Flush, and stop the destination's drain timer (bufferedStdout): the logger's last call. */
 export function closeLogger(logger: Logger): void {
   flushLogger(logger)
-  streamOf(logger)?.close?.()
-}
-
-function streamOf(logger: Logger): { flushSync?: () => void; close?: () => void } | undefined {
-  return (logger as unknown as Record<symbol, { flushSync?: () => void; close?: () => void }>)[
-    pino.symbols.streamSym
-  ]
+  destinations.get(logger)?.close?.()
 }
