@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path'
 import type { FileSink, Subprocess } from 'bun'
 import { createLogForwarder } from '../console/src/log-forwarder.ts'
 import { otelServiceName } from '../contracts/src/services.ts'
+import { createLogRelay, createStdoutOutput, type LogRelay } from './log-relay.ts'
 import { stopProcess } from './processes.ts'
 import {
   CONSOLE,
@@ -42,7 +43,8 @@ const consoleUrl = processUrl(CONSOLE)
 const userOtlp = Bun.env.OTLP_ENDPOINT || Bun.env.OTEL_EXPORTER_OTLP_ENDPOINT
 const forwarder = withConsole ? createLogForwarder({ endpoint: consoleUrl }) : undefined
 const pretty = process.stdout.isTTY === true
-const reset = '\x1b[0m'
+/** Every service's lines reach the terminal through this one writer (see log-relay.ts). */
+const output = createStdoutOutput()
 /** An exit this soon after a start counts towards a crash loop. */
 const CRASH_WINDOW_MS = 10_000
 /** Lines of a service's output kept to show when it dies. */
@@ -57,7 +59,9 @@ interface Running {
   startedAt: number
   /** Quick exits in a row (reset by a run that lasted longer than CRASH_WINDOW_MS). */
   quickExits: number
-  lastLines: string[]
+  relay: LogRelay
+  /** Settles once both its streams have ended and their last lines are relayed. */
+  relayed: Promise<unknown>
   log: FileSink
   /** Set while this runner itself stops or restarts the process, so its exit is expected. */
   expected: boolean
@@ -84,8 +88,8 @@ function environmentOf(service: ProcessInfo): Record<string, string | undefined>
 }
 
 function spawn(service: ProcessInfo, previous?: Running): Running {
-  // One open file per service, kept across restarts (a write per line, flushed on a timer below:
-  // a synchronous append per line cost the stack about a fifth of its throughput, issue 19).
+  // One open file per service, kept across restarts (a write per chunk read, flushed on a timer
+  // below: a synchronous append per line cost the stack about a fifth of its throughput, issue 19).
   const log = previous?.log ?? Bun.file(resolve(root, LOG_DIR, `${service.name}.log`)).writer()
   const child = Bun.spawn(['bun', ...(watch ? ['--watch'] : []), 'src/index.ts'], {
     cwd: join(root, service.name),
@@ -94,48 +98,39 @@ function spawn(service: ProcessInfo, previous?: Running): Running {
     stdout: 'pipe',
     stderr: 'pipe',
   })
+  const relay = createLogRelay({
+    name: service.name,
+    colour: service.colour,
+    log,
+    output,
+    pretty,
+    onLine:
+      forwarder && service !== CONSOLE
+        ? (line) => forwarder.push(otelServiceName(service.name), line)
+        : undefined,
+    keep: LAST_LINES,
+  })
   const entry: Running = {
     service,
     child,
     startedAt: Date.now(),
     quickExits: previous?.quickExits ?? 0,
-    lastLines: [],
+    relay,
+    relayed: Promise.all([relay.pump(child.stdout), relay.pump(child.stderr)]),
     log,
     expected: false,
   }
-  const prefix = `${service.colour}${service.name.padEnd(7)}${reset} |`
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder()
-    let buffered = ''
-    const take = (line: string) => {
-      log.write(`${line}\n`)
-      if (service.name !== 'console') forwarder?.push(otelServiceName(service.name), line)
-      entry.lastLines.push(line)
-      if (entry.lastLines.length > LAST_LINES) entry.lastLines.shift()
-      process.stdout.write(`${prefix} ${pretty ? humanize(line) : line}\n`)
-    }
-    for await (const chunk of stream) {
-      buffered += decoder.decode(chunk, { stream: true })
-      const lines = buffered.split('\n')
-      buffered = lines.pop() ?? ''
-      for (const line of lines) take(line)
-    }
-    // A last line without a newline (a crash message, often) is a line too.
-    buffered += decoder.decode()
-    if (buffered) take(buffered)
-    log.flush()
-  }
-  void pump(child.stdout)
-  void pump(child.stderr)
   void child.exited.then(() => onExit(entry))
   running.set(service.name, entry)
   return entry
 }
 
-function onExit(entry: Running) {
+async function onExit(entry: Running) {
   const { service, child } = entry
-  if (stopping || entry.expected || running.get(service.name) !== entry) return
   const ranFor = Date.now() - entry.startedAt
+  // Its last words (often the reason it died) are still in the pipe when the exit is seen.
+  await settled(entry.relayed)
+  if (stopping || entry.expected || running.get(service.name) !== entry) return
   entry.quickExits = ranFor < CRASH_WINDOW_MS ? entry.quickExits + 1 : 0
   const how = child.signalCode ? `was stopped by ${child.signalCode}` : `exited with code ${child.exitCode}`
   const others = PROCESSES.filter((s) => s !== service && running.get(s.name)?.child.exitCode === null)
@@ -149,7 +144,7 @@ function onExit(entry: Running) {
   if (entry.quickExits >= 2) {
     console.error(
       `${service.name} is crash-looping: it died within ${CRASH_WINDOW_MS / 1000} s of starting ` +
-        `${entry.quickExits} times in a row. Its last lines:\n  ${entry.lastLines.join('\n  ')}`,
+        `${entry.quickExits} times in a row. Its last lines:\n  ${entry.relay.lastLines().join('\n  ')}`,
     )
   }
   writePids()
@@ -226,10 +221,18 @@ async function stopAll(code: number) {
   // The services first, so their last lines and spans still reach the console; then the console.
   const services = [...running.values()].filter((entry) => entry.service !== CONSOLE)
   await Promise.all(services.map(stopOne))
+  // Nothing a process wrote on its way out is lost: its pipes read to the end (before the forwarder
+  // sends its last batch), its log file and the terminal written (Bun writes a pipe asynchronously,
+  // and process.exit drops what waits).
+  await settled(Promise.all(services.map((entry) => entry.relayed)))
   await forwarder?.close()
   const consoleEntry = running.get('console')
-  if (consoleEntry) await stopOne(consoleEntry)
+  if (consoleEntry) {
+    await stopOne(consoleEntry)
+    await settled(consoleEntry.relayed)
+  }
   for (const { log } of running.values()) await log.end()
+  await settled(output.drained())
   rmSync(resolve(root, PID_FILE), { force: true })
   process.exit(code)
 }
@@ -248,28 +251,7 @@ process.on('SIGUSR2', () => {
   })()
 })
 
-const LEVEL_COLOURS: Record<string, string> = { error: '\x1b[31m', fatal: '\x1b[31m', warn: '\x1b[33m' }
-
-/** A JSON log line as a short readable one; anything else unchanged. */
-function humanize(line: string): string {
-  if (!line.startsWith('{')) return line
-  try {
-    const {
-      level,
-      time,
-      msg,
-      service: _s,
-      version: _v,
-      ...rest
-    } = JSON.parse(line) as Record<string, unknown>
-    const clock = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : ''
-    const colour = LEVEL_COLOURS[String(level)] ?? ''
-    const fields = Object.entries(rest)
-      .filter(([, value]) => value !== undefined)
-      .map(([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : value}`)
-      .join(' ')
-    return `${clock} ${colour}${String(level).padEnd(5)}${colour ? reset : ''} ${msg ?? ''} ${fields}`
-  } catch {
-    return line
-  }
+/** Waits for `promise`, but not past `ms`: a pipe held open by a grandchild must not hang the runner. */
+function settled(promise: Promise<unknown>, ms = 2000): Promise<unknown> {
+  return Promise.race([promise.catch(() => undefined), Bun.sleep(ms)])
 }
