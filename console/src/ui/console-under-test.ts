@@ -249,6 +249,8 @@ export async function startRealConsole() {
   const server = Bun.serve({
     port: 0,
     hostname: '127.0.0.1',
+    // As the real console (console/src/index.ts): no hot-reload client over the page (fixtures.ts).
+    development: false,
     routes: app.routes,
     fetch: app.fetch,
     error: app.error,

@@ -623,6 +623,10 @@ export function createFixtureServer(options: FixtureServerOptions = {}) {
   const server = Bun.serve({
     port,
     hostname: '127.0.0.1',
+    // As the real console (console/src/index.ts): the page as users get it. Bun's default in a test
+    // is development, whose hot-reload client can put an overlay over the page under a busy suite
+    // (`<bun-hmr> intercepts pointer events`, seen once in a full run).
+    development: false,
     routes: { ...pageRoutes, ...api },
     fetch: () => problem(404, 'Not Found', 'no such route'),
   })
