@@ -214,13 +214,8 @@ function str(text: string): string {
   return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text)
 }
 
-/**
- * Buffered lines are written once they reach this many bytes: a Linux pipe's capacity, so one write
- * is what the reader (the dev runner, a terminal) takes in one read. At 16 KiB the dev runner woke
- * four times as often: 6.8-7.4% of a core against 4.0-4.2 at 64 KiB, and `bun run start` kept
- * 0.87-0.92 of the direct throughput against 0.92-0.95 (bench/README.md, "The dev runner's case").
- */
-const BUFFER_BYTES = 65_536
+/** Buffered lines are written once they reach this many bytes. */
+const BUFFER_BYTES = 16_384
 
 export interface BufferedDestination extends DestinationStream {
   flush(): void
@@ -231,7 +226,7 @@ export interface BufferedDestination extends DestinationStream {
 
 /**
  * Lines written as UTF-8 into a byte buffer (bytes.ts says why bytes) and out with one synchronous
- * write per ~64 KiB, cheaper than pino.destination's async writes (bench/README.md); a timer drains
+ * write per ~16 KiB, cheaper than pino.destination's async writes (bench/README.md); a timer drains
  * it every 200 ms so a quiet service's lines still show promptly. Synchronous: nothing is left at exit.
  */
 export function bufferedStdout(fd = 1, bufferBytes = BUFFER_BYTES): BufferedDestination {
