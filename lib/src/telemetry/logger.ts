@@ -58,10 +58,14 @@ type MethodName = Exclude<LevelName, 'silent'>
 /** Fields whose lines pino must write: the error serializer, redacted paths, keys pino owns. */
 const PINO_FIELDS = new Set(['err', 'req', 'headers', 'msg', 'level', 'time', 'service', 'version'])
 
-/** What createRequestLog needs to write a logger's lines itself: its bindings and destination. */
-const requestLines = new WeakMap<Logger, { bindings: string; destination: DestinationStream }>()
-/** Each logger's destination, for flushLogger and closeLogger. */
-const destinations = new WeakMap<Logger, DestinationStream & { flushSync?: () => void; close?: () => void }>()
+/**
+ * Each logger's bindings and destination: createRequestLog writes its lines itself with them, and
+ * flushLogger and closeLogger reach the destination through them.
+ */
+const requestLines = new WeakMap<
+  Logger,
+  { bindings: string; destination: DestinationStream & { flushSync?: () => void; close?: () => void } }
+>()
 
 export function createLogger(options: LoggerOptions): Logger {
   const { service, version } = options
@@ -121,7 +125,6 @@ export function createLogger(options: LoggerOptions): Logger {
     flush: () => pinoLogger?.flush(),
   }
   requestLines.set(logger, { bindings, destination })
-  destinations.set(logger, destination)
   return logger
 }
 
@@ -273,7 +276,7 @@ export function flushLogger(logger: Logger): void {
   try {
     logger.flush()
     // bufferedStdout exposes flushSync on the stream; a test destination may not.
-    destinations.get(logger)?.flushSync?.()
+    requestLines.get(logger)?.destination.flushSync?.()
   } catch {
     // Nothing useful to do if stdout is gone.
   }
@@ -282,5 +285,5 @@ export function flushLogger(logger: Logger): void {
 /** Flush, and stop the destination's drain timer (bufferedStdout): the logger's last call. */
 export function closeLogger(logger: Logger): void {
   flushLogger(logger)
-  destinations.get(logger)?.close?.()
+  requestLines.get(logger)?.destination.close?.()
 }
